@@ -1,0 +1,37 @@
+// strata/config.hpp: every configuration macro strata reads, with its default.
+// Define a macro before including any strata header (or with -D) to change it.
+#pragma once
+
+// Where stack traces are captured by default; the run-time setting
+// strata::set_capture_policy() starts from this value.
+//   0 = off, 1 = origin (first frame of a chain only), 2 = every_frame.
+#ifndef STRATA_CAPTURE_POLICY
+#define STRATA_CAPTURE_POLICY 1
+#endif
+
+// Most program counters kept in one captured stack. Deeper stacks are cut at
+// this many frames (the record says so).
+#ifndef STRATA_MAX_STACK_DEPTH
+#define STRATA_MAX_STACK_DEPTH 64
+#endif
+
+// Most frames that {:c} and {:v} print for one chain: the outermost half and the
+// innermost half; the frames between are elided and the output says how many.
+#ifndef STRATA_FORMAT_MAX_FRAMES
+#define STRATA_FORMAT_MAX_FRAMES 64
+#endif
+
+// Whether exceptions are available; strata never throws without them.
+#ifndef STRATA_HAS_EXCEPTIONS
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+#define STRATA_HAS_EXCEPTIONS 1
+#else
+#define STRATA_HAS_EXCEPTIONS 0
+#endif
+#endif
+
+static_assert(STRATA_CAPTURE_POLICY >= 0 && STRATA_CAPTURE_POLICY <= 2,
+              "STRATA_CAPTURE_POLICY must be 0 (off), 1 (origin) or 2 (every_frame)");
+static_assert(STRATA_FORMAT_MAX_FRAMES >= 2, "STRATA_FORMAT_MAX_FRAMES must be at least 2");
+static_assert(STRATA_MAX_STACK_DEPTH > 0 && STRATA_MAX_STACK_DEPTH <= 1024,
+              "STRATA_MAX_STACK_DEPTH must be between 1 and 1024");

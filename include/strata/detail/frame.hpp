@@ -1,0 +1,245 @@
+// strata/detail/frame.hpp: the frame, strata's one allocation per link of a chain.
+// Private: the layout may change in any release.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <string_view>
+#include <type_traits>
+
+#include "../config.hpp"
+#include "../layer.hpp"
+#include "../location.hpp"
+#include "../misc.hpp"
+
+namespace strata::detail {
+
+// How to manage a non-strata cause kept inside a frame (an error_code, an
+// exception_ptr, or any value), without knowing its type.
+struct payload_ops {
+    const void* type_id;  // &type_id_of<T>
+    void (*destroy)(void*) noexcept;
+    // Copy-constructs *src into dst; false when the copy failed.
+    bool (*copy)(const void* src, void* dst) noexcept;
+    std::size_t size;
+    std::size_t align;
+};
+
+template <class T>
+inline constexpr char type_id_of = 0;
+
+template <class T>
+inline constexpr payload_ops payload_ops_of{
+    &type_id_of<T>,
+    [](void* p) noexcept { static_cast<T*>(p)->~T(); },
+    [](const void* src, void* dst) noexcept -> bool {
+#if STRATA_HAS_EXCEPTIONS
+        try {
+            ::new (dst) T(*static_cast<const T*>(src));
+            return true;
+        } catch (...) {
+            return false;
+        }
+#else
+        ::new (dst) T(*static_cast<const T*>(src));
+        return true;
+#endif
+    },
+    sizeof(T),
+    alignof(T),
+};
+
+struct misc_node {
+    misc_node* next = nullptr;
+    std::string_view key;
+    misc_value value;
+};
+
+// One allocation holding the node, the key and a string value.
+inline misc_node* make_misc_node(std::string_view key, const misc_value& value) noexcept {
+    const std::string_view str = value.as_string();
+    void* mem = ::operator new(sizeof(misc_node) + key.size() + str.size(), std::nothrow);
+    if (!mem) return nullptr;
+    auto* n = ::new (mem) misc_node();
+    char* text = static_cast<char*>(mem) + sizeof(misc_node);
+    if (!key.empty()) std::memcpy(text, key.data(), key.size());
+    n->key = std::string_view(text, key.size());
+    if (value.type() == misc_value::kind::string) {
+        if (!str.empty()) std::memcpy(text + key.size(), str.data(), str.size());
+        n->value = misc_value::of_string(std::string_view(text + key.size(), str.size()));
+    } else {
+        n->value = value;
+    }
+    return n;
+}
+
+enum frame_flags : std::uint8_t {
+    immortal = 1,         // static frame: never counted, never freed
+    stack_truncated = 2,  // the stack was deeper than STRATA_MAX_STACK_DEPTH
+};
+
+struct frame {
+    constexpr frame(const layer_info* l, std::string_view msg, std::uint8_t fl) noexcept
+        : flags(fl), layer(l), message(msg) {}
+
+    std::atomic<std::uint32_t> refs{1};
+    std::uint16_t n_pcs = 0;
+    std::uint8_t flags = 0;
+    const layer_info* layer;
+    location loc;
+    frame* inner = nullptr;
+    misc_node* misc_head = nullptr;
+    misc_node* misc_tail = nullptr;
+    const payload_ops* pops = nullptr;
+    void* payload = nullptr;
+    // 0 until handle() reports this error; then the report's sequence number.
+    std::atomic<std::uint64_t> report_seq{0};
+    std::string_view message;
+    // For cause frames: what kind of cause, e.g. "std::error_code generic:2".
+    std::string_view detail;
+
+    std::uintptr_t* pcs() noexcept { return reinterpret_cast<std::uintptr_t*>(this + 1); }
+    const std::uintptr_t* pcs() const noexcept { return reinterpret_cast<const std::uintptr_t*>(this + 1); }
+};
+
+static_assert(alignof(frame) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
+
+inline void add_ref(frame* f) noexcept {
+    if (f && !(f->flags & immortal)) f->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+inline void free_misc(misc_node* n) noexcept {
+    while (n) {
+        misc_node* next = n->next;
+        n->~misc_node();
+        ::operator delete(n);
+        n = next;
+    }
+}
+
+inline void destroy_frame(frame* f) noexcept {
+    if (f->pops) f->pops->destroy(f->payload);
+    free_misc(f->misc_head);
+    f->~frame();
+    ::operator delete(f);
+}
+
+// Drops one reference. Frees the chain below as far as nobody else holds it, in a
+// loop: a chain of any depth is destroyed without recursion.
+inline void release(frame* f) noexcept {
+    while (f && !(f->flags & immortal)) {
+        if (f->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+        frame* next = f->inner;
+        destroy_frame(f);
+        f = next;
+    }
+}
+
+// Everything a new frame is made of. The frame copies the strings, the stack and
+// the payload into its single allocation.
+struct frame_spec {
+    const layer_info* layer = nullptr;
+    location loc;
+    frame* inner = nullptr;  // adopted: the new frame takes over this reference
+    std::string_view message;
+    std::string_view detail;
+    const std::uintptr_t* pcs = nullptr;
+    std::size_t n_pcs = 0;
+    bool truncated = false;
+    const payload_ops* pops = nullptr;
+    const void* payload = nullptr;  // copied with pops->copy
+};
+
+inline constexpr std::size_t align_up(std::size_t n, std::size_t a) noexcept { return (n + a - 1) / a * a; }
+
+// One allocation: [frame][pcs][payload][message NUL][detail NUL]. Returns nullptr when
+// memory is short (the caller degrades); never throws.
+inline frame* allocate_frame(const frame_spec& s) noexcept {
+    std::size_t size = sizeof(frame) + s.n_pcs * sizeof(std::uintptr_t);
+    std::size_t payload_at = 0;
+    if (s.pops) {
+        payload_at = align_up(size, s.pops->align);
+        size = payload_at + s.pops->size;
+    }
+    const std::size_t msg_at = size;
+    size += s.message.size() + 1 + s.detail.size() + 1;  // both NUL-terminated, for what()
+    void* mem = ::operator new(size, std::nothrow);
+    if (!mem) return nullptr;
+    auto* f = ::new (mem) frame(s.layer, {}, 0);
+    auto* bytes = static_cast<char*>(mem);
+    if (s.pops) {
+        if (!s.pops->copy(s.payload, bytes + payload_at)) {
+            f->~frame();
+            ::operator delete(mem);
+            return nullptr;
+        }
+        f->pops = s.pops;
+        f->payload = bytes + payload_at;
+    }
+    f->loc = s.loc;
+    f->inner = s.inner;
+    f->n_pcs = static_cast<std::uint16_t>(s.n_pcs);
+    if (s.truncated) f->flags |= stack_truncated;
+    if (s.n_pcs) std::memcpy(f->pcs(), s.pcs, s.n_pcs * sizeof(std::uintptr_t));
+    char* text = bytes + msg_at;
+    if (!s.message.empty()) std::memcpy(text, s.message.data(), s.message.size());
+    text[s.message.size()] = '\0';
+    f->message = std::string_view(text, s.message.size());
+    text += s.message.size() + 1;
+    if (!s.detail.empty()) std::memcpy(text, s.detail.data(), s.detail.size());
+    text[s.detail.size()] = '\0';
+    f->detail = std::string_view(text, s.detail.size());
+    return f;
+}
+
+inline constexpr std::string_view oom_message = "out of memory while reporting an error";
+
+// The last resort when memory is short: one static frame per layer, so that the
+// layer (and with it is<L>() and the bug/user decision) survives.
+template <class L>
+inline frame oom_frame_of{&layer_info_of<L>, oom_message, immortal};
+
+// What a failed strata::result holds after its error was moved out: it stays failed.
+inline frame moved_from_result_frame{&layer_info_of<untagged>, "(moved-from strata::result)", immortal};
+
+// No frame could be allocated. A static frame cannot own a reference, so the
+// inner chain is released and the layer alone survives.
+template <class L>
+inline frame* out_of_memory_frame(frame* inner) noexcept {
+    release(inner);
+    return &oom_frame_of<L>;
+}
+
+// Copy of `f` with its own misc list, so that with() never changes a shared frame.
+// nullptr when memory is short.
+inline frame* clone_frame(const frame* f) noexcept {
+    frame_spec s;
+    s.layer = f->layer;
+    s.loc = f->loc;
+    s.inner = f->inner;
+    s.message = f->message;
+    s.detail = f->detail;
+    s.pcs = f->pcs();
+    s.n_pcs = f->n_pcs;
+    s.truncated = (f->flags & stack_truncated) != 0;
+    s.pops = f->pops;
+    s.payload = f->payload;
+    frame* c = allocate_frame(s);
+    if (!c) return nullptr;
+    add_ref(c->inner);
+    for (const misc_node* n = f->misc_head; n; n = n->next) {
+        misc_node* copy = make_misc_node(n->key, n->value);
+        if (!copy) break;  // out of memory: keep the entries copied so far
+        if (c->misc_tail)
+            c->misc_tail->next = copy;
+        else
+            c->misc_head = copy;
+        c->misc_tail = copy;
+    }
+    return c;
+}
+
+}  // namespace strata::detail

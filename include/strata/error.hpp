@@ -1,0 +1,573 @@
+// strata/error.hpp: strata::error (a shared, immutable chain of frames, one pointer
+// wide), wrapped_error<Layer>, and the calls that make them: make_error, wrap, find.
+// Creating and wrapping never throw; out of memory an error degrades but survives.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+
+#include <cxxabi.h>
+#include <fmt/format.h>
+
+#include "config.hpp"
+#include "detail/frame.hpp"
+#include "layer.hpp"
+#include "location.hpp"
+#include "misc.hpp"
+#include "stack.hpp"
+
+namespace strata {
+
+class error;
+template <layer_tag L>
+class wrapped_error;
+
+// A format string checked at compile time against its arguments (as fmt does),
+// which also records where it was written: the call site of wrap()/make_error().
+// fmt::runtime(s) is accepted for strings known only at run time; a bad one gives
+// an error that says so instead of throwing.
+template <class... Args>
+class basic_located_format {
+public:
+    template <class S>
+        requires std::convertible_to<const S&, std::string_view>
+    consteval basic_located_format(const S& s, location loc = location::current()) : fmt_(s), loc_(loc) {}
+
+    basic_located_format(fmt::basic_runtime<char> r, location loc = location::current()) noexcept
+        : fmt_(r), loc_(loc) {}
+
+    constexpr fmt::string_view get() const noexcept { return fmt_; }
+    constexpr location where() const noexcept { return loc_; }
+
+private:
+    fmt::format_string<Args...> fmt_;
+    location loc_;
+};
+
+template <class... Args>
+using format_string = basic_located_format<std::type_identity_t<Args>...>;
+
+namespace detail {
+
+struct access;
+
+template <class T>
+constexpr std::string_view type_name() noexcept {
+    std::string_view p = __PRETTY_FUNCTION__;
+    const auto b = p.find("T = ");
+    if (b == std::string_view::npos) return "value";
+    const auto e = p.find_first_of(";]", b + 4);
+    return p.substr(b + 4, e - (b + 4));
+}
+
+inline void append(fmt::memory_buffer& buf, std::string_view s) noexcept {
+#if STRATA_HAS_EXCEPTIONS
+    try {
+        buf.append(s.data(), s.data() + s.size());
+    } catch (...) {
+    }
+#else
+    buf.append(s.data(), s.data() + s.size());
+#endif
+}
+
+// Formats a message; a bad run-time format string or a throwing formatter gives a
+// message that says so, and out of memory gives the static out-of-memory text.
+inline void format_message(fmt::memory_buffer& buf, fmt::string_view f, fmt::format_args args) noexcept {
+#if STRATA_HAS_EXCEPTIONS
+    try {
+        fmt::vformat_to(fmt::appender(buf), f, args);
+    } catch (const std::bad_alloc&) {
+        buf.clear();
+        append(buf, oom_message);
+    } catch (const std::exception& e) {
+        buf.clear();
+        try {
+            fmt::format_to(fmt::appender(buf), "invalid format string \"{}\": {}", f, e.what());
+        } catch (...) {
+            buf.clear();
+            append(buf, "invalid format string");
+        }
+    } catch (...) {
+        buf.clear();
+        append(buf, "formatting the message threw an unknown exception");
+    }
+#else
+    fmt::vformat_to(fmt::appender(buf), f, args);
+#endif
+}
+
+inline void append_demangled(fmt::memory_buffer& buf, const char* mangled) noexcept {
+    int status = 0;
+    char* d = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+    append(buf, d ? d : mangled);
+    std::free(d);
+}
+
+// Program counters captured on the caller's stack before the frame is allocated.
+struct stack_buffer {
+    std::uintptr_t pcs[STRATA_MAX_STACK_DEPTH];
+
+    void capture_into(frame_spec& s) noexcept {
+        bool truncated = false;
+        s.n_pcs = capture_stack(pcs, STRATA_MAX_STACK_DEPTH, truncated);
+        s.pcs = pcs;
+        s.truncated = truncated;
+    }
+};
+
+// Allocates a frame, degrading as memory runs short: without its stack, then with
+// the out-of-memory message, then the static per-layer frame.
+template <class L>
+frame* make_frame(frame_spec& s) noexcept {
+    if (frame* f = allocate_frame(s)) return f;
+    s.n_pcs = 0;
+    if (frame* f = allocate_frame(s)) return f;
+    s.message = oom_message;
+    s.detail = {};
+    if (frame* f = allocate_frame(s)) return f;
+    return out_of_memory_frame<L>(s.inner);
+}
+
+// As make_frame, for a cause frame: nullptr rather than a static frame at worst.
+inline frame* allocate_or_degrade(frame_spec& s) noexcept {
+    if (frame* f = allocate_frame(s)) return f;
+    s.n_pcs = 0;
+    if (frame* f = allocate_frame(s)) return f;
+    s.message = oom_message;
+    s.detail = {};
+    return allocate_frame(s);
+}
+
+inline constexpr layer_info error_code_cause{"std::error_code", false, true};
+inline constexpr layer_info exception_cause{"exception", false, true};
+inline constexpr layer_info value_cause{"value", false, true};
+
+template <class T>
+concept string_like = std::convertible_to<const T&, std::string_view>;
+
+// Makes the root frame for a non-strata cause. nullptr only when memory is short.
+template <class T>
+frame* make_cause_frame(const T& cause, bool capture) noexcept {
+    fmt::memory_buffer msg;
+    fmt::memory_buffer det;
+    frame_spec s;
+    stack_buffer stack;
+    if (capture) stack.capture_into(s);
+#if STRATA_HAS_EXCEPTIONS
+    try {
+#endif
+        if constexpr (std::is_same_v<T, std::error_code>) {
+            s.layer = &error_code_cause;
+            append(msg, cause.message());
+            fmt::format_to(fmt::appender(det), "{}:{}", cause.category().name(), cause.value());
+            s.pops = &payload_ops_of<std::error_code>;
+            s.payload = &cause;
+        } else if constexpr (std::is_same_v<T, std::exception_ptr>) {
+            s.layer = &exception_cause;
+            s.pops = &payload_ops_of<std::exception_ptr>;
+            s.payload = &cause;
+            if (!cause) {
+                append(msg, "(null std::exception_ptr)");
+            } else {
+#if STRATA_HAS_EXCEPTIONS
+                try {
+                    std::rethrow_exception(cause);
+                } catch (const std::exception& e) {
+                    append(msg, e.what());
+                    append_demangled(det, abi::__cxa_current_exception_type()->name());
+                } catch (...) {
+                    const std::type_info* t = abi::__cxa_current_exception_type();
+                    append(det, "");
+                    if (t) append_demangled(det, t->name());
+                    fmt::format_to(fmt::appender(msg), "exception of type {} (not derived from std::exception)",
+                                   std::string_view(det.data(), det.size()));
+                }
+#else
+                append(msg, "std::exception_ptr (exceptions are disabled)");
+#endif
+            }
+        } else if constexpr (std::is_base_of_v<std::exception, T>) {
+            s.layer = &exception_cause;
+            append(msg, cause.what());
+            append_demangled(det, typeid(cause).name());
+        } else if constexpr (string_like<T>) {
+            s.layer = &value_cause;
+            const std::string_view text(cause);
+            append(msg, text);
+            const std::string owned(text);
+            s.pops = &payload_ops_of<std::string>;
+            s.payload = &owned;
+            s.message = std::string_view(msg.data(), msg.size());
+            s.detail = "std::string";
+            return allocate_or_degrade(s);
+        } else {
+            static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__, "strata: cause type is over-aligned");
+            s.layer = &value_cause;
+            fmt::format_to(fmt::appender(msg), "{}", cause);
+            append(det, type_name<T>());
+            s.pops = &payload_ops_of<T>;
+            s.payload = &cause;
+        }
+#if STRATA_HAS_EXCEPTIONS
+    } catch (...) {
+        msg.clear();
+        append(msg, oom_message);
+    }
+#endif
+    if (!s.layer) s.layer = &value_cause;
+    s.message = std::string_view(msg.data(), msg.size());
+    s.detail = std::string_view(det.data(), det.size());
+    return allocate_or_degrade(s);
+}
+
+}  // namespace detail
+
+// Causes that wrap() accepts besides another strata error.
+template <class T>
+concept foreign_cause =
+    std::is_same_v<std::remove_cvref_t<T>, std::error_code> || std::is_error_code_enum_v<std::remove_cvref_t<T>> ||
+    std::is_same_v<std::remove_cvref_t<T>, std::exception_ptr> ||
+    std::is_base_of_v<std::exception, std::remove_cvref_t<T>> ||
+    fmt::is_formattable<std::remove_cvref_t<T>>::value;
+
+template <class T>
+concept strata_error = std::derived_from<std::remove_cvref_t<T>, error>;
+
+template <class T>
+concept error_cause = strata_error<T> || foreign_cause<T>;
+
+// The misc entries of one frame, in the order they were added.
+class misc_view {
+public:
+    class iterator {
+    public:
+        using value_type = misc_entry;
+        using difference_type = std::ptrdiff_t;
+        iterator() noexcept = default;
+        explicit iterator(const detail::misc_node* n) noexcept : n_(n) {}
+        const misc_entry& operator*() const noexcept { return entry(); }
+        const misc_entry* operator->() const noexcept { return &entry(); }
+        iterator& operator++() noexcept {
+            n_ = n_->next;
+            return *this;
+        }
+        iterator operator++(int) noexcept {
+            auto t = *this;
+            n_ = n_->next;
+            return t;
+        }
+        friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.n_ == b.n_; }
+
+    private:
+        const misc_entry& entry() const noexcept {
+            e_ = misc_entry{n_->key, n_->value};
+            return e_;
+        }
+        const detail::misc_node* n_ = nullptr;
+        mutable misc_entry e_{};
+    };
+
+    misc_view() noexcept = default;
+    explicit misc_view(const detail::misc_node* head) noexcept : head_(head) {}
+    iterator begin() const noexcept { return iterator(head_); }
+    iterator end() const noexcept { return iterator(); }
+    bool empty() const noexcept { return head_ == nullptr; }
+    std::size_t size() const noexcept {
+        std::size_t n = 0;
+        for (auto* p = head_; p; p = p->next) ++n;
+        return n;
+    }
+    // The first entry with this key, if any.
+    std::optional<misc_value> find(std::string_view key) const noexcept {
+        for (auto* p = head_; p; p = p->next)
+            if (p->key == key) return p->value;
+        return std::nullopt;
+    }
+
+private:
+    const detail::misc_node* head_ = nullptr;
+};
+
+// A type-erased error: a pointer to the outermost frame of an immutable,
+// reference-counted chain. Copying costs one atomic increment; frames are shared
+// between copies and threads and never change (with() copies a shared frame first).
+//
+// A default-constructed or moved-from error is empty: it is false in a boolean
+// context, its message() is "", its layer() is "(no error)", it formats as
+// "(no error)", and handle() treats it as a bug.
+class error {
+public:
+    constexpr error() noexcept = default;
+    error(const error& o) noexcept : f_(o.f_) { detail::add_ref(f_); }
+    error(error&& o) noexcept : f_(std::exchange(o.f_, nullptr)) {}
+    error& operator=(const error& o) noexcept {
+        detail::add_ref(o.f_);
+        detail::release(f_);
+        f_ = o.f_;
+        return *this;
+    }
+    error& operator=(error&& o) noexcept {
+        if (this != &o) {
+            detail::release(f_);
+            f_ = std::exchange(o.f_, nullptr);
+        }
+        return *this;
+    }
+    ~error() { detail::release(f_); }
+
+    // True when this holds an error (Go's err != nil).
+    explicit operator bool() const noexcept { return f_ != nullptr; }
+    bool empty() const noexcept { return f_ == nullptr; }
+
+    // The outermost frame's message ("" when empty).
+    std::string_view message() const noexcept { return f_ ? f_->message : std::string_view(); }
+
+    // The next frame of the chain (empty at the root cause).
+    error inner() const noexcept {
+        if (!f_) return {};
+        detail::add_ref(f_->inner);
+        return error(f_->inner);
+    }
+
+    // The first non-strata cause of type T in the chain (std::error_code,
+    // std::exception_ptr, std::string for string causes, or the value type that was
+    // wrapped), or nullptr. Valid while this error lives.
+    template <class T>
+    const T* inner_as() const noexcept {
+        for (const detail::frame* f = f_; f; f = f->inner)
+            if (f->pops && f->pops->type_id == &detail::type_id_of<T>) return static_cast<const T*>(f->payload);
+        return nullptr;
+    }
+
+    // The stack captured where the chain started: this frame's own, or else the
+    // nearest captured below it. Empty when capture was off.
+    stack_view stack() const noexcept {
+        for (const detail::frame* f = f_; f; f = f->inner)
+            if (f->n_pcs) return stack_view(f->pcs(), f->n_pcs, (f->flags & detail::stack_truncated) != 0);
+        return {};
+    }
+
+    // This frame's misc entries.
+    misc_view misc() const noexcept { return misc_view(f_ ? f_->misc_head : nullptr); }
+
+    // Where this frame was made.
+    ::strata::location location() const noexcept { return f_ ? f_->loc : ::strata::location(); }
+
+    // The outermost frame's layer.
+    const layer_info& layer() const noexcept { return f_ ? *f_->layer : empty_layer; }
+    bool is_user_facing() const noexcept { return f_ && f_->layer->user_facing; }
+
+    // Is the outermost layer L (the book's err.(IntermediateErr))?
+    template <layer_tag L>
+    bool is() const noexcept {
+        return f_ && matches(f_->layer, &layer_info_of<L>);
+    }
+
+    // For a root cause made from a non-strata value: what it was, e.g.
+    // "generic:2" for a std::error_code or the exception's type. Otherwise "".
+    std::string_view cause_detail() const noexcept { return f_ ? f_->detail : std::string_view(); }
+
+    // Frames in the chain, this one included. Walks the chain.
+    std::size_t depth() const noexcept {
+        std::size_t n = 0;
+        for (const detail::frame* f = f_; f; f = f->inner) ++n;
+        return n;
+    }
+
+    // Adds a misc entry to this frame: strings, integers, floating point and bool
+    // keep their type; anything else fmt can format is kept as its text. A frame
+    // shared with other copies is copied first, so they never see the change.
+    // Out of memory, the entry is dropped. No effect on an empty error.
+    template <class V>
+    error& with(std::string_view key, const V& value) & noexcept {
+        add_misc(key, value);
+        return *this;
+    }
+    template <class V>
+    error with(std::string_view key, const V& value) && noexcept {
+        add_misc(key, value);
+        return std::move(*this);
+    }
+
+    // Same chain (not equal text): the two share their outermost frame.
+    bool same_as(const error& o) const noexcept { return f_ == o.f_; }
+
+    static bool matches(const layer_info* a, const layer_info* b) noexcept {
+        return a == b || (!a->is_cause && !b->is_cause && a->name == b->name);
+    }
+
+protected:
+    explicit error(detail::frame* f) noexcept : f_(f) {}
+
+    template <class V>
+    void add_misc(std::string_view key, const V& value) noexcept {
+        if constexpr (std::is_same_v<V, bool>) {
+            add_misc_value(key, misc_value::of_bool(value));
+        } else if constexpr (std::is_same_v<V, char>) {
+            add_misc_value(key, misc_value::of_string(std::string_view(&value, 1)));
+        } else if constexpr (std::is_integral_v<V> && std::is_signed_v<V>) {
+            add_misc_value(key, misc_value::of_signed(value));
+        } else if constexpr (std::is_integral_v<V>) {
+            add_misc_value(key, misc_value::of_unsigned(value));
+        } else if constexpr (std::is_floating_point_v<V>) {
+            add_misc_value(key, misc_value::of_double(static_cast<double>(value)));
+        } else if constexpr (detail::string_like<V>) {
+            add_misc_value(key, misc_value::of_string(std::string_view(value)));
+        } else {
+            static_assert(fmt::is_formattable<V>::value,
+                          "strata: a misc value must be a string, a number, a bool, or formattable with fmt");
+            if (!f_) return;
+            fmt::memory_buffer buf;
+            detail::format_message(buf, "{}", fmt::make_format_args(value));
+            add_misc_value(key, misc_value::of_string(std::string_view(buf.data(), buf.size())));
+        }
+    }
+
+    void add_misc_value(std::string_view key, const misc_value& v) noexcept {
+        if (!f_ || (f_->flags & detail::immortal)) return;
+        if (f_->refs.load(std::memory_order_acquire) != 1) {
+            detail::frame* c = detail::clone_frame(f_);
+            if (!c) return;
+            detail::release(f_);
+            f_ = c;
+        }
+        detail::misc_node* n = detail::make_misc_node(key, v);
+        if (!n) return;
+        if (f_->misc_tail)
+            f_->misc_tail->next = n;
+        else
+            f_->misc_head = n;
+        f_->misc_tail = n;
+    }
+
+    static constexpr layer_info empty_layer{"(no error)", false, false};
+
+    detail::frame* f_ = nullptr;
+    friend struct detail::access;
+};
+
+static_assert(sizeof(error) == sizeof(void*));
+
+// An error whose outermost layer is L, known at compile time. Converts to error.
+template <layer_tag L>
+class wrapped_error : public error {
+public:
+    using layer_type = L;
+    constexpr wrapped_error() noexcept = default;
+
+    template <class V>
+    wrapped_error& with(std::string_view key, const V& value) & noexcept {
+        add_misc(key, value);
+        return *this;
+    }
+    template <class V>
+    wrapped_error with(std::string_view key, const V& value) && noexcept {
+        add_misc(key, value);
+        return std::move(*this);
+    }
+
+private:
+    explicit wrapped_error(detail::frame* f) noexcept : error(f) {}
+    friend struct detail::access;
+};
+
+namespace detail {
+
+struct access {
+    static frame* get(const error& e) noexcept { return e.f_; }
+    static error adopt(frame* f) noexcept { return error(f); }
+    template <class L>
+    static wrapped_error<L> adopt_as(frame* f) noexcept {
+        return wrapped_error<L>(f);
+    }
+    static frame* take(error&& e) noexcept { return std::exchange(e.f_, nullptr); }
+    static frame* share(const error& e) noexcept {
+        add_ref(e.f_);
+        return e.f_;
+    }
+};
+
+template <class Inner>
+frame* cause_of(Inner&& inner, capture_policy p) noexcept {
+    using T = std::remove_cvref_t<Inner>;
+    if constexpr (strata_error<Inner>) {
+        if constexpr (std::is_rvalue_reference_v<Inner&&> && !std::is_const_v<std::remove_reference_t<Inner>>)
+            return access::take(std::move(inner));
+        else
+            return access::share(inner);
+    } else if constexpr (std::is_error_code_enum_v<T>) {
+        return make_cause_frame(std::error_code(make_error_code(inner)), p != capture_policy::off);
+    } else if constexpr (std::is_same_v<T, std::error_code> || std::is_same_v<T, std::exception_ptr> ||
+                         std::is_base_of_v<std::exception, T> || string_like<T>) {
+        return make_cause_frame<T>(inner, p != capture_policy::off);
+    } else {
+        return make_cause_frame<std::decay_t<T>>(inner, p != capture_policy::off);
+    }
+}
+
+}  // namespace detail
+
+// A new error with no inner cause, in layer L (untagged by default). Captures the
+// stack unless the capture policy is off. Never throws.
+//   return strata::make_error<strata::intermediate>("can't run job {}", id);
+template <layer_tag L = untagged, class... Args>
+[[nodiscard]] wrapped_error<L> make_error(format_string<Args...> fmt, Args&&... args) noexcept {
+    fmt::memory_buffer buf;
+    detail::format_message(buf, fmt.get(), fmt::make_format_args(args...));
+    detail::frame_spec s;
+    s.layer = &layer_info_of<L>;
+    s.loc = fmt.where();
+    s.message = std::string_view(buf.data(), buf.size());
+    detail::stack_buffer stack;
+    if (get_capture_policy() != capture_policy::off) stack.capture_into(s);
+    return detail::access::adopt_as<L>(detail::make_frame<L>(s));
+}
+
+// A new outermost frame in layer L over `inner`: another strata error (shared, or
+// taken over when passed as an rvalue), a std::error_code or error-code enum, a
+// std::exception_ptr, a std::exception, or any value fmt can format (kept, and
+// recoverable with inner_as<T>()). A non-strata cause becomes the chain's root
+// frame and captures the origin stack; wrapping a strata error records only this
+// call site (unless the policy is every_frame). Never throws.
+//   return strata::wrap<strata::low_level>(ec, "stat {}", path);
+template <layer_tag L = untagged, error_cause Inner, class... Args>
+[[nodiscard]] wrapped_error<L> wrap(Inner&& inner, format_string<Args...> fmt, Args&&... args) noexcept {
+    fmt::memory_buffer buf;
+    detail::format_message(buf, fmt.get(), fmt::make_format_args(args...));
+    const capture_policy p = get_capture_policy();
+    detail::frame_spec s;
+    s.layer = &layer_info_of<L>;
+    s.loc = fmt.where();
+    s.message = std::string_view(buf.data(), buf.size());
+    s.inner = detail::cause_of(std::forward<Inner>(inner), p);
+    detail::stack_buffer stack;
+    if (p == capture_policy::every_frame || (p == capture_policy::origin && !s.inner && strata_error<Inner>))
+        stack.capture_into(s);
+    return detail::access::adopt_as<L>(detail::make_frame<L>(s));
+}
+
+// The first frame of layer L anywhere in the chain, outermost first (Go's
+// errors.As), sharing the chain below it.
+template <layer_tag L>
+[[nodiscard]] std::optional<wrapped_error<L>> find(const error& e) noexcept {
+    for (detail::frame* f = detail::access::get(e); f; f = f->inner) {
+        if (error::matches(f->layer, &layer_info_of<L>)) {
+            detail::add_ref(f);
+            return detail::access::adopt_as<L>(f);
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace strata

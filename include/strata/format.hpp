@@ -1,0 +1,302 @@
+// strata/format.hpp: fmt formatters for errors at three levels ({} message, {:c}
+// chain, {:v} every frame and the symbolized stack), and symbolization with a
+// process-wide cache. Include it where errors are printed, not where they are made.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <boost/stacktrace/frame.hpp>
+#include <fmt/format.h>
+
+#include "error.hpp"
+#include "location.hpp"
+#include "misc.hpp"
+
+namespace strata {
+
+// What a program counter is: function (demangled), source file and line. Empty
+// strings and 0 where the debug information does not say.
+struct symbol {
+    std::string function;
+    std::string file;
+    std::size_t line = 0;
+};
+
+namespace detail {
+
+struct symbol_cache {
+    std::shared_mutex mutex;
+    std::unordered_map<std::uintptr_t, symbol> by_pc;
+};
+
+inline symbol_cache* the_symbol_cache() noexcept {
+    // Deliberately never destroyed: errors may be formatted during static destruction.
+    static symbol_cache* cache = new (std::nothrow) symbol_cache();
+    return cache;
+}
+
+// libbacktrace (gcc 12) joins the compilation directory to a file name that is
+// already absolute in clang's DWARF 5 line tables ("/build/dir//src/a.cpp"); keep
+// the absolute part.
+inline void tidy_file_name(std::string& file) {
+    const auto pos = file.rfind("//");
+    if (pos != std::string::npos) file.erase(0, pos + 1);
+}
+
+inline const symbol& unknown_symbol() noexcept {
+    static const symbol s{};
+    return s;
+}
+
+}  // namespace detail
+
+// Symbolizes a program counter through Boost.Stacktrace (libbacktrace), once per
+// address per process: the first look-up in a process loads debug information
+// (milliseconds); later ones come from the cache. Thread-safe; never throws (an
+// unknown symbol when memory is short). The reference stays valid for the
+// process's lifetime.
+inline const symbol& symbolize(std::uintptr_t pc) noexcept {
+    detail::symbol_cache* cache_ptr = detail::the_symbol_cache();
+    if (!cache_ptr) return detail::unknown_symbol();
+    detail::symbol_cache& cache = *cache_ptr;
+#if STRATA_HAS_EXCEPTIONS
+    try {
+#endif
+        {
+            std::shared_lock lock(cache.mutex);
+            auto it = cache.by_pc.find(pc);
+            if (it != cache.by_pc.end()) return it->second;
+        }
+        const boost::stacktrace::frame f(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pc));
+        symbol s{f.name(), f.source_file(), f.source_line()};
+        detail::tidy_file_name(s.file);
+        std::unique_lock lock(cache.mutex);
+        return cache.by_pc.try_emplace(pc, std::move(s)).first->second;
+#if STRATA_HAS_EXCEPTIONS
+    } catch (...) {
+        return detail::unknown_symbol();
+    }
+#endif
+}
+
+namespace detail {
+
+template <class... Args>
+void put(fmt::memory_buffer& out, fmt::format_string<Args...> f, Args&&... args) {
+    fmt::format_to(fmt::appender(out), f, std::forward<Args>(args)...);
+}
+
+inline void put_misc_value(fmt::memory_buffer& out, const misc_value& v) {
+    switch (v.type()) {
+        case misc_value::kind::string: put(out, "{:?}", v.as_string()); break;
+        case misc_value::kind::signed_integer: put(out, "{}", v.as_signed()); break;
+        case misc_value::kind::unsigned_integer: put(out, "{}", v.as_unsigned()); break;
+        case misc_value::kind::floating_point: put(out, "{}", v.as_double()); break;
+        case misc_value::kind::boolean: put(out, "{}", v.as_bool()); break;
+    }
+}
+
+// Frames a chain prints: all of them up to STRATA_FORMAT_MAX_FRAMES, else the
+// outermost and innermost halves with the middle elided.
+struct frame_window {
+    std::size_t depth;
+    std::size_t head;  // frames printed before the gap
+    std::size_t skip;  // frames elided
+
+    explicit frame_window(const frame* f) noexcept : depth(0), head(0), skip(0) {
+        for (; f; f = f->inner) ++depth;
+        if (depth > STRATA_FORMAT_MAX_FRAMES) {
+            head = STRATA_FORMAT_MAX_FRAMES / 2;
+            skip = depth - STRATA_FORMAT_MAX_FRAMES;
+        } else {
+            head = depth;
+        }
+    }
+};
+
+inline void write_chain(fmt::memory_buffer& out, const error& e) {
+    const frame* f = access::get(e);
+    if (!f) {
+        put(out, "(no error)");
+        return;
+    }
+    frame_window w(f);
+    for (std::size_t i = 0; f; ++i, f = f->inner) {
+        if (i == w.head && w.skip) {
+            put(out, ": ... {} frames elided ...", w.skip);
+            for (std::size_t k = 0; k < w.skip; ++k) f = f->inner;
+            i += w.skip;
+        }
+        if (i) put(out, ": ");
+        put(out, "{}", f->message);
+    }
+}
+
+inline bool is_internal(const symbol& s) noexcept {
+    return s.function.starts_with("strata::") || s.function.starts_with("void strata::") ||
+           s.function.starts_with("_Unwind_");
+}
+
+inline bool is_process_start(const symbol& s) noexcept {
+    return s.function == "main" || s.function == "start_thread" || s.function.starts_with("__libc_start");
+}
+
+// The frames of a stack worth printing: strata's own capture frames at the top
+// and the C library's start-up frames below main (or a thread's start) dropped.
+inline void write_stack(fmt::memory_buffer& out, stack_view st, std::string_view indent) {
+    std::size_t shown = 0;
+    bool at_top = true;
+    for (std::size_t i = 0; i < st.size(); ++i) {
+        const symbol& s = symbolize(st[i]);
+        if (at_top && is_internal(s)) continue;
+        at_top = false;
+        put(out, "{}{}# ", indent, shown++);
+        if (!s.function.empty())
+            put(out, "{}", s.function);
+        else
+            put(out, "{:#x}", st[i]);
+        if (!s.file.empty()) put(out, " at {}:{}", s.file, s.line);
+        put(out, "\n");
+        if (s.function == "main" || s.function == "start_thread") break;
+    }
+    if (st.truncated()) put(out, "{}... deeper frames not captured (STRATA_MAX_STACK_DEPTH={})\n", indent, STRATA_MAX_STACK_DEPTH);
+}
+
+inline void write_frame(fmt::memory_buffer& out, const frame* f, std::size_t index, std::string_view indent) {
+    put(out, "{}#{} ", indent, index);
+    if (f->layer->is_cause) {
+        put(out, "cause {}", f->layer->name);
+        if (!f->detail.empty()) put(out, " ({})", f->detail);
+    } else {
+        put(out, "{}", f->layer->name);
+        if (f->layer->user_facing) put(out, " [user-facing]");
+    }
+    put(out, ": {}\n", f->message);
+    if (!f->loc.empty()) put(out, "{}   at {} ({}:{})\n", indent, f->loc.function_name(), f->loc.file_name(), f->loc.line());
+    for (const misc_node* n = f->misc_head; n; n = n->next) {
+        put(out, "{}   {} = ", indent, n->key);
+        put_misc_value(out, n->value);
+        put(out, "\n");
+    }
+}
+
+// The {:v} form: every frame (layer, message, call site, misc), then each captured
+// stack, innermost (the origin) first. A stack further out prints only the frames
+// it does not share with the one below it.
+inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_view indent = "") {
+    const frame* top = access::get(e);
+    if (!top) {
+        put(out, "{}(no error)\n", indent);
+        return;
+    }
+    frame_window w(top);
+    std::size_t i = 0;
+    const frame* with_stack[8];
+    std::size_t stack_index[8];
+    std::size_t n_stacks = 0;
+    for (const frame* f = top; f; f = f->inner, ++i) {
+        if (i == w.head && w.skip) {
+            put(out, "{}... {} frames elided ...\n", indent, w.skip);
+            for (std::size_t k = 0; k < w.skip; ++k) f = f->inner;
+            i += w.skip;
+        }
+        write_frame(out, f, i, indent);
+        if (f->n_pcs) {
+            // Keep the innermost eight stacks; the origin is always among them.
+            if (n_stacks == 8) {
+                for (std::size_t k = 1; k < 8; ++k) {
+                    with_stack[k - 1] = with_stack[k];
+                    stack_index[k - 1] = stack_index[k];
+                }
+                --n_stacks;
+            }
+            with_stack[n_stacks] = f;
+            stack_index[n_stacks++] = i;
+        }
+    }
+    if (n_stacks == 0) {
+        put(out, "{}(no stack captured)\n", indent);
+        return;
+    }
+    std::string inner_indent(indent);
+    inner_indent += "  ";
+    for (std::size_t k = n_stacks; k-- > 0;) {
+        const frame* f = with_stack[k];
+        stack_view st(f->pcs(), f->n_pcs, (f->flags & stack_truncated) != 0);
+        if (k == n_stacks - 1) {
+            put(out, "{}stack of #{} (origin):\n", indent, stack_index[k]);
+            write_stack(out, st, inner_indent);
+            continue;
+        }
+        // Frames shared with the stack below are the common tail (the callers).
+        const frame* below = with_stack[k + 1];
+        std::size_t common = 0;
+        while (common < st.size() && common < below->n_pcs &&
+               st[st.size() - 1 - common] == below->pcs()[below->n_pcs - 1 - common])
+            ++common;
+        put(out, "{}stack of #{}:\n", indent, stack_index[k]);
+        write_stack(out, stack_view(st.begin(), st.size() - common, false), inner_indent);
+        if (common) put(out, "{}  ... {} frames in common with the stack of #{}\n", indent, common, stack_index[k + 1]);
+    }
+}
+
+}  // namespace detail
+}  // namespace strata
+
+// {} outermost message, {:c} the chain "outer: middle: root cause", {:v} the full
+// record (multi-line). Any other specifier fails to compile.
+template <>
+struct fmt::formatter<strata::error> {
+    char mode = 0;
+
+    constexpr auto parse(format_parse_context& ctx) -> decltype(ctx.begin()) {
+        auto it = ctx.begin();
+        if (it != ctx.end() && (*it == 'c' || *it == 'v')) mode = *it++;
+        if (it != ctx.end() && *it != '}')
+            throw format_error("strata::error takes {}, {:c} (chain) or {:v} (verbose)");
+        return it;
+    }
+
+    template <class FormatContext>
+    auto format(const strata::error& e, FormatContext& ctx) const -> decltype(ctx.out()) {
+        if (mode == 0) {
+            std::string_view m = e ? e.message() : std::string_view("(no error)");
+            return std::copy(m.begin(), m.end(), ctx.out());
+        }
+        fmt::memory_buffer buf;
+        if (mode == 'c')
+            strata::detail::write_chain(buf, e);
+        else
+            strata::detail::write_verbose(buf, e);
+        return std::copy(buf.begin(), buf.end(), ctx.out());
+    }
+};
+
+template <strata::layer_tag L>
+struct fmt::formatter<strata::wrapped_error<L>> : fmt::formatter<strata::error> {};
+
+template <>
+struct fmt::formatter<strata::location> {
+    constexpr auto parse(format_parse_context& ctx) -> decltype(ctx.begin()) { return ctx.begin(); }
+    template <class FormatContext>
+    auto format(const strata::location& l, FormatContext& ctx) const -> decltype(ctx.out()) {
+        return fmt::format_to(ctx.out(), "{} ({}:{})", l.function_name(), l.file_name(), l.line());
+    }
+};
+
+template <>
+struct fmt::formatter<strata::misc_value> {
+    constexpr auto parse(format_parse_context& ctx) -> decltype(ctx.begin()) { return ctx.begin(); }
+    template <class FormatContext>
+    auto format(const strata::misc_value& v, FormatContext& ctx) const -> decltype(ctx.out()) {
+        fmt::memory_buffer buf;
+        strata::detail::put_misc_value(buf, v);
+        return std::copy(buf.begin(), buf.end(), ctx.out());
+    }
+};

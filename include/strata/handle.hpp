@@ -1,0 +1,232 @@
+// strata/handle.hpp: the top-level decision. handle(e) shows the message of a
+// user-facing error or the bug text, gives the report an ID unique across
+// processes and machines, and logs the full record under that ID to a sink.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "error.hpp"
+#include "format.hpp"
+
+namespace strata {
+
+// The text users see for a bug (an error whose outermost layer is not user-facing).
+inline constexpr std::string_view default_bug_message = "There was an unexpected issue; please report this as a bug.";
+
+// What handle() decided. fmt::format("{}", r) is "[id] user_message".
+struct report {
+    std::string id;
+    std::string user_message;
+    bool is_bug = true;
+};
+
+// What a log sink receives: the record as text (multi-line, ending in a newline),
+// and its parts for sinks that build their own.
+struct log_record {
+    std::string_view id;
+    std::string_view text;
+    const error& err;
+    const report& rep;
+    std::chrono::system_clock::time_point time;
+    std::string_view host;
+    long pid;
+    long thread;
+};
+
+using log_sink = std::function<void(const log_record&)>;
+
+struct handle_options {
+    // Where the record goes; null means the process-wide sink (set_log_sink),
+    // which is stderr unless replaced.
+    const log_sink* sink = nullptr;
+    // What a user is told about a bug.
+    std::string_view bug_message = default_bug_message;
+};
+
+namespace detail {
+
+inline void stderr_sink(const log_record& r) noexcept {
+    // One write, so that records from several threads do not interleave.
+    std::fwrite(r.text.data(), 1, r.text.size(), stderr);
+    std::fflush(stderr);
+}
+
+inline std::atomic<std::shared_ptr<const log_sink>>& global_sink() noexcept {
+    static std::atomic<std::shared_ptr<const log_sink>> sink;
+    return sink;
+}
+
+// A random per-process prefix (50 bits, 10 base-32 characters) plus a counter:
+// IDs are unique across processes and machines without a lock or a registry.
+struct id_source {
+    char prefix[11] = {};
+    std::atomic<std::uint64_t> next{1};
+
+    id_source() noexcept {
+        std::uint64_t bits = 0;
+        if (getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits)) {
+            bits = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+                   (static_cast<std::uint64_t>(::getpid()) << 32) ^ reinterpret_cast<std::uintptr_t>(this);
+        }
+        static constexpr char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";  // Crockford's base 32
+        for (int i = 0; i < 10; ++i) prefix[i] = alphabet[(bits >> (5 * i)) & 31];
+    }
+};
+
+inline id_source& ids() noexcept {
+    static id_source s;
+    return s;
+}
+
+inline void format_id(std::string& out, std::uint64_t seq) {
+    out.clear();
+    fmt::format_to(std::back_inserter(out), "{}-{}", std::string_view(ids().prefix, 10), seq);
+}
+
+inline std::string_view host_name() noexcept {
+    static const struct host {
+        char name[256] = {};
+        host() noexcept {
+            if (gethostname(name, sizeof name - 1) != 0) std::snprintf(name, sizeof name, "unknown-host");
+        }
+    } h;
+    return h.name;
+}
+
+inline long thread_id() noexcept {
+    thread_local const long tid = static_cast<long>(::gettid());
+    return tid;
+}
+
+inline void put_utc(fmt::memory_buffer& out, std::chrono::system_clock::time_point t) {
+    const auto since = t.time_since_epoch();
+    const std::time_t secs = std::chrono::duration_cast<std::chrono::seconds>(since).count();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    put(out, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+        tm.tm_min, tm.tm_sec, ms);
+}
+
+inline void write_record(fmt::memory_buffer& out, const error& e, const report& r, std::chrono::system_clock::time_point t,
+                         long pid, long tid) {
+    put(out, "[{}] ", r.id);
+    put_utc(out, t);
+    put(out, " {}\n", r.is_bug ? "bug" : "known edge case");
+    put(out, "  user saw: [{}] {}\n", r.id, r.user_message);
+    if (!e)
+        put(out, "  why: handle() was given an empty strata::error\n");
+    else if (r.is_bug)
+        put(out, "  why: the outermost layer \"{}\" is not user-facing\n", e.layer().name);
+    else
+        put(out, "  why: the outermost layer \"{}\" is user-facing\n", e.layer().name);
+    put(out, "  where: host {}, pid {}, thread {}\n", host_name(), pid, tid);
+    put(out, "  chain: ");
+    write_chain(out, e);
+    put(out, "\n");
+    write_verbose(out, e, "  ");
+}
+
+}  // namespace detail
+
+// Replaces the process-wide log sink; an empty function restores stderr.
+// Thread-safe: handle() calls in flight finish with the sink they started with.
+inline void set_log_sink(log_sink sink) {
+    if (!sink)
+        detail::global_sink().store(nullptr);
+    else
+        detail::global_sink().store(std::make_shared<const log_sink>(std::move(sink)));
+}
+
+// The top-level decision (the book's handleError). An error whose outermost layer
+// is user-facing is a known edge case: its message is shown. Anything else,
+// including an empty error, is a bug: the user is told `bug_message`. Either way
+// the full record is written to the sink under a new ID, and the report carries
+// that ID. Handling the same error again gives the same ID and logs nothing.
+// Never throws: a sink that throws is ignored, and out of memory the record is
+// written to stderr as far as it can be.
+[[nodiscard]] inline report handle(const error& e, const handle_options& options = {}) noexcept {
+    report r;
+    detail::frame* f = detail::access::get(e);
+    r.is_bug = !f || !f->layer->user_facing;
+    // Report once: the first handle() of a frame fixes its ID.
+    bool first = true;
+    std::uint64_t seq = 0;
+    if (f && !(f->flags & detail::immortal)) {
+        seq = f->report_seq.load(std::memory_order_acquire);
+        if (seq != 0) {
+            first = false;
+        } else {
+            const std::uint64_t mine = detail::ids().next.fetch_add(1, std::memory_order_relaxed);
+            if (f->report_seq.compare_exchange_strong(seq, mine, std::memory_order_acq_rel))
+                seq = mine;
+            else
+                first = false;  // another thread reported it first: seq holds its ID
+        }
+    } else {
+        seq = detail::ids().next.fetch_add(1, std::memory_order_relaxed);
+    }
+#if STRATA_HAS_EXCEPTIONS
+    try {
+#endif
+        detail::format_id(r.id, seq);
+        r.user_message = r.is_bug ? std::string(options.bug_message) : std::string(e.message());
+        if (!first) return r;
+        const auto now = std::chrono::system_clock::now();
+        const long pid = static_cast<long>(::getpid());
+        const long tid = detail::thread_id();
+        fmt::memory_buffer text;
+        detail::write_record(text, e, r, now, pid, tid);
+        const log_record rec{r.id, std::string_view(text.data(), text.size()), e, r, now, detail::host_name(), pid, tid};
+        std::shared_ptr<const log_sink> global;
+        const log_sink* sink = options.sink;
+        if (!sink) {
+            global = detail::global_sink().load();
+            sink = global.get();
+        }
+        if (sink && *sink) {
+#if STRATA_HAS_EXCEPTIONS
+            try {
+                (*sink)(rec);
+            } catch (...) {
+                detail::stderr_sink(rec);
+            }
+#else
+            (*sink)(rec);
+#endif
+        } else {
+            detail::stderr_sink(rec);
+        }
+#if STRATA_HAS_EXCEPTIONS
+    } catch (...) {
+        // Out of memory while reporting: say so on stderr without allocating.
+        std::fprintf(stderr, "[%.10s-%llu] strata: out of memory while reporting an error: %.200s\n", detail::ids().prefix,
+                     static_cast<unsigned long long>(seq), e ? e.message().data() : "(no error)");
+    }
+#endif
+    return r;
+}
+
+}  // namespace strata
+
+template <>
+struct fmt::formatter<strata::report> {
+    constexpr auto parse(format_parse_context& ctx) -> decltype(ctx.begin()) { return ctx.begin(); }
+    template <class FormatContext>
+    auto format(const strata::report& r, FormatContext& ctx) const -> decltype(ctx.out()) {
+        return fmt::format_to(ctx.out(), "[{}] {}", r.id, r.user_message);
+    }
+};

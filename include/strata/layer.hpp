@@ -1,0 +1,57 @@
+// strata/layer.hpp: layer tags. A layer is any type with
+// `static constexpr std::string_view name`; it is shown to users only when it
+// also says `static constexpr bool user_facing = true`.
+#pragma once
+
+#include <concepts>
+#include <string_view>
+
+namespace strata {
+
+// What a frame knows about its layer at run time. One static record per layer type.
+struct layer_info {
+    std::string_view name;
+    bool user_facing = false;
+    // Set for the records strata makes for non-strata causes (std::error_code,
+    // exceptions, plain values): such a frame is the root cause, not a layer.
+    bool is_cause = false;
+};
+
+template <class L>
+concept layer_tag = requires {
+    { L::name } -> std::convertible_to<std::string_view>;
+};
+
+namespace detail {
+template <class L>
+constexpr bool user_facing_of() noexcept {
+    if constexpr (requires { { L::user_facing } -> std::convertible_to<bool>; })
+        return static_cast<bool>(L::user_facing);
+    else
+        return false;
+}
+}  // namespace detail
+
+// The static record of layer L. Layers are compared by this record's address and,
+// failing that, by name (a frame decoded from JSON has only the name), so layer
+// names must be unique within an application.
+template <layer_tag L>
+inline constexpr layer_info layer_info_of{std::string_view(L::name), detail::user_facing_of<L>(), false};
+
+// The book's LowLevelErr: a raw failure at a module boundary. Not shown to users.
+struct low_level {
+    static constexpr std::string_view name = "low_level";
+};
+
+// The book's IntermediateErr: a crafted, user-facing message.
+struct intermediate {
+    static constexpr std::string_view name = "intermediate";
+    static constexpr bool user_facing = true;
+};
+
+// The layer of wrap()/make_error() without a layer: a bug if it reaches the top.
+struct untagged {
+    static constexpr std::string_view name = "untagged";
+};
+
+}  // namespace strata
