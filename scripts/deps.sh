@@ -1,0 +1,29 @@
+# Sourced by the other scripts: installs the Debian packages that are missing.
+# Works as root or through sudo; asks apt only when something is missing.
+
+# Packages for building strata and its example with g++.
+STRATA_BUILD_PACKAGES=(g++ cmake ninja-build libfmt-dev libboost-stacktrace1.81-dev)
+# And for the tests (both compilers).
+STRATA_TEST_PACKAGES=("${STRATA_BUILD_PACKAGES[@]}" clang catch2)
+
+strata_install_missing() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$pkg")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            sudo=(sudo)
+        else
+            echo "strata: missing packages (${missing[*]}), and neither root nor sudo to install them" >&2
+            return 1
+        fi
+    fi
+    echo "strata: installing ${missing[*]}" >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}

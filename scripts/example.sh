@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds the job runner (release preset) and runs it in
+# the book's three cases: missing binary, binary not executable, job that fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+strata_install_missing "${STRATA_BUILD_PACKAGES[@]}"
+
+cmake --preset release >/dev/null
+cmake --build --preset release --target job_runner >/dev/null
+
+runner=build/release/examples/job_runner
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+printf '#!/bin/sh\nexit 0\n' > "$work/not-executable" && chmod 644 "$work/not-executable"
+printf '#!/bin/sh\nexit 3\n' > "$work/fails" && chmod 755 "$work/fails"
+
+run() {
+    echo "== $1"
+    echo "\$ job_runner $2"
+    # The user's line is on stdout; the full record (the log) on stderr.
+    "$runner" $2 2> "$work/log" || true
+    echo "-- log (stderr):"
+    cat "$work/log"
+    echo
+}
+run "missing binary (the book's /bad/job/bin): a known edge case" ""
+run "binary not executable: a bug" "$work/not-executable"
+run "job exits with status 3: a bug" "$work/fails"

@@ -1,0 +1,27 @@
+// Code that must not compile. CMake builds this file once per case with
+// STRATA_CASE=N (and must fail, with the diagnostic it expects) and once with
+// STRATA_CASE=0 (and must succeed), so a failure is caused by the case alone.
+#include <strata/strata.hpp>
+
+struct not_formattable {};
+
+int main() {
+    auto e = strata::make_error<strata::low_level>("fine {}", 1);
+#if STRATA_CASE == 1  // a format string that does not match its arguments
+    auto bad = strata::make_error("{} and {}", 1);
+#elif STRATA_CASE == 2  // a bad format string in wrap
+    auto bad = strata::wrap(e, "{:d}", "not a number");
+#elif STRATA_CASE == 3  // wrapping a value that is neither an error nor formattable
+    auto bad = strata::wrap(not_formattable{}, "boom");
+#elif STRATA_CASE == 4  // asking is<T>() for a type that is not a layer
+    bool bad = e.is<int>();
+#elif STRATA_CASE == 5  // a format specifier strata::error does not have
+    auto bad = fmt::format("{:x}", e);
+#elif STRATA_CASE == 6  // a misc value that is not formattable
+    auto bad = strata::make_error("x").with("key", not_formattable{});
+#else
+    auto bad = fmt::format("{} {:c} {:v}", e, e, e);
+#endif
+    (void)bad;
+    return 0;
+}

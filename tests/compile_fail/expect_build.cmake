@@ -1,0 +1,27 @@
+# cmake -DBUILD_DIR=... -DTARGET=... -DCASE=N -DSOURCE=cases.cpp -P expect_build.cmake
+# CASE 0 must compile. Any other case must fail, and the compiler must point at
+# the line of that case (the line after "#if/#elif STRATA_CASE == N").
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${BUILD_DIR} --target ${TARGET}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(CASE EQUAL 0)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${TARGET} should compile but did not:\n${out}")
+  endif()
+  return()
+endif()
+if(rc EQUAL 0)
+  message(FATAL_ERROR "${TARGET} compiled, but it must be rejected")
+endif()
+file(STRINGS ${SOURCE} lines)
+set(n 0)
+set(case_line 0)
+foreach(line IN LISTS lines)
+  math(EXPR n "${n} + 1")
+  if(line MATCHES "STRATA_CASE == ${CASE} ")
+    math(EXPR case_line "${n} + 1")
+  endif()
+endforeach()
+if(NOT out MATCHES "cases\\.cpp:${case_line}:")
+  message(FATAL_ERROR "${TARGET} failed, but not at line ${case_line} of cases.cpp:\n${out}")
+endif()
+message(STATUS "${TARGET} was rejected at cases.cpp:${case_line}, as it must be")
