@@ -54,6 +54,18 @@ inline const symbol& unknown_symbol() noexcept {
     return s;
 }
 
+// Spells the standard library's string types as their users write them.
+inline void tidy_function_name(std::string& name) {
+    static constexpr std::string_view long_forms[][2] = {
+        {"std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >", "std::string"},
+        {"std::basic_string_view<char, std::char_traits<char> >", "std::string_view"},
+    };
+    for (const auto& [from, to] : long_forms) {
+        for (auto pos = name.find(from); pos != std::string::npos; pos = name.find(from, pos + to.size()))
+            name.replace(pos, from.size(), to);
+    }
+}
+
 }  // namespace detail
 
 // Symbolizes a program counter through Boost.Stacktrace (libbacktrace), once per
@@ -76,6 +88,7 @@ inline const symbol& symbolize(std::uintptr_t pc) noexcept {
         const boost::stacktrace::frame f(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pc));
         symbol s{f.name(), f.source_file(), f.source_line()};
         detail::tidy_file_name(s.file);
+        detail::tidy_function_name(s.function);
         std::unique_lock lock(cache.mutex);
         return cache.by_pc.try_emplace(pc, std::move(s)).first->second;
 #if STRATA_HAS_EXCEPTIONS
