@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds the job runner (release preset) and runs it in
-# the book's three cases: missing binary, binary not executable, job that fails.
+# Installs what is missing, builds the job runner (the example preset: optimized,
+# no test dependencies) and runs it in the book's three cases: missing binary,
+# binary not executable, job that fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 strata_install_missing "${STRATA_BUILD_PACKAGES[@]}"
 
-cmake --preset release >/dev/null
-cmake --build --preset release --target job_runner >/dev/null
+cmake --preset example >/dev/null
+cmake --build --preset example --target job_runner >/dev/null
 
-runner=build/release/examples/job_runner
+runner=build/example/examples/job_runner
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 printf '#!/bin/sh\nexit 0\n' > "$work/not-executable" && chmod 644 "$work/not-executable"

@@ -13,5 +13,5 @@ for p in "${presets[@]}"; do
     echo "== preset $p"
     cmake --preset "$p" >/dev/null
     cmake --build --preset "$p" -j "$jobs"
-    ctest --preset "$p" -j "$jobs"
+    ctest --preset "$p" -j "$jobs" --no-tests=error
 done
