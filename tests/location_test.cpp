@@ -53,7 +53,7 @@ TEST_CASE("a default-constructed location is empty", "[location]") {
     CHECK(std::string_view(loc.function_name()).empty());
 }
 
-TEST_CASE("a location built from parts keeps them; null strings become empty", "[location]") {
+TEST_CASE("a location built from parts keeps them and null strings become empty", "[location]") {
     const strata::location loc("a/b.cpp", 42, "fn");
     CHECK(std::string_view(loc.file_name()) == "a/b.cpp");
     CHECK(loc.line() == 42u);

@@ -203,7 +203,13 @@ frame* make_cause_frame(const T& cause, bool capture) noexcept {
             append_demangled(det, typeid(cause).name());
         } else if constexpr (string_like<T>) {
             s.layer = &value_cause;
-            const std::string_view text(cause);
+            std::string_view text;
+            if constexpr (std::is_convertible_v<const T&, const char*>) {
+                const char* p = cause;
+                text = p ? std::string_view(p) : std::string_view("(null)");
+            } else {
+                text = std::string_view(cause);
+            }
             append(msg, text);
             const std::string owned(text);
             s.pops = &payload_ops_of<std::string>;
@@ -214,15 +220,22 @@ frame* make_cause_frame(const T& cause, bool capture) noexcept {
         } else {
             static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__, "strata: cause type is over-aligned");
             s.layer = &value_cause;
-            fmt::format_to(fmt::appender(msg), "{}", cause);
             append(det, type_name<T>());
             s.pops = &payload_ops_of<T>;
             s.payload = &cause;
+            fmt::format_to(fmt::appender(msg), "{}", cause);
         }
 #if STRATA_HAS_EXCEPTIONS
-    } catch (...) {
+    } catch (const std::bad_alloc&) {
         msg.clear();
         append(msg, oom_message);
+    } catch (const std::exception& e) {
+        msg.clear();
+        append(msg, "describing the cause threw: ");
+        append(msg, e.what());
+    } catch (...) {
+        msg.clear();
+        append(msg, "describing the cause threw an unknown exception");
     }
 #endif
     if (!s.layer) s.layer = &value_cause;
@@ -237,6 +250,7 @@ frame* make_cause_frame(const T& cause, bool capture) noexcept {
 template <class T>
 concept foreign_cause =
     std::is_same_v<std::remove_cvref_t<T>, std::error_code> || std::is_error_code_enum_v<std::remove_cvref_t<T>> ||
+    std::is_same_v<std::remove_cvref_t<T>, std::errc> ||
     std::is_same_v<std::remove_cvref_t<T>, std::exception_ptr> ||
     std::is_base_of_v<std::exception, std::remove_cvref_t<T>> ||
     fmt::is_formattable<std::remove_cvref_t<T>>::value;
@@ -422,6 +436,9 @@ protected:
             add_misc_value(key, misc_value::of_unsigned(value));
         } else if constexpr (std::is_floating_point_v<V>) {
             add_misc_value(key, misc_value::of_double(static_cast<double>(value)));
+        } else if constexpr (std::is_convertible_v<const V&, const char*>) {
+            const char* p = value;
+            add_misc_value(key, misc_value::of_string(p ? std::string_view(p) : std::string_view("(null)")));
         } else if constexpr (detail::string_like<V>) {
             add_misc_value(key, misc_value::of_string(std::string_view(value)));
         } else {
@@ -498,6 +515,48 @@ struct access {
     }
 };
 
+}  // namespace detail
+
+// An exception that carries a strata error (thrown by throw_error() or
+// result::value(); see exception.hpp). what() is the outermost message. Defined
+// here so that wrap() can give back the chain an exception carries.
+class exception : public std::exception {
+public:
+    explicit exception(strata::error e) noexcept : e_(std::move(e)) {}
+    const char* what() const noexcept override {
+        // Frame messages are NUL-terminated inside their allocation.
+        return e_ ? e_.message().data() : "(no error)";
+    }
+    const strata::error& error() const& noexcept { return e_; }
+    strata::error error() && noexcept { return std::move(e_); }
+
+private:
+    strata::error e_;
+};
+
+namespace detail {
+
+// The chain a strata::exception carries (a new reference), or nullptr.
+inline frame* carried_frame(const std::exception_ptr& p) noexcept {
+#if STRATA_HAS_EXCEPTIONS
+    if (!p) return nullptr;
+    try {
+        std::rethrow_exception(p);
+    } catch (const strata::exception& e) {
+        return access::share(e.error());
+    } catch (...) {
+    }
+#else
+    (void)p;
+#endif
+    return nullptr;
+}
+
+inline frame* carried_frame(const std::exception& x) noexcept {
+    if (const auto* e = dynamic_cast<const strata::exception*>(&x)) return access::share(e->error());
+    return nullptr;
+}
+
 template <class Inner>
 frame* cause_of(Inner&& inner, capture_policy p) noexcept {
     using T = std::remove_cvref_t<Inner>;
@@ -506,10 +565,13 @@ frame* cause_of(Inner&& inner, capture_policy p) noexcept {
             return access::take(std::move(inner));
         else
             return access::share(inner);
-    } else if constexpr (std::is_error_code_enum_v<T>) {
+    } else if constexpr (std::is_error_code_enum_v<T> || std::is_same_v<T, std::errc>) {
         return make_cause_frame(std::error_code(make_error_code(inner)), p != capture_policy::off);
-    } else if constexpr (std::is_same_v<T, std::error_code> || std::is_same_v<T, std::exception_ptr> ||
-                         std::is_base_of_v<std::exception, T> || string_like<T>) {
+    } else if constexpr (std::is_same_v<T, std::exception_ptr> || std::is_base_of_v<std::exception, T>) {
+        // An exception that carries a strata error gives back its chain.
+        if (frame* carried = carried_frame(inner)) return carried;
+        return make_cause_frame<T>(inner, p != capture_policy::off);
+    } else if constexpr (std::is_same_v<T, std::error_code> || string_like<T>) {
         return make_cause_frame<T>(inner, p != capture_policy::off);
     } else {
         return make_cause_frame<std::decay_t<T>>(inner, p != capture_policy::off);

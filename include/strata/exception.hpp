@@ -1,6 +1,7 @@
-// strata/exception.hpp: exceptions interop. strata::exception carries an error
-// through code that throws; from_exception() turns the exception being handled
-// (or any exception_ptr) back into an error.
+// strata/exception.hpp: exceptions interop. strata::exception (defined in
+// error.hpp) carries an error through code that throws; throw_error() throws one;
+// from_exception() turns the exception being handled (or any exception_ptr) back
+// into an error.
 #pragma once
 
 #include <cstdio>
@@ -11,21 +12,6 @@
 #include "error.hpp"
 
 namespace strata {
-
-// An exception that carries a strata error. what() is the outermost message.
-class exception : public std::exception {
-public:
-    explicit exception(strata::error e) noexcept : e_(std::move(e)) {}
-    const char* what() const noexcept override {
-        // Frame messages are NUL-terminated inside their allocation.
-        return e_ ? e_.message().data() : "(no error)";
-    }
-    const strata::error& error() const& noexcept { return e_; }
-    strata::error error() && noexcept { return std::move(e_); }
-
-private:
-    strata::error e_;
-};
 
 // Throws strata::exception carrying `e`. Without exceptions (-fno-exceptions) it
 // prints the message to stderr and aborts.
@@ -54,8 +40,9 @@ private:
     } catch (...) {
     }
 #endif
-    return detail::access::adopt(
-        detail::make_cause_frame<std::exception_ptr>(p, get_capture_policy() != capture_policy::off));
+    detail::frame* f = detail::make_cause_frame<std::exception_ptr>(p, get_capture_policy() != capture_policy::off);
+    // Out of memory: the static frame, never an empty error.
+    return detail::access::adopt(f ? f : detail::out_of_memory_frame<untagged>(nullptr));
 }
 
 }  // namespace strata

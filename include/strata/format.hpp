@@ -3,6 +3,7 @@
 // process-wide cache. Include it where errors are printed, not where they are made.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>

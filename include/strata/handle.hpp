@@ -9,11 +9,13 @@
 #include <cstdio>
 #include <ctime>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include <sys/random.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <fmt/format.h>

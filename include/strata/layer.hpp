@@ -5,6 +5,7 @@
 
 #include <concepts>
 #include <string_view>
+#include <type_traits>
 
 namespace strata {
 
@@ -20,7 +21,7 @@ struct layer_info {
 template <class L>
 concept layer_tag = requires {
     { L::name } -> std::convertible_to<std::string_view>;
-};
+} && !std::is_member_pointer_v<decltype(&L::name)>;  // a static member, not a data member
 
 namespace detail {
 template <class L>

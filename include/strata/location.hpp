@@ -26,7 +26,7 @@ public:
     constexpr const char* file_name() const noexcept { return file_; }
     constexpr std::uint_least32_t line() const noexcept { return line_; }
     constexpr const char* function_name() const noexcept { return function_; }
-    // True when no call site is known (line 0).
+    // True when no call site is known (no file and line 0).
     constexpr bool empty() const noexcept { return line_ == 0 && *file_ == '\0'; }
 
 private:

@@ -108,10 +108,8 @@ public:
             ::new (std::addressof(val_)) T(std::move(o.val_));
     }
     result& operator=(const result& o) {
-        if (this != &o) {
-            this->~result();
-            ::new (this) result(o);
-        }
+        // Copy first: if T's copy throws, *this is unchanged.
+        if (this != &o) *this = result(o);
         return *this;
     }
     result& operator=(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) {
