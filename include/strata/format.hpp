@@ -152,9 +152,18 @@ inline void write_chain(fmt::memory_buffer& out, const error& e) {
     }
 }
 
+// strata's own frames on top of a captured stack: the capture itself and the calls
+// that make frames. Matched as a whole name after any return type, since a user's
+// function template's name starts with its return type (often a strata type).
 inline bool is_internal(const symbol& s) noexcept {
-    return s.function.starts_with("strata::") || s.function.starts_with("void strata::") ||
-           s.function.starts_with("_Unwind_");
+    static constexpr std::string_view internal[] = {"strata::detail::", "strata::wrap<", "strata::make_error<",
+                                                    "strata::from_exception(", "_Unwind_"};
+    const std::string_view name = s.function;
+    for (std::string_view prefix : internal) {
+        for (auto pos = name.find(prefix); pos != std::string_view::npos; pos = name.find(prefix, pos + 1))
+            if (pos == 0 || name[pos - 1] == ' ') return true;
+    }
+    return false;
 }
 
 inline bool is_process_start(const symbol& s) noexcept {

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include <pthread.h>
 #include <sys/random.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -71,27 +72,47 @@ inline std::atomic<std::shared_ptr<const log_sink>>& global_sink() noexcept {
     return sink;
 }
 
+inline std::uint64_t random_bits() noexcept {
+    std::uint64_t bits = 0;
+    if (getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits)) {
+        bits = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+               (static_cast<std::uint64_t>(::getpid()) << 32) ^ reinterpret_cast<std::uintptr_t>(&bits);
+    }
+    return bits;
+}
+
+// The calling thread's id, cached; 0 means "look it up again" (after fork()).
+inline thread_local long cached_thread_id = 0;
+
 // A random per-process prefix (50 bits, 10 base-32 characters) plus a counter:
-// IDs are unique across processes and machines without a lock or a registry.
+// IDs are unique across processes and machines without a lock or a registry. A
+// child made by fork() draws a new prefix, so it never repeats its parent's IDs.
 struct id_source {
     char prefix[11] = {};
     std::atomic<std::uint64_t> next{1};
 
     id_source() noexcept {
-        std::uint64_t bits = 0;
-        if (getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits)) {
-            bits = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-                   (static_cast<std::uint64_t>(::getpid()) << 32) ^ reinterpret_cast<std::uintptr_t>(this);
-        }
+        renew();
+        ::pthread_atfork(nullptr, nullptr, [] {
+            ids().renew();
+            cached_thread_id = 0;
+        });
+    }
+
+    void renew() noexcept {
+        const std::uint64_t bits = random_bits();
         static constexpr char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";  // Crockford's base 32
         for (int i = 0; i < 10; ++i) prefix[i] = alphabet[(bits >> (5 * i)) & 31];
+        next.store(1, std::memory_order_relaxed);
+    }
+
+    static id_source& ids() noexcept {
+        static id_source s;
+        return s;
     }
 };
 
-inline id_source& ids() noexcept {
-    static id_source s;
-    return s;
-}
+inline id_source& ids() noexcept { return id_source::ids(); }
 
 inline void format_id(std::string& out, std::uint64_t seq) {
     out.clear();
@@ -109,8 +130,8 @@ inline std::string_view host_name() noexcept {
 }
 
 inline long thread_id() noexcept {
-    thread_local const long tid = static_cast<long>(::gettid());
-    return tid;
+    if (cached_thread_id == 0) cached_thread_id = static_cast<long>(::gettid());
+    return cached_thread_id;
 }
 
 inline void put_utc(fmt::memory_buffer& out, std::chrono::system_clock::time_point t) {

@@ -14,6 +14,13 @@
 #include "error.hpp"
 #include "exception.hpp"
 
+// g++ 12 at -O2 warns "maybe-uninitialized" on the value union when it cannot
+// follow that the error slot says which member lives; the warnings are false.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace strata {
 
 // Marks an error as the failure of a result explicitly. Needed when T is itself an
@@ -98,24 +105,54 @@ public:
     result(failure f, location loc = location::current()) noexcept
         : err_(detail::failure_of(std::move(f).get(), loc)) {}
 
-    result(const result& o) noexcept(std::is_nothrow_copy_constructible_v<T>) : err_(o.err_) {
+    // Copyable and movable exactly when T is, like std::expected.
+    result(const result& o) noexcept(std::is_nothrow_copy_constructible_v<T>)
+        requires std::is_copy_constructible_v<T>
+        : err_(o.err_) {
         if (!err_) ::new (std::addressof(val_)) T(o.val_);
     }
-    result(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    result(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
+        requires std::is_move_constructible_v<T>
+    {
         if (o.err_)
             err_ = detail::take_error(o.err_);
         else
             ::new (std::addressof(val_)) T(std::move(o.val_));
     }
-    result& operator=(const result& o) {
-        // Copy first: if T's copy throws, *this is unchanged.
-        if (this != &o) *this = result(o);
+    // If T's copy or move throws, *this still holds what it held (or, when it held
+    // a value and gets an error, the error): never a destroyed object.
+    result& operator=(const result& o)
+        requires(std::is_copy_constructible_v<T> && std::is_copy_assignable_v<T>)
+    {
+        if (this == &o) return *this;
+        if (!err_ && !o.err_) {
+            val_ = o.val_;
+        } else if (!err_) {
+            val_.~T();
+            err_ = o.err_;
+        } else if (!o.err_) {
+            ::new (std::addressof(val_)) T(o.val_);
+            err_ = strata::error();
+        } else {
+            err_ = o.err_;
+        }
         return *this;
     }
-    result& operator=(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) {
-        if (this != &o) {
-            this->~result();
-            ::new (this) result(std::move(o));
+    result& operator=(result&& o) noexcept(std::is_nothrow_move_constructible_v<T> &&
+                                           std::is_nothrow_move_assignable_v<T>)
+        requires(std::is_move_constructible_v<T> && std::is_move_assignable_v<T>)
+    {
+        if (this == &o) return *this;
+        if (!err_ && !o.err_) {
+            val_ = std::move(o.val_);
+        } else if (!err_) {
+            val_.~T();
+            err_ = detail::take_error(o.err_);
+        } else if (!o.err_) {
+            ::new (std::addressof(val_)) T(std::move(o.val_));
+            err_ = strata::error();
+        } else {
+            err_ = detail::take_error(o.err_);
         }
         return *this;
     }
@@ -141,6 +178,10 @@ public:
     template <class U>
     T value_or(U&& fallback) const& {
         return err_ ? static_cast<T>(std::forward<U>(fallback)) : val_;
+    }
+    template <class U>
+    T value_or(U&& fallback) && {
+        return err_ ? static_cast<T>(std::forward<U>(fallback)) : std::move(val_);
     }
 
     T& operator*() & noexcept {
@@ -293,6 +334,10 @@ static_assert(sizeof(result<int>) <= 16);
 static_assert(sizeof(result<void>) == sizeof(void*));
 
 }  // namespace strata
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #define STRATA_DETAIL_CAT2(a, b) a##b
 #define STRATA_DETAIL_CAT(a, b) STRATA_DETAIL_CAT2(a, b)
