@@ -2,6 +2,8 @@
 // find, misc entries, and how make_error/wrap apply the stack capture policy.
 #include <catch2/catch.hpp>
 
+#include "support.hpp"
+
 #include <strata/error.hpp>
 
 #include <fmt/format.h>
@@ -25,19 +27,6 @@
 #include <utility>
 #include <vector>
 
-// The out-of-memory tests replace the nothrow operator new, which sanitizer
-// runtimes define themselves (a link error with clang's static runtimes): they are
-// left out of sanitizer builds.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define STRATA_TEST_REPLACE_NEW 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-#define STRATA_TEST_REPLACE_NEW 0
-#endif
-#endif
-#ifndef STRATA_TEST_REPLACE_NEW
-#define STRATA_TEST_REPLACE_NEW 1
-#endif
 
 namespace {
 
@@ -70,17 +59,6 @@ struct my_exception : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// Restores the capture policy in force when it was made.
-class policy_guard {
-public:
-    policy_guard() noexcept : saved_(strata::get_capture_policy()) {}
-    ~policy_guard() { strata::set_capture_policy(saved_); }
-    policy_guard(const policy_guard&) = delete;
-    policy_guard& operator=(const policy_guard&) = delete;
-
-private:
-    strata::capture_policy saved_;
-};
 
 std::uint_least32_t line_of(int l) { return static_cast<std::uint_least32_t>(l); }
 
@@ -91,36 +69,8 @@ strata::wrapped_error<strata::low_level> fail(strata::format_string<Args...> f, 
     return strata::make_error<strata::low_level>(f, std::forward<Args>(args)...);
 }
 
-#if STRATA_TEST_REPLACE_NEW
-// Out-of-memory simulation: strata allocates frames and misc entries with the
-// nothrow operator new, replaced below. > 0: fail that many more allocations;
-// < 0: fail them all; 0: allocate normally.
-std::atomic<int> g_fail_nothrow_new{0};
-
-class out_of_memory {
-public:
-    explicit out_of_memory(int failures = -1) noexcept { g_fail_nothrow_new.store(failures); }
-    ~out_of_memory() { g_fail_nothrow_new.store(0); }
-    out_of_memory(const out_of_memory&) = delete;
-    out_of_memory& operator=(const out_of_memory&) = delete;
-};
-#endif
 }  // namespace
 
-#if STRATA_TEST_REPLACE_NEW
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-    int left = g_fail_nothrow_new.load();
-    while (left != 0) {
-        if (left < 0) return nullptr;
-        if (g_fail_nothrow_new.compare_exchange_weak(left, left - 1)) return nullptr;
-    }
-    try {
-        return ::operator new(size);  // so that the plain operator delete frees it
-    } catch (...) {
-        return nullptr;
-    }
-}
-#endif
 
 template <>
 struct fmt::formatter<point> {
@@ -312,7 +262,7 @@ TEST_CASE("copy-on-write of a cause frame keeps its cause", "[error][misc]") {
 }
 
 TEST_CASE("copy-on-write of an origin frame keeps its stack", "[error][misc][stack]") {
-    policy_guard guard;
+    strata_test::policy_guard guard;
     strata::set_capture_policy(strata::capture_policy::origin);
     const error a = strata::make_error<low_level>("origin");
     error b = a;
@@ -904,7 +854,7 @@ volatile int g_sink = 0;
 }  // namespace
 
 TEST_CASE("make_error captures a stack under the origin policy", "[error][stack]") {
-    policy_guard guard;
+    strata_test::policy_guard guard;
     strata::set_capture_policy(strata::capture_policy::origin);
     auto e = strata::make_error<low_level>("x");
     const strata::stack_view s = e.stack();
@@ -916,7 +866,7 @@ TEST_CASE("make_error captures a stack under the origin policy", "[error][stack]
 }
 
 TEST_CASE("make_error captures no stack under the off policy", "[error][stack]") {
-    policy_guard guard;
+    strata_test::policy_guard guard;
     strata::set_capture_policy(strata::capture_policy::off);
     auto e = strata::make_error<low_level>("x");
     CHECK(e.stack().empty());
@@ -929,7 +879,7 @@ TEST_CASE("make_error captures no stack under the off policy", "[error][stack]")
 }
 
 TEST_CASE("wrap of a strata error captures no stack of its own under origin", "[error][stack]") {
-    policy_guard guard;
+    strata_test::policy_guard guard;
     strata::set_capture_policy(strata::capture_policy::origin);
     auto inner = strata::make_error<low_level>("origin");
     REQUIRE_FALSE(inner.stack().empty());
@@ -942,7 +892,7 @@ TEST_CASE("wrap of a strata error captures no stack of its own under origin", "[
 }
 
 TEST_CASE("wrap of a strata error captures its own stack under every_frame", "[error][stack]") {
-    policy_guard guard;
+    strata_test::policy_guard guard;
     strata::set_capture_policy(strata::capture_policy::origin);
     auto inner = strata::make_error<low_level>("origin");
     REQUIRE_FALSE(inner.stack().empty());
@@ -954,7 +904,7 @@ TEST_CASE("wrap of a strata error captures its own stack under every_frame", "[e
 }
 
 TEST_CASE("wrap of a non-strata cause captures the origin stack under origin", "[error][stack]") {
-    policy_guard guard;
+    strata_test::policy_guard guard;
     strata::set_capture_policy(strata::capture_policy::origin);
     auto w = strata::wrap<low_level>(std::make_error_code(std::errc::io_error), "io");
     CHECK_FALSE(w.stack().empty());
@@ -965,7 +915,7 @@ TEST_CASE("wrap of a non-strata cause captures the origin stack under origin", "
 }
 
 TEST_CASE("a stack deeper than STRATA_MAX_STACK_DEPTH is cut and says so", "[error][stack]") {
-    policy_guard guard;
+    strata_test::policy_guard guard;
     strata::set_capture_policy(strata::capture_policy::origin);
     const error e = error_at_depth(STRATA_MAX_STACK_DEPTH * 2);
     CHECK(e.stack().truncated());
@@ -981,7 +931,7 @@ TEST_CASE("a stack deeper than STRATA_MAX_STACK_DEPTH is cut and says so", "[err
 TEST_CASE("out of memory, make_error still gives an error of its layer", "[error][oom]") {
     strata::wrapped_error<intermediate> e;
     {
-        out_of_memory oom;
+        strata_test::out_of_memory oom;
         REQUIRE_NOTHROW(e = strata::make_error<intermediate>("job {} failed", 3));
         e.with("lost", 1);  // no memory for the entry: dropped, no crash
     }
@@ -998,11 +948,11 @@ TEST_CASE("out of memory, make_error still gives an error of its layer", "[error
 }
 
 TEST_CASE("short of memory for the stack, make_error keeps its message and drops the stack", "[error][oom]") {
-    policy_guard guard;
+    strata_test::policy_guard guard;
     strata::set_capture_policy(strata::capture_policy::origin);
     strata::wrapped_error<low_level> e;
     {
-        out_of_memory oom(1);  // only the first, largest attempt fails
+        strata_test::out_of_memory oom(1);  // only the first, largest attempt fails
         e = strata::make_error<low_level>("job {} failed", 4);
     }
     CHECK(e.message() == "job 4 failed");
@@ -1015,7 +965,7 @@ TEST_CASE("out of memory, wrap still gives an error of its layer and the inner e
     strata::wrapped_error<intermediate> w;
     strata::wrapped_error<api_layer> c;
     {
-        out_of_memory oom;
+        strata_test::out_of_memory oom;
         REQUIRE_NOTHROW(w = strata::wrap<intermediate>(inner, "outer"));
         REQUIRE_NOTHROW(c = strata::wrap<api_layer>(std::make_error_code(std::errc::io_error), "io"));
     }
@@ -1033,7 +983,7 @@ TEST_CASE("out of memory, with() drops the entry and changes nothing else", "[er
     a.with("kept", 1);
     error b = a;  // shared: with() on b would have to copy the frame
     {
-        out_of_memory oom;
+        strata_test::out_of_memory oom;
         b.with("dropped", 2);
         a.with("dropped", 3);
     }

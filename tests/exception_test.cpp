@@ -1,6 +1,8 @@
 // Tests for <strata/exception.hpp>: strata::exception, throw_error, from_exception.
 #include <catch2/catch.hpp>
 
+#include "support.hpp"
+
 #include <strata/exception.hpp>
 
 #include <atomic>
@@ -13,19 +15,6 @@
 #include <type_traits>
 #include <utility>
 
-// The out-of-memory tests replace the nothrow operator new, which sanitizer
-// runtimes define themselves (a link error with clang's static runtimes): they are
-// left out of sanitizer builds.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define STRATA_TEST_REPLACE_NEW 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-#define STRATA_TEST_REPLACE_NEW 0
-#endif
-#endif
-#ifndef STRATA_TEST_REPLACE_NEW
-#define STRATA_TEST_REPLACE_NEW 1
-#endif
 
 namespace {
 
@@ -38,31 +27,8 @@ struct not_a_std_exception {
     int code = 0;
 };
 
-#if STRATA_TEST_REPLACE_NEW
-// Out-of-memory simulation: strata allocates frames with the nothrow operator new,
-// replaced below. While set, every such allocation fails.
-std::atomic<bool> g_fail_nothrow_new{false};
-
-class out_of_memory {
-public:
-    out_of_memory() noexcept { g_fail_nothrow_new.store(true); }
-    ~out_of_memory() { g_fail_nothrow_new.store(false); }
-    out_of_memory(const out_of_memory&) = delete;
-    out_of_memory& operator=(const out_of_memory&) = delete;
-};
-#endif
 }  // namespace
 
-#if STRATA_TEST_REPLACE_NEW
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-    if (g_fail_nothrow_new.load()) return nullptr;
-    try {
-        return ::operator new(size);  // so that the plain operator delete frees it
-    } catch (...) {
-        return nullptr;
-    }
-}
-#endif
 
 TEST_CASE("strata::exception carries the error and what() is its message", "[exception]") {
     STATIC_REQUIRE(std::is_base_of_v<std::exception, strata::exception>);
@@ -216,7 +182,7 @@ TEST_CASE("from_exception outside a catch block is empty", "[exception]") {
 TEST_CASE("what() of an error made out of memory is still a C string", "[exception][oom]") {
     strata::error e;
     {
-        out_of_memory oom;
+        strata_test::out_of_memory oom;
         e = strata::make_error<strata::low_level>("never stored");
     }
     REQUIRE_FALSE(e.empty());
@@ -230,7 +196,7 @@ TEST_CASE("from_exception out of memory still gives a (degraded) error, never an
     try {
         throw std::runtime_error("real failure");
     } catch (...) {
-        out_of_memory oom;
+        strata_test::out_of_memory oom;
         REQUIRE_NOTHROW(got = strata::from_exception());
     }
     // With no memory for a frame, the failure degrades to the static frame; it

@@ -3,6 +3,8 @@
 // since those calls live in <strata/error.hpp>.)
 #include <catch2/catch.hpp>
 
+#include "support.hpp"
+
 #include <strata/stack.hpp>
 
 #include <cstdint>
@@ -13,17 +15,6 @@
 
 namespace {
 
-// Restores the capture policy in force when it was made.
-class policy_guard {
-public:
-    policy_guard() noexcept : saved_(strata::get_capture_policy()) {}
-    ~policy_guard() { strata::set_capture_policy(saved_); }
-    policy_guard(const policy_guard&) = delete;
-    policy_guard& operator=(const policy_guard&) = delete;
-
-private:
-    strata::capture_policy saved_;
-};
 
 }  // namespace
 
@@ -40,7 +31,7 @@ TEST_CASE("capture_policy values match the STRATA_CAPTURE_POLICY numbers", "[sta
 TEST_CASE("set_capture_policy / get_capture_policy round-trip", "[stack]") {
     const strata::capture_policy original = strata::get_capture_policy();
     {
-        policy_guard guard;
+        strata_test::policy_guard guard;
         for (auto p : {strata::capture_policy::off, strata::capture_policy::every_frame, strata::capture_policy::origin,
                        strata::capture_policy::off}) {
             strata::set_capture_policy(p);
@@ -51,7 +42,7 @@ TEST_CASE("set_capture_policy / get_capture_policy round-trip", "[stack]") {
 }
 
 TEST_CASE("a policy set on another thread is seen after joining it", "[stack]") {
-    policy_guard guard;
+    strata_test::policy_guard guard;
     strata::set_capture_policy(strata::capture_policy::origin);
     std::thread t([] { strata::set_capture_policy(strata::capture_policy::every_frame); });
     t.join();

@@ -1,0 +1,51 @@
+// Shared by the tests: a guard for the capture policy, and out-of-memory
+// simulation (the nothrow operator new that strata allocates with is replaced in
+// support_oom.cpp).
+#pragma once
+
+#include <atomic>
+
+#include <strata/stack.hpp>
+
+// Sanitizer runtimes define the nothrow operator new themselves (a link error with
+// clang's static runtimes), so the out-of-memory tests are left out of those builds.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define STRATA_TEST_REPLACE_NEW 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define STRATA_TEST_REPLACE_NEW 0
+#endif
+#endif
+#ifndef STRATA_TEST_REPLACE_NEW
+#define STRATA_TEST_REPLACE_NEW 1
+#endif
+
+namespace strata_test {
+
+// Restores the capture policy in force when it was made.
+class policy_guard {
+public:
+    policy_guard() noexcept : saved_(strata::get_capture_policy()) {}
+    ~policy_guard() { strata::set_capture_policy(saved_); }
+    policy_guard(const policy_guard&) = delete;
+    policy_guard& operator=(const policy_guard&) = delete;
+
+private:
+    strata::capture_policy saved_;
+};
+
+#if STRATA_TEST_REPLACE_NEW
+// > 0: fail that many more nothrow allocations; < 0: fail them all; 0: allocate.
+extern std::atomic<int> fail_nothrow_new;
+
+// While it lives, nothrow allocations fail (all of them, or the next `failures`).
+class out_of_memory {
+public:
+    explicit out_of_memory(int failures = -1) noexcept { fail_nothrow_new.store(failures); }
+    ~out_of_memory() { fail_nothrow_new.store(0); }
+    out_of_memory(const out_of_memory&) = delete;
+    out_of_memory& operator=(const out_of_memory&) = delete;
+};
+#endif
+
+}  // namespace strata_test
