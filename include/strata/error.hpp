@@ -188,7 +188,6 @@ frame* make_cause_frame(const T& cause, bool capture) noexcept {
                     append_demangled(det, abi::__cxa_current_exception_type()->name());
                 } catch (...) {
                     const std::type_info* t = abi::__cxa_current_exception_type();
-                    append(det, "");
                     if (t) append_demangled(det, t->name());
                     fmt::format_to(fmt::appender(msg), "exception of type {} (not derived from std::exception)",
                                    std::string_view(det.data(), det.size()));
