@@ -57,6 +57,20 @@ std::string id_of(const std::string& user_line) {
 
 const std::string bug_text = "There was an unexpected issue; please report this as a bug.";
 
+// A bug: the user sees only the bug text under an ID; the record filed under that
+// ID says it is a bug and its origin stack starts in `origin_function`.
+void check_bug(const run_output& r, const std::string& origin_function) {
+    CHECK(r.exit_code == 1);
+    const std::string id = id_of(r.out);
+    REQUIRE_FALSE(id.empty());
+    CHECK(r.out == "[" + id + "] " + bug_text + "\n");
+    CHECK(r.log.rfind("[" + id + "] ", 0) == 0);
+    CHECK(r.log.find(" bug\n") != std::string::npos);
+    const auto stack_at = r.log.find("(origin):");
+    REQUIRE(stack_at != std::string::npos);
+    CHECK(r.log.find("0# " + origin_function, stack_at) != std::string::npos);
+}
+
 }  // namespace
 
 TEST_CASE("missing binary: the user sees the intermediate message under an ID that finds the record") {
@@ -94,34 +108,19 @@ TEST_CASE("binary not executable: a bug, the user sees the bug text and the ID o
     const std::string dir = temp_dir();
     write_file(dir + "/job", "#!/bin/sh\nexit 0\n", 0644);
     const run_output r = run_job_runner(dir, dir + "/job");
-    CHECK(r.exit_code == 1);
-    const std::string id = id_of(r.out);
-    REQUIRE_FALSE(id.empty());
-    CHECK(r.out == "[" + id + "] " + bug_text + "\n");
-    CHECK(r.log.rfind("[" + id + "] ", 0) == 0);
-    CHECK(r.log.find(" bug\n") != std::string::npos);
+    check_bug(r, "run_job");
     CHECK(r.log.find("can't run job \"1\": requisite binaries are not executable") != std::string::npos);
     CHECK(r.out.find("not executable") == std::string::npos);
-    const auto stack_at = r.log.find("(origin):");
-    REQUIRE(stack_at != std::string::npos);
-    CHECK(r.log.find("0# run_job", stack_at) != std::string::npos);
 }
 
 TEST_CASE("job exits non-zero: a bug, with the exit status in the record only") {
     const std::string dir = temp_dir();
     write_file(dir + "/job", "#!/bin/sh\nexit 3\n", 0755);
     const run_output r = run_job_runner(dir, dir + "/job");
-    CHECK(r.exit_code == 1);
-    const std::string id = id_of(r.out);
-    REQUIRE_FALSE(id.empty());
-    CHECK(r.out == "[" + id + "] " + bug_text + "\n");
-    CHECK(r.log.rfind("[" + id + "] ", 0) == 0);
+    check_bug(r, "run_binary");
     CHECK(r.log.find("exit status 3") != std::string::npos);
     CHECK(r.log.find("--id1") != std::string::npos);
     CHECK(r.out.find("exit status") == std::string::npos);
-    const auto stack_at = r.log.find("(origin):");
-    REQUIRE(stack_at != std::string::npos);
-    CHECK(r.log.find("0# run_binary", stack_at) != std::string::npos);
 }
 
 TEST_CASE("a job that succeeds reports nothing") {

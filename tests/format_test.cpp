@@ -9,6 +9,8 @@
 #include <catch2/catch.hpp>
 #include <strata/format.hpp>
 
+#include "support.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
@@ -430,24 +432,17 @@ TEST_CASE("symbolize is safe from 4 threads at once on the same addresses", "[fo
     constexpr int n_threads = 4;
     constexpr int rounds = 50;
     std::vector<std::vector<const strata::symbol*>> seen(n_threads, std::vector<const strata::symbol*>(pcs.size()));
-    std::atomic<int> ready{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < n_threads; ++t) {
-        threads.emplace_back([&, t] {
-            ready.fetch_add(1);
-            while (ready.load() < n_threads) std::this_thread::yield();
-            for (int r = 0; r < rounds; ++r) {
-                for (std::size_t i = 0; i < pcs.size(); ++i) {
-                    const strata::symbol* s = &strata::symbolize(pcs[i]);
-                    if (r == 0)
-                        seen[t][i] = s;
-                    else if (seen[t][i] != s)
-                        seen[t][i] = nullptr;  // a different reference later: the cache did not hold
-                }
+    strata_test::run_together(n_threads, [&](int t) {
+        for (int r = 0; r < rounds; ++r) {
+            for (std::size_t i = 0; i < pcs.size(); ++i) {
+                const strata::symbol* s = &strata::symbolize(pcs[i]);
+                if (r == 0)
+                    seen[t][i] = s;
+                else if (seen[t][i] != s)
+                    seen[t][i] = nullptr;  // a different reference later: the cache did not hold
             }
-        });
-    }
-    for (std::thread& th : threads) th.join();
+        }
+    });
 
     // Every thread got the same cached reference for each address, and it names the origin.
     for (std::size_t i = 0; i < pcs.size(); ++i) {

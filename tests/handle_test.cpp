@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 #include <strata/handle.hpp>
 
+#include "support.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -496,16 +498,9 @@ TEST_CASE("handle from 4 threads on distinct errors: distinct IDs, every record 
     (void)fmt::format("{:v}", errors[0][0]);
 
     std::vector<std::vector<std::string>> ids(n_threads);
-    std::atomic<int> ready{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < n_threads; ++t) {
-        threads.emplace_back([&, t] {
-            ready.fetch_add(1);
-            while (ready.load() < n_threads) std::this_thread::yield();
-            for (const strata::error& e : errors[t]) ids[t].push_back(strata::handle(e, options).id);
-        });
-    }
-    for (std::thread& th : threads) th.join();
+    strata_test::run_together(n_threads, [&](int t) {
+        for (const strata::error& e : errors[t]) ids[t].push_back(strata::handle(e, options).id);
+    });
 
     std::set<std::string> all;
     for (const auto& v : ids) all.insert(v.begin(), v.end());
@@ -525,18 +520,10 @@ TEST_CASE("two threads handling the same error at once: logged once, one ID", "[
         const strata::log_sink sink = cap.sink();
         const strata::handle_options options{&sink};
         const strata::error e = strata::make_error<strata::low_level>("shared error {}", round);
-        std::string id_a;
-        std::string id_b;
-        std::atomic<int> ready{0};
-        auto run = [&](std::string& out) {
-            ready.fetch_add(1);
-            while (ready.load() < 2) std::this_thread::yield();
-            out = strata::handle(e, options).id;
-        };
-        std::thread a(run, std::ref(id_a));
-        std::thread b(run, std::ref(id_b));
-        a.join();
-        b.join();
+        std::string ids[2];
+        strata_test::run_together(2, [&](int t) { ids[t] = strata::handle(e, options).id; });
+        const std::string& id_a = ids[0];
+        const std::string& id_b = ids[1];
         if (cap.calls == 1) ++logged_once;
         if (!id_a.empty() && id_a == id_b) ++same_id;
         // The one record logged carries that ID.

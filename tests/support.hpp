@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <thread>
+#include <vector>
 
 #include <strata/stack.hpp>
 
@@ -33,6 +35,22 @@ public:
 private:
     strata::capture_policy saved_;
 };
+
+// Runs fn(0) ... fn(n - 1) on n threads that start together (to make them race),
+// and joins them.
+template <class F>
+void run_together(int n, F fn) {
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < n; ++t) {
+        threads.emplace_back([&, t] {
+            ready.fetch_add(1);
+            while (ready.load() < n) std::this_thread::yield();
+            fn(t);
+        });
+    }
+    for (std::thread& th : threads) th.join();
+}
 
 #if STRATA_TEST_REPLACE_NEW
 // > 0: fail that many more nothrow allocations; < 0: fail them all; 0: allocate.
