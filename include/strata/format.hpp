@@ -67,6 +67,31 @@ inline void tidy_function_name(std::string& name) {
     }
 }
 
+// One look-up through Boost.Stacktrace: to_string(frame) asks libbacktrace once for
+// "function at file:line" (name(), source_file() and source_line() would ask three
+// times), and the text is taken apart here.
+inline symbol resolve_symbol(std::uintptr_t pc) {
+    const boost::stacktrace::frame f(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pc));
+    std::string text = boost::stacktrace::to_string(f);
+    symbol s;
+    if (const auto at = text.rfind(" at "); at != std::string::npos) {
+        const auto colon = text.rfind(':');
+        if (colon != std::string::npos && colon > at) {
+            s.file.assign(text, at + 4, colon - (at + 4));
+            for (std::size_t i = colon + 1; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i)
+                s.line = s.line * 10 + static_cast<std::size_t>(text[i] - '0');
+        }
+        text.resize(at);
+    } else if (const auto in = text.rfind(" in "); in != std::string::npos) {
+        text.resize(in);  // "function in module": no source location
+    }
+    if (text.starts_with("0x")) text.clear();  // no name: just the address
+    s.function = std::move(text);
+    tidy_file_name(s.file);
+    tidy_function_name(s.function);
+    return s;
+}
+
 }  // namespace detail
 
 // Symbolizes a program counter through Boost.Stacktrace (libbacktrace), once per
@@ -86,10 +111,7 @@ inline const symbol& symbolize(std::uintptr_t pc) noexcept {
             auto it = cache.by_pc.find(pc);
             if (it != cache.by_pc.end()) return it->second;
         }
-        const boost::stacktrace::frame f(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pc));
-        symbol s{f.name(), f.source_file(), f.source_line()};
-        detail::tidy_file_name(s.file);
-        detail::tidy_function_name(s.function);
+        symbol s = detail::resolve_symbol(pc);
         std::unique_lock lock(cache.mutex);
         return cache.by_pc.try_emplace(pc, std::move(s)).first->second;
 #if STRATA_HAS_EXCEPTIONS

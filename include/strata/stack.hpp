@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <pthread.h>
 #include <unwind.h>
 
 #include "config.hpp"
@@ -83,6 +84,50 @@ inline _Unwind_Reason_Code unwind_step(_Unwind_Context* ctx, void* arg) noexcept
     return _URC_NO_REASON;
 }
 
+#if STRATA_FRAME_POINTERS
+// The calling thread's stack, [low, high), looked up once per thread.
+struct thread_stack_bounds {
+    std::uintptr_t low = 0;
+    std::uintptr_t high = 0;
+
+    thread_stack_bounds() noexcept {
+        pthread_attr_t attr;
+        if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+        void* addr = nullptr;
+        std::size_t size = 0;
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+            low = reinterpret_cast<std::uintptr_t>(addr);
+            high = low + size;
+        }
+        pthread_attr_destroy(&attr);
+    }
+};
+
+// Walks the chain of saved frame pointers. Every address is checked to lie inside
+// the thread's stack, and each frame must be above the last, so a frame without a
+// frame pointer ends the walk instead of crashing it.
+[[gnu::noinline, gnu::no_sanitize_address]] inline std::size_t capture_stack(std::uintptr_t* out, std::size_t max,
+                                                                             bool& truncated) noexcept {
+    thread_local const thread_stack_bounds bounds;
+    truncated = false;
+    std::size_t n = 0;
+    auto fp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+    while (fp >= bounds.low && fp + 2 * sizeof(void*) <= bounds.high && fp % sizeof(void*) == 0) {
+        const auto* frame = reinterpret_cast<const std::uintptr_t*>(fp);
+        const std::uintptr_t ret = frame[1];
+        if (ret == 0) break;
+        if (n == max) {
+            truncated = true;
+            break;
+        }
+        out[n++] = ret - 1;  // into the call instruction
+        const std::uintptr_t next = frame[0];
+        if (next <= fp) break;
+        fp = next;
+    }
+    return n;
+}
+#else
 // Fills `out` with up to `max` program counters of the calling thread, innermost
 // first, and returns how many. Costs about 100 ns a frame (libgcc's unwinder);
 // never allocates.
@@ -92,6 +137,7 @@ inline _Unwind_Reason_Code unwind_step(_Unwind_Context* ctx, void* arg) noexcept
     truncated = s.truncated;
     return s.n;
 }
+#endif
 
 }  // namespace detail
 }  // namespace strata
