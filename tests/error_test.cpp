@@ -1058,3 +1058,23 @@ TEST_CASE("errors copied and destroyed on several threads at once leave the orig
     CHECK(original.inner().message() == "root 1");
     CHECK(original.inner().misc().empty());
 }
+
+#if STRATA_TEST_REPLACE_NEW
+TEST_CASE("make_error and a wrap of a strata error allocate exactly one frame each", "[error][alloc]") {
+    auto count = [] { return strata_test::nothrow_allocations.load(); };
+    long before = count();
+    const strata::error base = strata::make_error<low_level>("disk {} is full", 3);
+    CHECK(count() - before == 1);
+    before = count();
+    const strata::error w = strata::wrap<intermediate>(base, "can't save job {}", 7);
+    CHECK(count() - before == 1);
+    // A non-strata cause becomes a frame of its own: two.
+    before = count();
+    const strata::error c = strata::wrap<low_level>(std::make_error_code(std::errc::io_error), "read");
+    CHECK(count() - before == 2);
+    // Each misc entry is one more.
+    before = count();
+    const strata::error m = strata::make_error("x").with("a", 1).with("b", "two");
+    CHECK(count() - before == 3);
+}
+#endif

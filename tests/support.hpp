@@ -55,6 +55,8 @@ void run_together(int n, F fn) {
 #if STRATA_TEST_REPLACE_NEW
 // > 0: fail that many more nothrow allocations; < 0: fail them all; 0: allocate.
 extern std::atomic<int> fail_nothrow_new;
+// Nothrow allocations made so far (strata allocates frames and misc entries so).
+extern std::atomic<long> nothrow_allocations;
 
 // While it lives, nothrow allocations fail (all of them, or the next `failures`).
 class out_of_memory {

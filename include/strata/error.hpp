@@ -114,32 +114,25 @@ inline void append_demangled(fmt::memory_buffer& buf, const char* mangled) noexc
     std::free(d);
 }
 
-// Program counters captured on the caller's stack before the frame is allocated.
+// Program counters captured in the caller's own frame (make_error and wrap are
+// forced inline so that capture_stack is called straight from the user's code:
+// the unwinder walks no frame of strata's but capture_stack), before the frame is
+// allocated.
 struct stack_buffer {
     std::uintptr_t pcs[STRATA_MAX_STACK_DEPTH];
+    std::size_t n = 0;
+    bool truncated = false;
 
-    void capture_into(frame_spec& s) noexcept {
-        bool truncated = false;
-        s.n_pcs = capture_stack(pcs, STRATA_MAX_STACK_DEPTH, truncated);
+    void capture() noexcept { n = capture_stack(pcs, STRATA_MAX_STACK_DEPTH, truncated); }
+    void apply(frame_spec& s) const noexcept {
         s.pcs = pcs;
+        s.n_pcs = n;
         s.truncated = truncated;
     }
 };
 
 // Allocates a frame, degrading as memory runs short: without its stack, then with
-// the out-of-memory message, then the static per-layer frame.
-template <class L>
-frame* make_frame(frame_spec& s) noexcept {
-    if (frame* f = allocate_frame(s)) return f;
-    s.n_pcs = 0;
-    if (frame* f = allocate_frame(s)) return f;
-    s.message = oom_message;
-    s.detail = {};
-    if (frame* f = allocate_frame(s)) return f;
-    return out_of_memory_frame<L>(s.inner);
-}
-
-// As make_frame, for a cause frame: nullptr rather than a static frame at worst.
+// the out-of-memory message. nullptr when even that fails.
 inline frame* allocate_or_degrade(frame_spec& s) noexcept {
     if (frame* f = allocate_frame(s)) return f;
     s.n_pcs = 0;
@@ -149,6 +142,13 @@ inline frame* allocate_or_degrade(frame_spec& s) noexcept {
     return allocate_frame(s);
 }
 
+// As allocate_or_degrade, and at worst the static frame of layer L.
+template <class L>
+frame* make_frame(frame_spec& s) noexcept {
+    if (frame* f = allocate_or_degrade(s)) return f;
+    return out_of_memory_frame<L>(s.inner);
+}
+
 inline constexpr layer_info error_code_cause{"std::error_code", false, true};
 inline constexpr layer_info exception_cause{"exception", false, true};
 inline constexpr layer_info value_cause{"value", false, true};
@@ -156,14 +156,14 @@ inline constexpr layer_info value_cause{"value", false, true};
 template <class T>
 concept string_like = std::convertible_to<const T&, std::string_view>;
 
-// Makes the root frame for a non-strata cause. nullptr only when memory is short.
+// Makes the root frame for a non-strata cause, with the stack captured by the
+// caller (if any). nullptr only when memory is short.
 template <class T>
-frame* make_cause_frame(const T& cause, bool capture) noexcept {
+frame* make_cause_frame(const T& cause, const stack_buffer* stack) noexcept {
     fmt::memory_buffer msg;
     fmt::memory_buffer det;
     frame_spec s;
-    stack_buffer stack;
-    if (capture) stack.capture_into(s);
+    if (stack) stack->apply(s);
 #if STRATA_HAS_EXCEPTIONS
     try {
 #endif
@@ -556,8 +556,10 @@ inline frame* carried_frame(const std::exception& x) noexcept {
     return nullptr;
 }
 
+// The frame below a new wrap: the strata error's own chain, or a new root frame
+// for a non-strata cause, which takes `stack`.
 template <class Inner>
-frame* cause_of(Inner&& inner, capture_policy p) noexcept {
+frame* cause_of(Inner&& inner, const stack_buffer* stack) noexcept {
     using T = std::remove_cvref_t<Inner>;
     if constexpr (strata_error<Inner>) {
         if constexpr (std::is_rvalue_reference_v<Inner&&> && !std::is_const_v<std::remove_reference_t<Inner>>)
@@ -565,34 +567,51 @@ frame* cause_of(Inner&& inner, capture_policy p) noexcept {
         else
             return access::share(inner);
     } else if constexpr (std::is_error_code_enum_v<T> || std::is_same_v<T, std::errc>) {
-        return make_cause_frame(std::error_code(make_error_code(inner)), p != capture_policy::off);
+        return make_cause_frame(std::error_code(make_error_code(inner)), stack);
     } else if constexpr (std::is_same_v<T, std::exception_ptr> || std::is_base_of_v<std::exception, T>) {
         // An exception that carries a strata error gives back its chain.
         if (frame* carried = carried_frame(inner)) return carried;
-        return make_cause_frame<T>(inner, p != capture_policy::off);
+        return make_cause_frame<T>(inner, stack);
     } else if constexpr (std::is_same_v<T, std::error_code> || string_like<T>) {
-        return make_cause_frame<T>(inner, p != capture_policy::off);
+        return make_cause_frame<T>(inner, stack);
     } else {
-        return make_cause_frame<std::decay_t<T>>(inner, p != capture_policy::off);
+        return make_cause_frame<std::decay_t<T>>(inner, stack);
     }
+}
+
+// What make_error and wrap do after the capture, independent of the argument
+// types: formats the message and allocates the frame over `inner` (adopted). At
+// worst returns `oom`, the static frame of the layer.
+inline frame* new_frame(const layer_info* layer, frame* oom, location loc, fmt::string_view f, fmt::format_args args,
+                        frame* inner, const stack_buffer* stack) noexcept {
+    fmt::memory_buffer buf;
+    format_message(buf, f, args);
+    frame_spec s;
+    s.layer = layer;
+    s.loc = loc;
+    s.message = std::string_view(buf.data(), buf.size());
+    s.inner = inner;
+    if (stack) stack->apply(s);
+    if (frame* fr = allocate_or_degrade(s)) return fr;
+    release(inner);
+    return oom;
 }
 
 }  // namespace detail
 
 // A new error with no inner cause, in layer L (untagged by default). Captures the
-// stack unless the capture policy is off. Never throws.
+// stack unless the capture policy is off. Never throws. Forced inline: the capture
+// runs in the caller's frame, and the rest is one non-template function.
 //   return strata::make_error<strata::intermediate>("can't run job {}", id);
 template <layer_tag L = untagged, class... Args>
-[[nodiscard]] wrapped_error<L> make_error(format_string<Args...> fmt, Args&&... args) noexcept {
-    fmt::memory_buffer buf;
-    detail::format_message(buf, fmt.get(), fmt::make_format_args(args...));
-    detail::frame_spec s;
-    s.layer = &layer_info_of<L>;
-    s.loc = fmt.where();
-    s.message = std::string_view(buf.data(), buf.size());
+[[nodiscard, gnu::always_inline]] inline wrapped_error<L> make_error(format_string<Args...> fmt,
+                                                                    Args&&... args) noexcept {
     detail::stack_buffer stack;
-    if (get_capture_policy() != capture_policy::off) stack.capture_into(s);
-    return detail::access::adopt_as<L>(detail::make_frame<L>(s));
+    const bool capture = get_capture_policy() != capture_policy::off;
+    if (capture) stack.capture();
+    return detail::access::adopt_as<L>(detail::new_frame(&layer_info_of<L>, &detail::oom_frame_of<L>, fmt.where(),
+                                                         fmt.get(), fmt::make_format_args(args...), nullptr,
+                                                         capture ? &stack : nullptr));
 }
 
 // A new outermost frame in layer L over `inner`: another strata error (shared, or
@@ -603,19 +622,20 @@ template <layer_tag L = untagged, class... Args>
 // call site (unless the policy is every_frame). Never throws.
 //   return strata::wrap<strata::low_level>(ec, "stat {}", path);
 template <layer_tag L = untagged, error_cause Inner, class... Args>
-[[nodiscard]] wrapped_error<L> wrap(Inner&& inner, format_string<Args...> fmt, Args&&... args) noexcept {
-    fmt::memory_buffer buf;
-    detail::format_message(buf, fmt.get(), fmt::make_format_args(args...));
+[[nodiscard, gnu::always_inline]] inline wrapped_error<L> wrap(Inner&& inner, format_string<Args...> fmt,
+                                                              Args&&... args) noexcept {
     const capture_policy p = get_capture_policy();
-    detail::frame_spec s;
-    s.layer = &layer_info_of<L>;
-    s.loc = fmt.where();
-    s.message = std::string_view(buf.data(), buf.size());
-    s.inner = detail::cause_of(std::forward<Inner>(inner), p);
+    // The root frame of a non-strata cause takes the origin stack; this frame has
+    // its own only under every_frame, or when there is nothing below it.
+    const bool for_cause = !strata_error<Inner> && p != capture_policy::off;
+    bool for_this = p == capture_policy::every_frame;
+    if constexpr (strata_error<Inner>) for_this = for_this || (p == capture_policy::origin && !inner);
     detail::stack_buffer stack;
-    if (p == capture_policy::every_frame || (p == capture_policy::origin && !s.inner && strata_error<Inner>))
-        stack.capture_into(s);
-    return detail::access::adopt_as<L>(detail::make_frame<L>(s));
+    if (for_cause || for_this) stack.capture();
+    detail::frame* below = detail::cause_of(std::forward<Inner>(inner), for_cause ? &stack : nullptr);
+    return detail::access::adopt_as<L>(detail::new_frame(&layer_info_of<L>, &detail::oom_frame_of<L>, fmt.where(),
+                                                         fmt.get(), fmt::make_format_args(args...), below,
+                                                         for_this ? &stack : nullptr));
 }
 
 // The first frame of layer L anywhere in the chain, outermost first (Go's

@@ -40,7 +40,10 @@ namespace strata {
     } catch (...) {
     }
 #endif
-    detail::frame* f = detail::make_cause_frame<std::exception_ptr>(p, get_capture_policy() != capture_policy::off);
+    detail::stack_buffer stack;
+    const bool capture = get_capture_policy() != capture_policy::off;
+    if (capture) stack.capture();
+    detail::frame* f = detail::make_cause_frame<std::exception_ptr>(p, capture ? &stack : nullptr);
     // Out of memory: the static frame, never an empty error.
     return detail::access::adopt(f ? f : detail::out_of_memory_frame<untagged>(nullptr));
 }
