@@ -337,7 +337,9 @@ public:
         }
         return *this;
     }
-    ~error() { detail::release(f_); }
+    ~error() {
+        if (f_) detail::release(f_);
+    }
 
     // True when this holds an error (Go's err != nil).
     explicit operator bool() const noexcept { return f_ != nullptr; }

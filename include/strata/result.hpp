@@ -47,15 +47,19 @@ struct is_result : std::false_type {};
 template <class T>
 struct is_result<result<T>> : std::true_type {};
 
-// An empty error cannot mark a failure (a failed result is one whose error is not
-// empty), so it is replaced by one that says what happened.
-inline error failure_of(error&& e, location loc) noexcept {
-    if (e) return std::move(e);
+[[gnu::noinline]] inline frame* empty_failure() noexcept {
     frame_spec s;
     s.layer = &layer_info_of<untagged>;
-    s.loc = loc;
     s.message = "an empty strata::error was used as the failure of a result";
-    return access::adopt(make_frame<untagged>(s));
+    return make_frame<untagged>(s);
+}
+
+// The frame a failed result holds: an empty error cannot mark a failure (a failed
+// result is one whose error is not empty), so it is replaced by one that says what
+// happened.
+inline error failure_of(error&& e) noexcept {
+    frame* f = access::take(std::move(e));
+    return access::adopt(f ? f : empty_failure());
 }
 
 [[noreturn]] inline void bad_access(const error& e) {
@@ -99,11 +103,9 @@ public:
 
     template <class E>
         requires(strata_error<E> && !std::is_base_of_v<error, T>)
-    result(E&& e, location loc = location::current()) noexcept
-        : err_(detail::failure_of(strata::error(std::forward<E>(e)), loc)) {}
+    result(E&& e) noexcept : err_(detail::failure_of(strata::error(std::forward<E>(e)))) {}
 
-    result(failure f, location loc = location::current()) noexcept
-        : err_(detail::failure_of(std::move(f).get(), loc)) {}
+    result(failure f) noexcept : err_(detail::failure_of(std::move(f).get())) {}
 
     // Copyable and movable exactly when T is, like std::expected.
     result(const result& o) noexcept(std::is_nothrow_copy_constructible_v<T>)
@@ -271,10 +273,8 @@ public:
     result() noexcept = default;
     template <class E>
         requires strata_error<E>
-    result(E&& e, location loc = location::current()) noexcept
-        : err_(detail::failure_of(strata::error(std::forward<E>(e)), loc)) {}
-    result(failure f, location loc = location::current()) noexcept
-        : err_(detail::failure_of(std::move(f).get(), loc)) {}
+    result(E&& e) noexcept : err_(detail::failure_of(strata::error(std::forward<E>(e)))) {}
+    result(failure f) noexcept : err_(detail::failure_of(std::move(f).get())) {}
     result(const result&) noexcept = default;
     result(result&& o) noexcept {
         if (o.err_) err_ = detail::take_error(o.err_);

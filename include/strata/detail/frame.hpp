@@ -127,15 +127,20 @@ inline void destroy_frame(frame* f) noexcept {
     ::operator delete(f);
 }
 
-// Drops one reference. Frees the chain below as far as nobody else holds it, in a
-// loop: a chain of any depth is destroyed without recursion.
-inline void release(frame* f) noexcept {
-    while (f && !(f->flags & immortal)) {
-        if (f->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+// Frees the chain from `f` down as far as nobody else holds it, in a loop: a
+// chain of any depth is destroyed without recursion.
+[[gnu::noinline]] inline void destroy_chain(frame* f) noexcept {
+    do {
         frame* next = f->inner;
         destroy_frame(f);
         f = next;
-    }
+    } while (f && !(f->flags & immortal) && f->refs.fetch_sub(1, std::memory_order_acq_rel) == 1);
+}
+
+// Drops one reference (inline: the null and last-reference tests are on every
+// result's and error's destruction).
+inline void release(frame* f) noexcept {
+    if (f && !(f->flags & immortal) && f->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy_chain(f);
 }
 
 // Everything a new frame is made of. The frame copies the strings, the stack and
