@@ -3,14 +3,14 @@
 // process-wide cache. Include it where errors are printed, not where they are made.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <atomic>
 #include <mutex>
-#include <shared_mutex>
+#include <new>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <thread>
 
 #include <boost/stacktrace/frame.hpp>
 #include <fmt/format.h>
@@ -31,9 +31,79 @@ struct symbol {
 
 namespace detail {
 
+// The process-wide symbol cache: an open-addressing table that readers search
+// without a lock (two atomic loads a probe), so threads formatting at once do not
+// contend. Symbols are never freed, so a reference stays valid. Addresses that
+// find no free slot within a few probes go to a short list under a mutex.
 struct symbol_cache {
-    std::shared_mutex mutex;
-    std::unordered_map<std::uintptr_t, symbol> by_pc;
+    static constexpr std::size_t slots = std::size_t{1} << 14;
+    static constexpr std::size_t max_probes = 32;
+
+    struct slot {
+        std::atomic<std::uintptr_t> pc{0};
+        std::atomic<const symbol*> sym{nullptr};
+    };
+    struct overflow_node {
+        std::uintptr_t pc;
+        symbol sym;
+        overflow_node* next;
+    };
+
+    slot table[slots];
+    std::mutex overflow_mutex;
+    overflow_node* overflow = nullptr;
+
+    static std::size_t home(std::uintptr_t pc) noexcept {
+        return static_cast<std::size_t>((pc * 0x9E3779B97F4A7C15ull) >> (64 - 14));
+    }
+
+    static const symbol* wait_for(const slot& s) noexcept {
+        const symbol* sym;
+        while (!(sym = s.sym.load(std::memory_order_acquire))) std::this_thread::yield();  // being stored right now
+        return sym;
+    }
+
+    const symbol* find(std::uintptr_t pc) noexcept {
+        for (std::size_t i = 0, h = home(pc); i < max_probes; ++i) {
+            const slot& s = table[(h + i) % slots];
+            const std::uintptr_t p = s.pc.load(std::memory_order_acquire);
+            if (p == pc) return wait_for(s);
+            if (p == 0) return nullptr;
+        }
+        std::lock_guard lock(overflow_mutex);
+        for (overflow_node* n = overflow; n; n = n->next)
+            if (n->pc == pc) return &n->sym;
+        return nullptr;
+    }
+
+    // Stores `fresh` (allocated with new) for pc, or returns what another thread
+    // stored first (and deletes `fresh`).
+    const symbol* insert(std::uintptr_t pc, symbol* fresh) noexcept {
+        for (std::size_t i = 0, h = home(pc); i < max_probes; ++i) {
+            slot& s = table[(h + i) % slots];
+            std::uintptr_t p = s.pc.load(std::memory_order_acquire);
+            if (p == 0 && s.pc.compare_exchange_strong(p, pc, std::memory_order_acq_rel)) {
+                s.sym.store(fresh, std::memory_order_release);
+                return fresh;
+            }
+            if (p == pc) {
+                delete fresh;
+                return wait_for(s);
+            }
+        }
+        std::lock_guard lock(overflow_mutex);
+        for (overflow_node* n = overflow; n; n = n->next) {
+            if (n->pc == pc) {
+                delete fresh;
+                return &n->sym;
+            }
+        }
+        auto* n = new (std::nothrow) overflow_node{pc, std::move(*fresh), overflow};
+        delete fresh;
+        if (!n) return nullptr;
+        overflow = n;
+        return &n->sym;
+    }
 };
 
 inline symbol_cache* the_symbol_cache() noexcept {
@@ -100,20 +170,14 @@ inline symbol resolve_symbol(std::uintptr_t pc) {
 // unknown symbol when memory is short). The reference stays valid for the
 // process's lifetime.
 inline const symbol& symbolize(std::uintptr_t pc) noexcept {
-    detail::symbol_cache* cache_ptr = detail::the_symbol_cache();
-    if (!cache_ptr) return detail::unknown_symbol();
-    detail::symbol_cache& cache = *cache_ptr;
+    detail::symbol_cache* cache = detail::the_symbol_cache();
+    if (!cache || pc == 0) return detail::unknown_symbol();  // 0 marks a free slot
+    if (const symbol* known = cache->find(pc)) return *known;
 #if STRATA_HAS_EXCEPTIONS
     try {
 #endif
-        {
-            std::shared_lock lock(cache.mutex);
-            auto it = cache.by_pc.find(pc);
-            if (it != cache.by_pc.end()) return it->second;
-        }
-        symbol s = detail::resolve_symbol(pc);
-        std::unique_lock lock(cache.mutex);
-        return cache.by_pc.try_emplace(pc, std::move(s)).first->second;
+        const symbol* stored = cache->insert(pc, new symbol(detail::resolve_symbol(pc)));
+        return stored ? *stored : detail::unknown_symbol();
 #if STRATA_HAS_EXCEPTIONS
     } catch (...) {
         return detail::unknown_symbol();
@@ -123,9 +187,13 @@ inline const symbol& symbolize(std::uintptr_t pc) noexcept {
 
 namespace detail {
 
+// Appends to a record. strata's own format strings go through vformat_to, unchecked
+// at compile time (the tests check the output): the checks of a few dozen strings
+// would cost every file that includes this header more to compile than the rest
+// of it.
 template <class... Args>
-void put(fmt::memory_buffer& out, fmt::format_string<Args...> f, Args&&... args) {
-    fmt::format_to(fmt::appender(out), f, std::forward<Args>(args)...);
+void put(fmt::memory_buffer& out, fmt::string_view f, const Args&... args) {
+    fmt::vformat_to(fmt::appender(out), f, fmt::make_format_args(args...));
 }
 
 inline void put_misc_value(fmt::memory_buffer& out, const misc_value& v) {
@@ -311,15 +379,14 @@ struct fmt::formatter<strata::error> {
     template <class FormatContext>
     auto format(const strata::error& e, FormatContext& ctx) const -> decltype(ctx.out()) {
         if (mode == 0) {
-            std::string_view m = e ? e.message() : std::string_view("(no error)");
-            return std::copy(m.begin(), m.end(), ctx.out());
+            return fmt::format_to(ctx.out(), "{}", e ? e.message() : std::string_view("(no error)"));
         }
         fmt::memory_buffer buf;
         if (mode == 'c')
             strata::detail::write_chain(buf, e);
         else
             strata::detail::write_verbose(buf, e);
-        return std::copy(buf.begin(), buf.end(), ctx.out());
+        return fmt::format_to(ctx.out(), "{}", std::string_view(buf.data(), buf.size()));
     }
 };
 
@@ -342,6 +409,6 @@ struct fmt::formatter<strata::misc_value> {
     auto format(const strata::misc_value& v, FormatContext& ctx) const -> decltype(ctx.out()) {
         fmt::memory_buffer buf;
         strata::detail::put_misc_value(buf, v);
-        return std::copy(buf.begin(), buf.end(), ctx.out());
+        return fmt::format_to(ctx.out(), "{}", std::string_view(buf.data(), buf.size()));
     }
 };

@@ -8,9 +8,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
-#include <functional>
 #include <iterator>
-#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
 #include <string>
 #include <string_view>
 
@@ -49,7 +50,43 @@ struct log_record {
     long thread;
 };
 
-using log_sink = std::function<void(const log_record&)>;
+// Where records go: any callable taking a log_record (a lambda, a function). An
+// empty sink means "the default". Copyable; calling it is one indirect call.
+// (strata's own type rather than std::function, which costs more to compile than
+// the rest of this header.)
+class log_sink {
+public:
+    log_sink() noexcept = default;
+    template <class F>
+        requires(!std::is_same_v<std::decay_t<F>, log_sink> && std::is_invocable_v<const std::decay_t<F>&, const log_record&>)
+    log_sink(F&& f) : impl_(new model<std::decay_t<F>>(std::forward<F>(f))) {}
+    log_sink(const log_sink& o) : impl_(o.impl_ ? o.impl_->clone() : nullptr) {}
+    log_sink(log_sink&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+    log_sink& operator=(log_sink o) noexcept {
+        std::swap(impl_, o.impl_);
+        return *this;
+    }
+    ~log_sink() { delete impl_; }
+
+    explicit operator bool() const noexcept { return impl_ != nullptr; }
+    void operator()(const log_record& r) const { impl_->call(r); }
+
+private:
+    struct concept_t {
+        virtual ~concept_t() = default;
+        virtual void call(const log_record&) const = 0;
+        virtual concept_t* clone() const = 0;
+    };
+    template <class F>
+    struct model final : concept_t {
+        template <class G>
+        explicit model(G&& g) : f(std::forward<G>(g)) {}
+        void call(const log_record& r) const override { f(r); }
+        concept_t* clone() const override { return new model(f); }
+        F f;
+    };
+    concept_t* impl_ = nullptr;
+};
 
 struct handle_options {
     // Where the record goes; null means the process-wide sink (set_log_sink),
@@ -67,10 +104,16 @@ inline void stderr_sink(const log_record& r) noexcept {
     std::fflush(stderr);
 }
 
-inline std::atomic<std::shared_ptr<const log_sink>>& global_sink() noexcept {
-    static std::atomic<std::shared_ptr<const log_sink>> sink;
-    return sink;
-}
+// The process-wide sink. A replaced sink is never freed: a handle() on another
+// thread may still be calling it, and reading the pointer must stay lock-free.
+inline std::atomic<const log_sink*> global_sink{nullptr};
+
+// Replaced sinks, kept reachable until the process ends.
+struct retired_sink {
+    const log_sink* sink;
+    retired_sink* next;
+};
+inline std::atomic<retired_sink*> retired_sinks{nullptr};
 
 inline std::uint64_t random_bits() noexcept {
     std::uint64_t bits = 0;
@@ -165,13 +208,18 @@ inline void write_record(fmt::memory_buffer& out, const error& e, const report& 
 
 }  // namespace detail
 
-// Replaces the process-wide log sink; an empty function restores stderr.
-// Thread-safe: handle() calls in flight finish with the sink they started with.
+// Replaces the process-wide log sink; an empty sink restores stderr. Thread-safe:
+// handle() calls in flight finish with the sink they started with. The sink
+// replaced is kept (not destroyed) until the process ends, since such a call may
+// still be using it: set a sink once, not in a loop.
 inline void set_log_sink(log_sink sink) {
-    if (!sink)
-        detail::global_sink().store(nullptr);
-    else
-        detail::global_sink().store(std::make_shared<const log_sink>(std::move(sink)));
+    const log_sink* next = sink ? new log_sink(std::move(sink)) : nullptr;
+    const log_sink* old = detail::global_sink.exchange(next, std::memory_order_acq_rel);
+    if (old) {
+        auto* r = new detail::retired_sink{old, detail::retired_sinks.load(std::memory_order_relaxed)};
+        while (!detail::retired_sinks.compare_exchange_weak(r->next, r, std::memory_order_release)) {
+        }
+    }
 }
 
 // The top-level decision (the book's handleError). An error whose outermost layer
@@ -214,12 +262,7 @@ inline void set_log_sink(log_sink sink) {
         fmt::memory_buffer text;
         detail::write_record(text, e, r, now, pid, tid);
         const log_record rec{r.id, std::string_view(text.data(), text.size()), e, r, now, detail::host_name(), pid, tid};
-        std::shared_ptr<const log_sink> global;
-        const log_sink* sink = options.sink;
-        if (!sink) {
-            global = detail::global_sink().load();
-            sink = global.get();
-        }
+        const log_sink* sink = options.sink ? options.sink : detail::global_sink.load(std::memory_order_acquire);
         if (sink && *sink) {
 #if STRATA_HAS_EXCEPTIONS
             try {

@@ -5,7 +5,6 @@
 
 #include <cassert>
 #include <concepts>
-#include <functional>
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -231,12 +230,12 @@ public:
     template <class F>
     result or_else(F&& f) const& {
         if (!err_) return *this;
-        return std::invoke(std::forward<F>(f), err_);
+        return std::forward<F>(f)(err_);
     }
     template <class F>
     result or_else(F&& f) && {
         if (!err_) return std::move(*this);
-        return std::invoke(std::forward<F>(f), detail::take_error(err_));
+        return std::forward<F>(f)(detail::take_error(err_));
     }
 
 private:
@@ -245,17 +244,17 @@ private:
         using R = std::remove_cvref_t<std::invoke_result_t<F, decltype(*std::forward<Self>(self))>>;
         static_assert(detail::is_result<R>::value, "strata: and_then's function must return a strata::result");
         if (self.err_) return R(failure(std::forward<Self>(self).error()));
-        return std::invoke(std::forward<F>(f), *std::forward<Self>(self));
+        return std::forward<F>(f)(*std::forward<Self>(self));
     }
     template <class Self, class F>
     static auto transform_impl(Self&& self, F&& f) {
         using U = std::remove_cv_t<std::invoke_result_t<F, decltype(*std::forward<Self>(self))>>;
         if (self.err_) return result<U>(failure(std::forward<Self>(self).error()));
         if constexpr (std::is_void_v<U>) {
-            std::invoke(std::forward<F>(f), *std::forward<Self>(self));
+            std::forward<F>(f)(*std::forward<Self>(self));
             return result<U>();
         } else {
-            return result<U>(std::in_place, std::invoke(std::forward<F>(f), *std::forward<Self>(self)));
+            return result<U>(std::in_place, std::forward<F>(f)(*std::forward<Self>(self)));
         }
     }
 
@@ -300,30 +299,30 @@ public:
         using R = std::remove_cvref_t<std::invoke_result_t<F>>;
         static_assert(detail::is_result<R>::value, "strata: and_then's function must return a strata::result");
         if (err_) return R(failure(err_));
-        return std::invoke(std::forward<F>(f));
+        return std::forward<F>(f)();
     }
     template <class F>
     auto and_then(F&& f) && {
         using R = std::remove_cvref_t<std::invoke_result_t<F>>;
         static_assert(detail::is_result<R>::value, "strata: and_then's function must return a strata::result");
         if (err_) return R(failure(detail::take_error(err_)));
-        return std::invoke(std::forward<F>(f));
+        return std::forward<F>(f)();
     }
     template <class F>
     auto transform(F&& f) const& {
         using U = std::remove_cv_t<std::invoke_result_t<F>>;
         if (err_) return result<U>(failure(err_));
         if constexpr (std::is_void_v<U>) {
-            std::invoke(std::forward<F>(f));
+            std::forward<F>(f)();
             return result<U>();
         } else {
-            return result<U>(std::in_place, std::invoke(std::forward<F>(f)));
+            return result<U>(std::in_place, std::forward<F>(f)());
         }
     }
     template <class F>
     result or_else(F&& f) const& {
         if (!err_) return *this;
-        return std::invoke(std::forward<F>(f), err_);
+        return std::forward<F>(f)(err_);
     }
 
 private:
