@@ -2,6 +2,7 @@
 // to_string of the same addresses, and from strata's cache), formatting {:v},
 // and handle() into a sink that drops the record, on 1 and 2 threads.
 #include <strata/handle.hpp>
+#include <strata/result.hpp>
 
 #include <cstdint>
 #include <vector>
@@ -95,3 +96,14 @@ BENCHMARK(BM_symbolize_strata_warm)->Name("symbolize20/strata_warm");
 BENCHMARK(BM_symbolize_strata_cached)->Name("symbolize20/strata_cached");
 BENCHMARK(BM_format_verbose_cached)->Name("format_v20/strata_cached");
 BENCHMARK(BM_create_and_handle)->Name("handle/strata")->Threads(1)->Threads(2)->UseRealTime();
+
+namespace {
+// Not a timing: the sizes the table reports, from the compiler.
+void BM_sizes(benchmark::State& state) {
+    for (auto _ : state) benchmark::DoNotOptimize(state.iterations());
+    state.counters["error"] = sizeof(strata::error);
+    state.counters["result_int"] = sizeof(strata::result<int>);
+    state.counters["result_void"] = sizeof(strata::result<void>);
+}
+}  // namespace
+BENCHMARK(BM_sizes)->Name("sizes")->Iterations(1)->Repetitions(1);

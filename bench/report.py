@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Turns the JSON that bench/run.sh writes into the README's table of ratios.
+
+Every figure is a median over repetitions, and every ratio compares two
+benchmarks of the same run, so that the machine's noise mostly cancels out.
+"""
+import json
+import os
+import sys
+
+
+def medians(path):
+    with open(path) as f:
+        data = json.load(f)
+    out = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        name = b["run_name"]
+        out[name] = b
+    return out
+
+
+def main(folder):
+    m = medians(os.path.join(folder, "main.json"))
+    fp = medians(os.path.join(folder, "fp.json"))
+    with open(os.path.join(folder, "compile.json")) as f:
+        comp = json.load(f)
+
+    def cpu(name, table=m):
+        return table[name]["cpu_time"]
+
+    rows = []
+
+    def row(figure, strata, peers, target, met):
+        rows.append((figure, strata, peers, target, "yes" if met else "**no**"))
+
+    for depth in (20, 64):
+        bare = cpu(f"create/bare_unwind/{depth}")
+        s = cpu(f"create/strata/{depth}") / bare
+        peers = (f"Boost.Stacktrace {cpu(f'create/boost_stacktrace/{depth}') / bare:.2f}x, "
+                 f"naive MyError {cpu(f'create/naive_myerror/{depth}') / bare:.2f}x "
+                 f"(bare unwind {bare / 1000:.2f} us)")
+        row(f"create with stack, {depth} frames (vs bare `_Unwind_Backtrace`)", f"{s:.2f}x", peers, "<= 1.10x", s <= 1.10)
+    fp20 = cpu("create/strata_fp/20", fp)
+    row("create with stack, 20 frames, frame-pointer walk", f"{fp20:.0f} ns",
+        f"64 frames: {cpu('create/strata_fp/64', fp):.0f} ns", "<= 300 ns", fp20 <= 300)
+    row("create without stack (capture off)", f"{cpu('create/strata_no_stack/20'):.0f} ns", "", "", True)
+    w = cpu("wrap/strata")
+    row("`wrap` (new layer, no stack; one allocation, tested)", f"{w:.0f} ns",
+        f"naive MyError {cpu('wrap/naive_myerror'):.0f} ns", "<= 100 ns", w <= 100)
+
+    plain = cpu("success20/plain_int")
+    s = cpu("success20/strata_result") / plain
+    peers = ", ".join(f"{label} {cpu('success20/' + key) / plain:.2f}x" for label, key in
+                      (("absl::StatusOr", "absl_statusor"), ("LEAF", "leaf_result"),
+                       ("error_code", "error_code"), ("exceptions", "exceptions")))
+    row("success path, 20 calls (vs plain `int`)", f"{s:.2f}x", peers, "<= 1.20x", s <= 1.20)
+
+    def per_level(key):
+        return (cpu(f"fail/{key}/20") - cpu(f"fail/{key}/0")) / 20
+
+    s = per_level("strata_try")
+    peers = ", ".join(f"{label} {per_level(key):.1f}" for label, key in
+                      (("LEAF", "leaf_result"), ("absl::StatusOr", "absl_statusor"), ("error_code", "error_code"),
+                       ("naive MyError", "naive_myerror"), ("exceptions", "exceptions")))
+    row("error path, per level (`STRATA_TRY`), ns", f"{s:.1f}", peers, "<= 2 ns", s <= 2.0)
+
+    sizes = next(v for k, v in m.items() if k.startswith("sizes"))
+    e, ri, rv = int(sizes["error"]), int(sizes["result_int"]), int(sizes["result_void"])
+    row("sizes: `error`, `result<int>`, `result<void>` (bytes)", f"{e}, {ri}, {rv}", "absl::Status 8",
+        "8, <= 16", e == 8 and ri <= 16)
+
+    warm = cpu("symbolize20/strata_warm") / cpu("symbolize20/boost_to_string")
+    row("symbolize 20 frames, warm (vs Boost's `to_string`)", f"{warm:.2f}x",
+        f"Boost {cpu('symbolize20/boost_to_string') / 1000:.1f} us", "<= 1.10x", warm <= 1.10)
+    cached = cpu("symbolize20/strata_cached")
+    row("symbolize 20 frames, from the cache", f"{cached:.0f} ns", "", "<= 1 us", cached <= 1000)
+    row("format `{:v}`, 20 frames, symbols cached", f"{cpu('format_v20/strata_cached') / 1000:.1f} us", "", "", True)
+
+    t1 = m["handle/strata/real_time/threads:1"]
+    t2 = m["handle/strata/real_time/threads:2"]
+    scale = t2["items_per_second"] / t1["items_per_second"]
+    row("create + `handle` (null sink), 1 thread", f"{t1['real_time'] / 1000:.1f} us", "", "", True)
+    row("create + `handle` on 2 threads (vs 1 thread's throughput)", f"{scale:.2f}x", "", ">= 1.80x", scale >= 1.80)
+
+    c = comp["strata"] / comp["baseline"]
+    row("compile `#include <strata/strata.hpp>` at -O0 (vs fmt + std headers)", f"{c:.2f}x",
+        f"Boost.LEAF {comp['leaf'] / comp['baseline']:.2f}x (baseline {comp['baseline']:.2f} s CPU)", "<= 1.30x",
+        c <= 1.30)
+
+    print("| figure | strata | peers, same run | target | met |")
+    print("| --- | --- | --- | --- | --- |")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "build/bench/results")

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds and runs strata's benchmarks against its peers and prints the table of
+# ratios (medians over repetitions) that the README shows. Installs what is
+# missing. Usage: bash bench/run.sh [repetitions]   (default 10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+strata_install_missing "${STRATA_BUILD_PACKAGES[@]}" libbenchmark-dev libabsl-dev python3 time
+
+reps=${1:-10}
+out=build/bench/results
+mkdir -p "$out"
+cmake --preset bench >/dev/null
+cmake --build --preset bench >/dev/null
+
+run() {  # binary, json file
+    echo "running $1 ($reps repetitions)..." >&2
+    "build/bench/bench/$1" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+        --benchmark_min_time=0.2 --benchmark_out="$out/$2" --benchmark_out_format=json >/dev/null
+}
+run strata_bench main.json
+run strata_bench_fp fp.json
+
+# Compile time of including strata.hpp at -O0, against a file with only fmt and
+# the standard headers the public API needs (and Boost.LEAF for comparison):
+# CPU seconds (user + system) of each compile, median of 7.
+echo "timing compiles..." >&2
+compile_seconds() {
+    local times=()
+    for _ in 1 2 3 4 5 6 7; do
+        times+=("$( { /usr/bin/time -f '%U %S' g++ -std=c++20 -O0 -Iinclude -DBOOST_STACKTRACE_LINK \
+                      -c "bench/compile/$1.cpp" -o /dev/null; } 2>&1 | tail -n 1 | awk '{print $1 + $2}')")
+    done
+    printf '%s\n' "${times[@]}" | sort -n | sed -n 4p
+}
+{
+    echo "{"
+    echo "  \"baseline\": $(compile_seconds baseline),"
+    echo "  \"strata\": $(compile_seconds strata),"
+    echo "  \"leaf\": $(compile_seconds leaf)"
+    echo "}"
+} > "$out/compile.json"
+
+python3 bench/report.py "$out" | tee "$out/report.md"
