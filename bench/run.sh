@@ -16,7 +16,7 @@ cmake --build --preset bench >/dev/null
 run() {  # binary, json file
     echo "running $1 ($reps repetitions)..." >&2
     "build/bench/bench/$1" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
-        --benchmark_min_time=0.2 --benchmark_out="$out/$2" --benchmark_out_format=json >/dev/null
+        --benchmark_min_time=0.2 --benchmark_enable_random_interleaving=true --benchmark_out="$out/$2" --benchmark_out_format=json >/dev/null
 }
 run strata_bench main.json
 run strata_bench_fp fp.json

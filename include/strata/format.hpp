@@ -23,10 +23,46 @@ namespace strata {
 
 // What a program counter is: function (demangled), source file and line. Empty
 // strings and 0 where the debug information does not say.
-struct symbol {
-    std::string function;
-    std::string file;
+class symbol;
+
+namespace detail {
+inline void tidy_function_name(std::string& name);
+inline std::string_view tidy_file_name(std::string_view file) noexcept;
+}  // namespace detail
+
+// What a program counter is: function (demangled), source file and line; empty
+// and 0 where the debug information does not say. One string holds it all, so
+// a symbol is neither copied nor moved: symbolize() hands out references.
+class symbol {
+public:
+    std::string_view function;
+    std::string_view file;
     std::size_t line = 0;
+
+    symbol() noexcept = default;
+    // From Boost.Stacktrace's "function at file:line" (or "function in module").
+    explicit symbol(std::string text) : text_(std::move(text)) {
+        detail::tidy_function_name(text_);
+        std::size_t function_end = text_.size();
+        if (const auto at = text_.rfind(" at "); at != std::string::npos) {
+            const auto colon = text_.rfind(':');
+            if (colon != std::string::npos && colon > at) {
+                file = detail::tidy_file_name(std::string_view(text_).substr(at + 4, colon - (at + 4)));
+                for (std::size_t i = colon + 1; i < text_.size() && text_[i] >= '0' && text_[i] <= '9'; ++i)
+                    line = line * 10 + static_cast<std::size_t>(text_[i] - '0');
+            }
+            function_end = at;
+        } else if (const auto in = text_.rfind(" in "); in != std::string::npos) {
+            function_end = in;  // no source location
+        }
+        if (text_.starts_with("0x")) function_end = 0;  // no name: just the address
+        function = std::string_view(text_).substr(0, function_end);
+    }
+    symbol(const symbol&) = delete;
+    symbol& operator=(const symbol&) = delete;
+
+private:
+    std::string text_;
 };
 
 namespace detail {
@@ -45,7 +81,7 @@ struct symbol_cache {
     };
     struct overflow_node {
         std::uintptr_t pc;
-        symbol sym;
+        const symbol* sym;
         overflow_node* next;
     };
 
@@ -72,7 +108,7 @@ struct symbol_cache {
         }
         std::lock_guard lock(overflow_mutex);
         for (overflow_node* n = overflow; n; n = n->next)
-            if (n->pc == pc) return &n->sym;
+            if (n->pc == pc) return n->sym;
         return nullptr;
     }
 
@@ -95,14 +131,16 @@ struct symbol_cache {
         for (overflow_node* n = overflow; n; n = n->next) {
             if (n->pc == pc) {
                 delete fresh;
-                return &n->sym;
+                return n->sym;
             }
         }
-        auto* n = new (std::nothrow) overflow_node{pc, std::move(*fresh), overflow};
-        delete fresh;
-        if (!n) return nullptr;
+        auto* n = new (std::nothrow) overflow_node{pc, fresh, overflow};
+        if (!n) {
+            delete fresh;
+            return nullptr;
+        }
         overflow = n;
-        return &n->sym;
+        return fresh;
     }
 };
 
@@ -115,9 +153,9 @@ inline symbol_cache* the_symbol_cache() noexcept {
 // libbacktrace (gcc 12) joins the compilation directory to a file name that is
 // already absolute in clang's DWARF 5 line tables ("/build/dir//src/a.cpp"); keep
 // the absolute part.
-inline void tidy_file_name(std::string& file) {
+inline std::string_view tidy_file_name(std::string_view file) noexcept {
     const auto pos = file.rfind("//");
-    if (pos != std::string::npos) file.erase(0, pos + 1);
+    return pos == std::string_view::npos ? file : file.substr(pos + 1);
 }
 
 inline const symbol& unknown_symbol() noexcept {
@@ -139,27 +177,10 @@ inline void tidy_function_name(std::string& name) {
 
 // One look-up through Boost.Stacktrace: to_string(frame) asks libbacktrace once for
 // "function at file:line" (name(), source_file() and source_line() would ask three
-// times), and the text is taken apart here.
+// times); the symbol takes the text apart without copying it.
 inline symbol resolve_symbol(std::uintptr_t pc) {
     const boost::stacktrace::frame f(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pc));
-    std::string text = boost::stacktrace::to_string(f);
-    symbol s;
-    if (const auto at = text.rfind(" at "); at != std::string::npos) {
-        const auto colon = text.rfind(':');
-        if (colon != std::string::npos && colon > at) {
-            s.file.assign(text, at + 4, colon - (at + 4));
-            for (std::size_t i = colon + 1; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i)
-                s.line = s.line * 10 + static_cast<std::size_t>(text[i] - '0');
-        }
-        text.resize(at);
-    } else if (const auto in = text.rfind(" in "); in != std::string::npos) {
-        text.resize(in);  // "function in module": no source location
-    }
-    if (text.starts_with("0x")) text.clear();  // no name: just the address
-    s.function = std::move(text);
-    tidy_file_name(s.file);
-    tidy_function_name(s.function);
-    return s;
+    return symbol(boost::stacktrace::to_string(f));
 }
 
 }  // namespace detail
