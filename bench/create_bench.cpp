@@ -30,53 +30,53 @@ _Unwind_Reason_Code bare_step(_Unwind_Context* ctx, void* arg) {
     return s.n;
 }
 
-[[maybe_unused]] void BM_create_bare_unwind(benchmark::State& state) {
-    std::uintptr_t pcs[STRATA_MAX_STACK_DEPTH];
-    auto f = [&] { return bare_unwind(pcs, STRATA_MAX_STACK_DEPTH); };
+template <int (*Make)()>
+void create_at_depth(benchmark::State& state) {
+    auto f = [] { return Make(); };
     for (auto _ : state) benchmark::DoNotOptimize(bench::at_depth(static_cast<int>(state.range(0)), f));
 }
 
-// Each peer's call returns int, so that the 20 or 64 frames below it are alike for
-// all (a frame that must destroy a returned object on unwinding has more to
-// unwind); the error is made and destroyed inside.
-[[maybe_unused]] void BM_create_strata(benchmark::State& state) {
-    auto f = [] {
-        auto e = strata::make_error<strata::low_level>("disk {} is full", 3);
-        benchmark::DoNotOptimize(e);
-        return 0;
-    };
-    for (auto _ : state) benchmark::DoNotOptimize(bench::at_depth(static_cast<int>(state.range(0)), f));
+[[gnu::noinline]] int make_bare_unwind() {
+    std::uintptr_t pcs[STRATA_MAX_STACK_DEPTH];
+    const int n = bare_unwind(pcs, STRATA_MAX_STACK_DEPTH);
+    benchmark::DoNotOptimize(pcs);
+    return n;
 }
+
+[[maybe_unused]] void BM_create_bare_unwind(benchmark::State& state) { create_at_depth<make_bare_unwind>(state); }
+
+// Each peer makes (and drops) its error in a function of its own, called from
+// under the same 20 or 64 frames, so that the stack walked is the same for all.
+[[gnu::noinline]] int make_strata() {
+    auto e = strata::make_error<strata::low_level>("disk {} is full", 3);
+    benchmark::DoNotOptimize(e);
+    return 0;
+}
+
+[[gnu::noinline]] int make_boost_stacktrace() {
+    boost::stacktrace::stacktrace st;
+    benchmark::DoNotOptimize(st);
+    return 0;
+}
+
+[[gnu::noinline]] int make_naive_myerror() {
+    auto e = bench::wrap_error(nullptr, "disk 3 is full");
+    benchmark::DoNotOptimize(e);
+    return 0;
+}
+
+[[maybe_unused]] void BM_create_strata(benchmark::State& state) { create_at_depth<make_strata>(state); }
 
 [[maybe_unused]] void BM_create_strata_no_stack(benchmark::State& state) {
     const strata::capture_policy saved = strata::get_capture_policy();
     strata::set_capture_policy(strata::capture_policy::off);
-    auto f = [] {
-        auto e = strata::make_error<strata::low_level>("disk {} is full", 3);
-        benchmark::DoNotOptimize(e);
-        return 0;
-    };
-    for (auto _ : state) benchmark::DoNotOptimize(bench::at_depth(static_cast<int>(state.range(0)), f));
+    create_at_depth<make_strata>(state);
     strata::set_capture_policy(saved);
 }
 
-[[maybe_unused]] void BM_create_boost_stacktrace(benchmark::State& state) {
-    auto f = [] {
-        boost::stacktrace::stacktrace st;
-        benchmark::DoNotOptimize(st);
-        return 0;
-    };
-    for (auto _ : state) benchmark::DoNotOptimize(bench::at_depth(static_cast<int>(state.range(0)), f));
-}
+[[maybe_unused]] void BM_create_boost_stacktrace(benchmark::State& state) { create_at_depth<make_boost_stacktrace>(state); }
 
-[[maybe_unused]] void BM_create_naive_myerror(benchmark::State& state) {
-    auto f = [] {
-        auto e = bench::wrap_error(nullptr, "disk 3 is full");
-        benchmark::DoNotOptimize(e);
-        return 0;
-    };
-    for (auto _ : state) benchmark::DoNotOptimize(bench::at_depth(static_cast<int>(state.range(0)), f));
-}
+[[maybe_unused]] void BM_create_naive_myerror(benchmark::State& state) { create_at_depth<make_naive_myerror>(state); }
 
 [[maybe_unused]] void BM_wrap_strata(benchmark::State& state) {
     const strata::error base = strata::make_error<strata::low_level>("disk {} is full", 3);

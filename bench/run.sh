@@ -23,21 +23,23 @@ run strata_bench_fp fp.json
 
 # Compile time of including strata.hpp at -O0, against a file with only fmt and
 # the standard headers the public API needs (and Boost.LEAF for comparison):
-# CPU seconds (user + system) of each compile, median of 7.
+# CPU seconds (user + system) of each compile, median of 9 rounds, the three
+# files taking turns in each round so that a drifting machine hits all alike.
 echo "timing compiles..." >&2
-compile_seconds() {
-    local times=()
-    for _ in 1 2 3 4 5 6 7; do
-        times+=("$( { /usr/bin/time -f '%U %S' g++ -std=c++20 -O0 -Iinclude -DBOOST_STACKTRACE_LINK \
-                      -c "bench/compile/$1.cpp" -o /dev/null; } 2>&1 | tail -n 1 | awk '{print $1 + $2}')")
-    done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n 4p
+compile_once() {
+    { /usr/bin/time -f '%U %S' g++ -std=c++20 -O0 -Iinclude -DBOOST_STACKTRACE_LINK \
+          -c "bench/compile/$1.cpp" -o /dev/null; } 2>&1 | tail -n 1 | awk '{print $1 + $2}'
 }
+declare -A times
+for _ in 1 2 3 4 5 6 7 8 9; do
+    for f in baseline strata leaf; do times[$f]+="$(compile_once $f) "; done
+done
+median() { printf '%s\n' $1 | sort -n | sed -n 5p; }
 {
     echo "{"
-    echo "  \"baseline\": $(compile_seconds baseline),"
-    echo "  \"strata\": $(compile_seconds strata),"
-    echo "  \"leaf\": $(compile_seconds leaf)"
+    echo "  \"baseline\": $(median "${times[baseline]}"),"
+    echo "  \"strata\": $(median "${times[strata]}"),"
+    echo "  \"leaf\": $(median "${times[leaf]}")"
     echo "}"
 } > "$out/compile.json"
 
