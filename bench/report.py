@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Turns the JSON that bench/run.sh writes into the README's table of ratios.
 
-Every figure is a median over repetitions, and every ratio compares two
-benchmarks of the same run, so that the machine's noise mostly cancels out.
+Within a launch of a benchmark binary every timing is a median over repetitions
+(interleaved), and every ratio compares two benchmarks of that launch. Each
+figure in the table is then the median of that figure over the launches, since
+a launch's address-space layout alone moves some figures by 10%.
 """
+import glob
 import json
 import os
 import sys
@@ -21,19 +24,16 @@ def medians(path):
     return out
 
 
-def main(folder):
-    m = medians(os.path.join(folder, "main.json"))
-    fp = medians(os.path.join(folder, "fp.json"))
-    with open(os.path.join(folder, "compile.json")) as f:
-        comp = json.load(f)
+def figures(m, fp, comp):
+    """The table's rows for one launch: (figure, strata, peers, target, met)."""
 
     def cpu(name, table=m):
         return table[name]["cpu_time"]
 
     rows = []
 
-    def row(figure, strata, peers, target, met):
-        rows.append((figure, strata, peers, target, "yes" if met else "**no**"))
+    def row(figure, strata, peers, target, met, key=0.0):
+        rows.append((figure, strata, peers, target, "yes" if met else "**no**", key))
 
     for depth in (20, 64):
         bare = cpu(f"create/bare_unwind/{depth}")
@@ -41,21 +41,22 @@ def main(folder):
         peers = (f"Boost.Stacktrace {cpu(f'create/boost_stacktrace/{depth}') / bare:.2f}x, "
                  f"naive MyError {cpu(f'create/naive_myerror/{depth}') / bare:.2f}x "
                  f"(bare unwind {bare / 1000:.2f} us)")
-        row(f"create with stack, {depth} frames (vs bare `_Unwind_Backtrace`)", f"{s:.2f}x", peers, "<= 1.10x", s <= 1.10)
+        row(f"create with stack, {depth} frames (vs bare `_Unwind_Backtrace`)", f"{s:.2f}x", peers, "<= 1.10x", s <= 1.10, s)
     fp20 = cpu("create/strata_fp/20", fp)
     row("create with stack, 20 frames, frame-pointer walk", f"{fp20:.0f} ns",
-        f"64 frames: {cpu('create/strata_fp/64', fp):.0f} ns", "<= 300 ns", fp20 <= 300)
-    row("create without stack (capture off)", f"{cpu('create/strata_no_stack/20'):.0f} ns", "", "", True)
+        f"64 frames: {cpu('create/strata_fp/64', fp):.0f} ns", "<= 300 ns", fp20 <= 300, fp20)
+    row("create without stack (capture off)", f"{cpu('create/strata_no_stack/20'):.0f} ns", "", "", True,
+        cpu('create/strata_no_stack/20'))
     w = cpu("wrap/strata")
     row("`wrap` (new layer, no stack; one allocation, tested)", f"{w:.0f} ns",
-        f"naive MyError {cpu('wrap/naive_myerror'):.0f} ns", "<= 100 ns", w <= 100)
+        f"naive MyError {cpu('wrap/naive_myerror'):.0f} ns", "<= 100 ns", w <= 100, w)
 
     plain = cpu("success20/plain_int")
     s = cpu("success20/strata_result") / plain
     peers = ", ".join(f"{label} {cpu('success20/' + key) / plain:.2f}x" for label, key in
                       (("absl::StatusOr", "absl_statusor"), ("LEAF", "leaf_result"),
                        ("error_code", "error_code"), ("exceptions", "exceptions")))
-    row("success path, 20 calls (vs plain `int`)", f"{s:.2f}x", peers, "<= 1.20x", s <= 1.20)
+    row("success path, 20 calls (vs plain `int`)", f"{s:.2f}x", peers, "<= 1.20x", s <= 1.20, s)
 
     def per_level(key):
         return (cpu(f"fail/{key}/20") - cpu(f"fail/{key}/0")) / 20
@@ -64,7 +65,7 @@ def main(folder):
     peers = ", ".join(f"{label} {per_level(key):.1f}" for label, key in
                       (("LEAF", "leaf_result"), ("absl::StatusOr", "absl_statusor"), ("error_code", "error_code"),
                        ("naive MyError", "naive_myerror"), ("exceptions", "exceptions")))
-    row("error path, per level (`STRATA_TRY`), ns", f"{s:.1f}", peers, "<= 2 ns", s <= 2.0)
+    row("error path, per level (`STRATA_TRY`), ns", f"{s:.1f}", peers, "<= 2 ns", s <= 2.0, s)
 
     sizes = next(v for k, v in m.items() if k.startswith("sizes"))
     e, ri, rv = int(sizes["error"]), int(sizes["result_int"]), int(sizes["result_void"])
@@ -73,26 +74,41 @@ def main(folder):
 
     warm = cpu("symbolize20/strata_warm") / cpu("symbolize20/boost_to_string")
     row("symbolize 20 frames, warm (vs Boost's `to_string`)", f"{warm:.2f}x",
-        f"Boost {cpu('symbolize20/boost_to_string') / 1000:.1f} us", "<= 1.10x", warm <= 1.10)
+        f"Boost {cpu('symbolize20/boost_to_string') / 1000:.1f} us", "<= 1.10x", warm <= 1.10, warm)
     cached = cpu("symbolize20/strata_cached")
-    row("symbolize 20 frames, from the cache", f"{cached:.0f} ns", "", "<= 1 us", cached <= 1000)
-    row("format `{:v}`, 20 frames, symbols cached", f"{cpu('format_v20/strata_cached') / 1000:.1f} us", "", "", True)
+    row("symbolize 20 frames, from the cache", f"{cached:.0f} ns", "", "<= 1 us", cached <= 1000, cached)
+    row("format `{:v}`, 20 frames, symbols cached", f"{cpu('format_v20/strata_cached') / 1000:.1f} us", "", "", True,
+        cpu('format_v20/strata_cached'))
 
     t1 = m["handle/strata/real_time/threads:1"]
     t2 = m["handle/strata/real_time/threads:2"]
     scale = t2["items_per_second"] / t1["items_per_second"]
-    row("create + `handle` (null sink), 1 thread", f"{t1['real_time'] / 1000:.1f} us", "", "", True)
-    row("create + `handle` on 2 threads (vs 1 thread's throughput)", f"{scale:.2f}x", "", ">= 1.80x", scale >= 1.80)
+    row("create + `handle` (null sink), 1 thread", f"{t1['real_time'] / 1000:.1f} us", "", "", True, t1['real_time'])
+    row("create + `handle` on 2 threads (vs 1 thread's throughput)", f"{scale:.2f}x", "", ">= 1.80x", scale >= 1.80, scale)
 
     c = comp["strata"] / comp["baseline"]
     row("compile `#include <strata/strata.hpp>` at -O0 (vs fmt + std headers)", f"{c:.2f}x",
         f"Boost.LEAF {comp['leaf'] / comp['baseline']:.2f}x (baseline {comp['baseline']:.2f} s CPU)", "<= 1.30x",
         c <= 1.30)
 
-    print("| figure | strata | peers, same run | target | met |")
+    return rows
+
+
+def main(folder):
+    mains = sorted(glob.glob(os.path.join(folder, "main.*.json")))
+    fps = sorted(glob.glob(os.path.join(folder, "fp.*.json")))
+    with open(os.path.join(folder, "compile.json")) as f:
+        comp = json.load(f)
+    launches = [figures(medians(a), medians(b), comp) for a, b in zip(mains, fps)]
+    # For each row, the launch whose headline figure is the median one.
+    print(f"| figure | strata | peers, same run | target | met |")
     print("| --- | --- | --- | --- | --- |")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+    for i in range(len(launches[0])):
+        rows = [launch[i] for launch in launches]
+        rows.sort(key=lambda r: r[5])
+        r = rows[len(rows) // 2]
+        print("| " + " | ".join(r[:5]) + " |")
+    print(f"\n({len(launches)} launches; each row is the launch with the median figure)")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds and runs strata's benchmarks against its peers and prints the table of
 # ratios (medians over repetitions) that the README shows. Installs what is
-# missing. Usage: bash bench/run.sh [repetitions]   (default 10)
+# missing. Usage: bash bench/run.sh [repetitions [launches]]   (default 10 and 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 strata_install_missing "${STRATA_BUILD_PACKAGES[@]}" libbenchmark-dev libabsl-dev python3 time
 
 reps=${1:-10}
+runs=${2:-3}  # launches of each binary: each gets its own address-space layout
 out=build/bench/results
 mkdir -p "$out"
 cmake --preset bench >/dev/null
@@ -18,8 +19,11 @@ run() {  # binary, json file
     "build/bench/bench/$1" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
         --benchmark_min_time=0.2 --benchmark_enable_random_interleaving=true --benchmark_out="$out/$2" --benchmark_out_format=json >/dev/null
 }
-run strata_bench main.json
-run strata_bench_fp fp.json
+rm -f "$out"/main.*.json "$out"/fp.*.json
+for i in $(seq "$runs"); do
+    run strata_bench "main.$i.json"
+    run strata_bench_fp "fp.$i.json"
+done
 
 # Compile time of including strata.hpp at -O0, against a file with only fmt and
 # the standard headers the public API needs (and Boost.LEAF for comparison):
