@@ -1034,3 +1034,33 @@ TEST_CASE("a throwing move assignment leaves the target valid (no double destruc
     }
     CHECK(throwing_copy::live == 0);
 }
+
+namespace {
+strata::result<int> try_on_named(strata::result<int>& named) {
+    STRATA_TRY(named);
+    return *named + 1;
+}
+strata::result<int> try_assign_on_named(strata::result<int>& named) {
+    STRATA_TRY_ASSIGN(const int v, named);
+    return v + 1;
+}
+}  // namespace
+
+TEST_CASE("STRATA_TRY on a named result shares its error and leaves it failed", "[result][try]") {
+    const strata::error e = strata::make_error<strata::low_level>("named");
+    strata::result<int> named = e;
+    const strata::result<int> up = try_on_named(named);
+    REQUIRE_FALSE(up.has_value());
+    CHECK(up.error().same_as(e));
+    // The caller's variable still holds its failure.
+    REQUIRE_FALSE(named.has_value());
+    CHECK(named.error().same_as(e));
+
+    const strata::result<int> up2 = try_assign_on_named(named);
+    REQUIRE_FALSE(up2.has_value());
+    CHECK(up2.error().same_as(e));
+    CHECK(named.error().same_as(e));
+
+    strata::result<int> ok = 41;
+    CHECK(try_on_named(ok).value() == 42);
+}

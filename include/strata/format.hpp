@@ -3,9 +3,9 @@
 // process-wide cache. Include it where errors are printed, not where they are made.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <atomic>
 #include <mutex>
 #include <new>
 #include <string>
@@ -20,10 +20,6 @@
 #include "misc.hpp"
 
 namespace strata {
-
-// What a program counter is: function (demangled), source file and line. Empty
-// strings and 0 where the debug information does not say.
-class symbol;
 
 namespace detail {
 inline void tidy_function_name(std::string& name);

@@ -72,6 +72,23 @@ inline error take_error(error& slot) noexcept {
     slot = access::adopt(&moved_from_result_frame);
     return out;
 }
+
+// For STRATA_TRY: the error of a failed result. Bound is the type the macro bound
+// the expression to: a temporary (Bound is an rvalue reference) is destroyed,
+// unseen, right after, so its error is taken, and where T needs no destructor its
+// slot is simply emptied (no marker to store, none to test on destruction). A
+// named result the caller passed (an lvalue) keeps its error: it is shared.
+struct try_access {
+    template <class Bound, class T>
+    static error take(result<T>& r) noexcept {
+        if constexpr (std::is_lvalue_reference_v<Bound>)
+            return r.err_;
+        else if constexpr (std::is_void_v<T> || std::is_trivially_destructible_v<T>)
+            return std::move(r.err_);
+        else
+            return take_error(r.err_);
+    }
+};
 }  // namespace detail
 
 // A value of type T or an error. Converts implicitly from T (and whatever T can be
@@ -262,6 +279,7 @@ private:
         T val_;
     };
     strata::error err_;  // empty exactly when val_ holds a value
+    friend struct detail::try_access;
 };
 
 template <>
@@ -327,6 +345,7 @@ public:
 
 private:
     strata::error err_;
+    friend struct detail::try_access;
 };
 
 static_assert(sizeof(result<int>) <= 16);
@@ -348,7 +367,8 @@ static_assert(sizeof(result<void>) == sizeof(void*));
     do {                                                                              \
         auto&& strata_try_result_ = (expr);                                           \
         if (!strata_try_result_) [[unlikely]]                                         \
-            return ::strata::failure(std::move(strata_try_result_).error());          \
+            return ::strata::failure(                                                 \
+                ::strata::detail::try_access::take<decltype(strata_try_result_)>(strata_try_result_)); \
     } while (false)
 
 // Evaluates `expr` (a strata::result<T>); on failure returns the error, else
@@ -358,5 +378,5 @@ static_assert(sizeof(result<void>) == sizeof(void*));
 #define STRATA_DETAIL_TRY_ASSIGN(tmp, var, expr)                          \
     auto&& tmp = (expr);                                                  \
     if (!tmp) [[unlikely]]                                                \
-        return ::strata::failure(std::move(tmp).error());                 \
+        return ::strata::failure(::strata::detail::try_access::take<decltype(tmp)>(tmp)); \
     var = std::move(*tmp)
