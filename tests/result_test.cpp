@@ -1064,3 +1064,20 @@ TEST_CASE("STRATA_TRY on a named result shares its error and leaves it failed", 
     strata::result<int> ok = 41;
     CHECK(try_on_named(ok).value() == 42);
 }
+
+TEST_CASE("STRATA_TRY_ASSIGN copies from a named result and moves from a temporary", "[result][try]") {
+    auto take = [](strata::result<std::string>& named) -> strata::result<std::size_t> {
+        STRATA_TRY_ASSIGN(const std::string s, named);
+        return s.size();
+    };
+    strata::result<std::string> named = std::string("a string longer than the small-string buffer");
+    CHECK(take(named).value() == named->size());
+    CHECK(*named == "a string longer than the small-string buffer");
+
+    auto make = []() -> strata::result<std::string> { return std::string("temporary"); };
+    auto from_temporary = [&]() -> strata::result<std::string> {
+        STRATA_TRY_ASSIGN(std::string s, make());
+        return s;
+    };
+    CHECK(from_temporary().value() == "temporary");
+}

@@ -373,10 +373,11 @@ static_assert(sizeof(result<void>) == sizeof(void*));
 
 // Evaluates `expr` (a strata::result<T>); on failure returns the error, else
 // assigns the value to `var`, which may be a declaration (`auto x`, `int x`) or an
-// existing variable.
+// existing variable. The value is moved out of a temporary result and copied
+// from a named one.
 #define STRATA_TRY_ASSIGN(var, expr) STRATA_DETAIL_TRY_ASSIGN(STRATA_DETAIL_CAT(strata_try_r_, __LINE__), var, expr)
 #define STRATA_DETAIL_TRY_ASSIGN(tmp, var, expr)                          \
     auto&& tmp = (expr);                                                  \
     if (!tmp) [[unlikely]]                                                \
         return ::strata::failure(::strata::detail::try_access::take<decltype(tmp)>(tmp)); \
-    var = std::move(*tmp)
+    var = *std::forward<decltype(tmp)>(tmp)
