@@ -30,6 +30,10 @@
 #define STRATA_FORMAT_MAX_FRAMES 64
 #endif
 
+// Define STRATA_NO_FMT_EXTERN to stop strata declaring fmt 9's formatting engine
+// extern (see detail/fmt_extern.hpp): needed only with a libfmt whose symbols
+// differ from Debian's g++-built one.
+
 // Whether exceptions are available; strata never throws without them.
 #ifndef STRATA_HAS_EXCEPTIONS
 #if defined(__cpp_exceptions) || defined(__EXCEPTIONS)

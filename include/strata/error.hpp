@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "config.hpp"
+#include "detail/fmt_extern.hpp"
 #include "detail/frame.hpp"
 #include "layer.hpp"
 #include "location.hpp"

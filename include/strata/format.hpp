@@ -204,22 +204,79 @@ inline const symbol& symbolize(std::uintptr_t pc) noexcept {
 
 namespace detail {
 
-// Appends to a record. strata's own format strings go through vformat_to, unchecked
-// at compile time (the tests check the output): the checks of a few dozen strings
-// would cost every file that includes this header more to compile than the rest
-// of it.
-template <class... Args>
-void put(fmt::memory_buffer& out, fmt::string_view f, const Args&... args) {
-    fmt::vformat_to(fmt::appender(out), f, fmt::make_format_args(args...));
+// Records are written by appending their parts (strings, characters, integers)
+// rather than through fmt's format strings: each format string would instantiate
+// fmt's machinery in every file that includes this header, which cost more to
+// compile than the rest of strata.
+inline void append_part(fmt::memory_buffer& out, std::string_view s) { out.append(s.data(), s.data() + s.size()); }
+inline void append_part(fmt::memory_buffer& out, const char* s) { append_part(out, std::string_view(s)); }
+inline void append_part(fmt::memory_buffer& out, char c) { out.push_back(c); }
+template <class I>
+    requires(std::is_integral_v<I> && !std::is_same_v<I, char> && !std::is_same_v<I, bool>)
+void append_part(fmt::memory_buffer& out, I n) {
+    const fmt::format_int digits(n);
+    out.append(digits.data(), digits.data() + digits.size());
+}
+
+template <class... Parts>
+void put(fmt::memory_buffer& out, const Parts&... parts) {
+    (append_part(out, parts), ...);
+}
+
+// n in decimal, zero-padded to `width` digits.
+inline void put_padded(fmt::memory_buffer& out, long n, int width) {
+    char digits[24];
+    int len = 0;
+    for (unsigned long v = n < 0 ? 0 : static_cast<unsigned long>(n); v || len == 0; v /= 10) digits[len++] = static_cast<char>('0' + v % 10);
+    for (int i = len; i < width; ++i) out.push_back('0');
+    while (len) out.push_back(digits[--len]);
+}
+
+inline void put_hex(fmt::memory_buffer& out, std::uintptr_t v) {
+    static constexpr char hex[] = "0123456789abcdef";
+    char digits[2 * sizeof v];
+    int len = 0;
+    do {
+        digits[len++] = hex[v & 15];
+        v >>= 4;
+    } while (v);
+    put(out, "0x");
+    while (len) out.push_back(digits[--len]);
+}
+
+// A string in double quotes with the escapes of fmt's {:?}: \" \\ \n \r \t, and
+// \xNN for other control characters.
+inline void put_quoted(fmt::memory_buffer& out, std::string_view s) {
+    out.push_back('"');
+    for (const char c : s) {
+        switch (c) {
+            case '"': put(out, "\\\""); break;
+            case '\\': put(out, "\\\\"); break;
+            case '\n': put(out, "\\n"); break;
+            case '\r': put(out, "\\r"); break;
+            case '\t': put(out, "\\t"); break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+                    static constexpr char hex[] = "0123456789abcdef";
+                    const auto u = static_cast<unsigned char>(c);
+                    put(out, "\\x", hex[u >> 4], hex[u & 15]);
+                } else {
+                    out.push_back(c);
+                }
+        }
+    }
+    out.push_back('"');
 }
 
 inline void put_misc_value(fmt::memory_buffer& out, const misc_value& v) {
     switch (v.type()) {
-        case misc_value::kind::string: put(out, "{:?}", v.as_string()); break;
-        case misc_value::kind::signed_integer: put(out, "{}", v.as_signed()); break;
-        case misc_value::kind::unsigned_integer: put(out, "{}", v.as_unsigned()); break;
-        case misc_value::kind::floating_point: put(out, "{}", v.as_double()); break;
-        case misc_value::kind::boolean: put(out, "{}", v.as_bool()); break;
+        case misc_value::kind::string: put_quoted(out, v.as_string()); break;
+        case misc_value::kind::signed_integer: put(out, v.as_signed()); break;
+        case misc_value::kind::unsigned_integer: put(out, v.as_unsigned()); break;
+        case misc_value::kind::floating_point:
+            fmt::vformat_to(fmt::appender(out), "{}", fmt::make_format_args(v.as_double()));
+            break;
+        case misc_value::kind::boolean: put(out, v.as_bool() ? "true" : "false"); break;
     }
 }
 
@@ -250,12 +307,12 @@ inline void write_chain(fmt::memory_buffer& out, const error& e) {
     frame_window w(f);
     for (std::size_t i = 0; f; ++i, f = f->inner) {
         if (i == w.head && w.skip) {
-            put(out, ": ... {} frames elided ...", w.skip);
+            put(out, ": ... ", w.skip, " frames elided ...");
             for (std::size_t k = 0; k < w.skip; ++k) f = f->inner;
             i += w.skip;
         }
         if (i) put(out, ": ");
-        put(out, "{}", f->message);
+        put(out, f->message);
     }
 }
 
@@ -286,31 +343,33 @@ inline void write_stack(fmt::memory_buffer& out, stack_view st, std::string_view
         const symbol& s = symbolize(st[i]);
         if (at_top && is_internal(s)) continue;
         at_top = false;
-        put(out, "{}{}# ", indent, shown++);
+        put(out, indent, shown++, "# ");
         if (!s.function.empty())
-            put(out, "{}", s.function);
+            put(out, s.function);
         else
-            put(out, "{:#x}", st[i]);
-        if (!s.file.empty()) put(out, " at {}:{}", s.file, s.line);
+            put_hex(out, st[i]);
+        if (!s.file.empty()) put(out, " at ", s.file, ':', s.line);
         put(out, "\n");
         if (s.function == "main" || s.function == "start_thread") break;
     }
-    if (st.truncated()) put(out, "{}... deeper frames not captured (STRATA_MAX_STACK_DEPTH={})\n", indent, STRATA_MAX_STACK_DEPTH);
+    if (st.truncated())
+        put(out, indent, "... deeper frames not captured (STRATA_MAX_STACK_DEPTH=", STRATA_MAX_STACK_DEPTH, ")\n");
 }
 
 inline void write_frame(fmt::memory_buffer& out, const frame* f, std::size_t index, std::string_view indent) {
-    put(out, "{}#{} ", indent, index);
+    put(out, indent, '#', index, ' ');
     if (f->layer->is_cause) {
-        put(out, "cause {}", f->layer->name);
-        if (!f->detail.empty()) put(out, " ({})", f->detail);
+        put(out, "cause ", f->layer->name);
+        if (!f->detail.empty()) put(out, " (", f->detail, ')');
     } else {
-        put(out, "{}", f->layer->name);
+        put(out, f->layer->name);
         if (f->layer->user_facing) put(out, " [user-facing]");
     }
-    put(out, ": {}\n", f->message);
-    if (!f->loc.empty()) put(out, "{}   at {} ({}:{})\n", indent, f->loc.function_name(), f->loc.file_name(), f->loc.line());
+    put(out, ": ", f->message, '\n');
+    if (!f->loc.empty())
+        put(out, indent, "   at ", f->loc.function_name(), " (", f->loc.file_name(), ':', f->loc.line(), ")\n");
     for (const misc_node* n = f->misc_head; n; n = n->next) {
-        put(out, "{}   {} = ", indent, n->key);
+        put(out, indent, "   ", n->key, " = ");
         put_misc_value(out, n->value);
         put(out, "\n");
     }
@@ -322,7 +381,7 @@ inline void write_frame(fmt::memory_buffer& out, const frame* f, std::size_t ind
 inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_view indent = "") {
     const frame* top = access::get(e);
     if (!top) {
-        put(out, "{}(no error)\n", indent);
+        put(out, indent, "(no error)\n");
         return;
     }
     frame_window w(top);
@@ -332,7 +391,7 @@ inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_v
     std::size_t n_stacks = 0;
     for (const frame* f = top; f; f = f->inner, ++i) {
         if (i == w.head && w.skip) {
-            put(out, "{}... {} frames elided ...\n", indent, w.skip);
+            put(out, indent, "... ", w.skip, " frames elided ...\n");
             for (std::size_t k = 0; k < w.skip; ++k) f = f->inner;
             i += w.skip;
         }
@@ -351,7 +410,7 @@ inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_v
         }
     }
     if (n_stacks == 0) {
-        put(out, "{}(no stack captured)\n", indent);
+        put(out, indent, "(no stack captured)\n");
         return;
     }
     std::string inner_indent(indent);
@@ -360,7 +419,7 @@ inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_v
         const frame* f = with_stack[k];
         stack_view st(f->pcs(), f->n_pcs, (f->flags & stack_truncated) != 0);
         if (k == n_stacks - 1) {
-            put(out, "{}stack of #{} (origin):\n", indent, stack_index[k]);
+            put(out, indent, "stack of #", stack_index[k], " (origin):\n");
             write_stack(out, st, inner_indent);
             continue;
         }
@@ -370,9 +429,9 @@ inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_v
         while (common < st.size() && common < below->n_pcs &&
                st[st.size() - 1 - common] == below->pcs()[below->n_pcs - 1 - common])
             ++common;
-        put(out, "{}stack of #{}:\n", indent, stack_index[k]);
+        put(out, indent, "stack of #", stack_index[k], ":\n");
         write_stack(out, stack_view(st.begin(), st.size() - common, false), inner_indent);
-        if (common) put(out, "{}  ... {} frames in common with the stack of #{}\n", indent, common, stack_index[k + 1]);
+        if (common) put(out, indent, "  ... ", common, " frames in common with the stack of #", stack_index[k + 1], '\n');
     }
 }
 

@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
-#include <iterator>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -158,8 +157,10 @@ struct id_source {
 inline id_source& ids() noexcept { return id_source::ids(); }
 
 inline void format_id(std::string& out, std::uint64_t seq) {
-    out.clear();
-    fmt::format_to(std::back_inserter(out), "{}-{}", std::string_view(ids().prefix, 10), seq);
+    const fmt::format_int digits(seq);
+    out.assign(ids().prefix, 10);
+    out += '-';
+    out.append(digits.data(), digits.size());
 }
 
 inline std::string_view host_name() noexcept {
@@ -183,23 +184,35 @@ inline void put_utc(fmt::memory_buffer& out, std::chrono::system_clock::time_poi
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since).count() % 1000;
     std::tm tm{};
     gmtime_r(&secs, &tm);
-    put(out, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-        tm.tm_min, tm.tm_sec, ms);
+    put_padded(out, tm.tm_year + 1900, 4);
+    put(out, '-');
+    put_padded(out, tm.tm_mon + 1, 2);
+    put(out, '-');
+    put_padded(out, tm.tm_mday, 2);
+    put(out, 'T');
+    put_padded(out, tm.tm_hour, 2);
+    put(out, ':');
+    put_padded(out, tm.tm_min, 2);
+    put(out, ':');
+    put_padded(out, tm.tm_sec, 2);
+    put(out, '.');
+    put_padded(out, static_cast<long>(ms), 3);
+    put(out, 'Z');
 }
 
 inline void write_record(fmt::memory_buffer& out, const error& e, const report& r, std::chrono::system_clock::time_point t,
                          long pid, long tid) {
-    put(out, "[{}] ", r.id);
+    put(out, '[', r.id, "] ");
     put_utc(out, t);
-    put(out, " {}\n", r.is_bug ? "bug" : "known edge case");
-    put(out, "  user saw: [{}] {}\n", r.id, r.user_message);
+    put(out, ' ', r.is_bug ? "bug" : "known edge case", '\n');
+    put(out, "  user saw: [", r.id, "] ", r.user_message, '\n');
     if (!e)
         put(out, "  why: handle() was given an empty strata::error\n");
     else if (r.is_bug)
-        put(out, "  why: the outermost layer \"{}\" is not user-facing\n", e.layer().name);
+        put(out, "  why: the outermost layer \"", e.layer().name, "\" is not user-facing\n");
     else
-        put(out, "  why: the outermost layer \"{}\" is user-facing\n", e.layer().name);
-    put(out, "  where: host {}, pid {}, thread {}\n", host_name(), pid, tid);
+        put(out, "  why: the outermost layer \"", e.layer().name, "\" is user-facing\n");
+    put(out, "  where: host ", host_name(), ", pid ", pid, ", thread ", tid, '\n');
     put(out, "  chain: ");
     write_chain(out, e);
     put(out, "\n");
