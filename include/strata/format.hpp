@@ -179,6 +179,33 @@ inline symbol resolve_symbol(std::uintptr_t pc) {
     return symbol(boost::stacktrace::to_string(f));
 }
 
+// Several addresses (at most STRATA_MAX_STACK_DEPTH) in one call to the function
+// behind Boost's to_string(stacktrace), which sets up its formatter once for all
+// of them: each(i, text) gets "function at file:line" for pcs[i]. Lines come back
+// as " 3# function at file:line".
+template <class Each>
+void resolve_symbols(const std::uintptr_t* pcs, std::size_t n, Each&& each) {
+    std::size_t done = 0;
+    if (n > STRATA_MAX_STACK_DEPTH) n = STRATA_MAX_STACK_DEPTH;
+    if (n) {
+        boost::stacktrace::frame frames[STRATA_MAX_STACK_DEPTH];
+        for (std::size_t i = 0; i < n; ++i)
+            frames[i] = boost::stacktrace::frame(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pcs[i]));
+        const std::string text = boost::stacktrace::detail::to_string(frames, n);
+        for (std::size_t pos = 0; pos < text.size() && done < n;) {
+            std::size_t end = text.find('\n', pos);
+            if (end == std::string::npos) end = text.size();
+            const std::string_view line(text.data() + pos, end - pos);
+            if (const auto mark = line.find("# "); mark != std::string_view::npos) each(done++, std::string(line.substr(mark + 2)));
+            pos = end + 1;
+        }
+    }
+    for (; done < n; ++done) {  // not expected: whatever Boost did not list, one at a time
+        const boost::stacktrace::frame f(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pcs[done]));
+        each(done, boost::stacktrace::to_string(f));
+    }
+}
+
 }  // namespace detail
 
 // Symbolizes a program counter through Boost.Stacktrace (libbacktrace), once per
@@ -336,7 +363,30 @@ inline bool is_process_start(const symbol& s) noexcept {
 
 // The frames of a stack worth printing: strata's own capture frames at the top
 // and the C library's start-up frames below main (or a thread's start) dropped.
+// Puts every address of a stack not yet in the cache there, in one look-up.
+inline void symbolize_all(stack_view st) noexcept {
+    symbol_cache* cache = the_symbol_cache();
+    if (!cache) return;
+    std::uintptr_t missing[STRATA_MAX_STACK_DEPTH];
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < st.size() && n < STRATA_MAX_STACK_DEPTH; ++i)
+        if (st[i] && !cache->find(st[i])) missing[n++] = st[i];
+    if (n == 0) return;
+#if STRATA_HAS_EXCEPTIONS
+    try {
+#endif
+        resolve_symbols(missing, n, [&](std::size_t i, std::string text) {
+            cache->insert(missing[i], new symbol(std::move(text)));
+        });
+#if STRATA_HAS_EXCEPTIONS
+    } catch (...) {
+        // Out of memory: symbolize() below tries each address again, or shows it raw.
+    }
+#endif
+}
+
 inline void write_stack(fmt::memory_buffer& out, stack_view st, std::string_view indent) {
+    symbolize_all(st);
     std::size_t shown = 0;
     bool at_top = true;
     for (std::size_t i = 0; i < st.size(); ++i) {
