@@ -3,6 +3,7 @@
 // symbolization and logging out of the build.
 #pragma once
 
+#include "cancel.hpp"
 #include "config.hpp"
 #include "error.hpp"
 #include "exception.hpp"

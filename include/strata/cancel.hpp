@@ -1,0 +1,137 @@
+// strata/cancel.hpp: cancellation and timeouts that carry their causes as errors.
+// The layers strata::canceled and strata::timed_out, and with_timeout(), which
+// runs a function with a stop token that fires at a deadline and turns a result
+// that comes too late into a timed_out error.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <concepts>
+#include <mutex>
+#include <stop_token>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "error.hpp"
+#include "exception.hpp"
+#include "location.hpp"
+#include "result.hpp"
+
+namespace strata {
+
+// Work that stopped because it was asked to (by a parent, the user, or a faster
+// replica). Asked-for cancellation is a known edge case, so the layer is
+// user-facing; its inner error says why.
+struct canceled {
+    static constexpr std::string_view name = "canceled";
+    static constexpr bool user_facing = true;
+};
+
+// Work that did not finish by its deadline. User-facing for the same reason.
+struct timed_out {
+    static constexpr std::string_view name = "timed_out";
+    static constexpr bool user_facing = true;
+};
+
+namespace detail {
+
+template <class F>
+using task_result_t = std::remove_cvref_t<std::invoke_result_t<F&, std::stop_token>>;
+
+template <class F>
+concept stoppable_task = std::is_invocable_v<F&, std::stop_token> && is_result<task_result_t<F>>::value;
+
+inline long long to_ms(std::chrono::steady_clock::duration d) noexcept {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+// Calls fn(token); an exception it throws becomes an error (never terminate).
+template <class F>
+task_result_t<F> call_task(F& fn, std::stop_token token) noexcept {
+#if STRATA_HAS_EXCEPTIONS
+    try {
+        return fn(std::move(token));
+    } catch (...) {
+        return failure(from_exception());
+    }
+#else
+    return fn(std::move(token));
+#endif
+}
+
+}  // namespace detail
+
+namespace detail {
+
+// A timed_out frame over `inner` (adopted; may be null), made at the caller's
+// call site with the caller's stack.
+inline error timed_out_error(location where, const stack_buffer& stack, frame* inner, fmt::string_view text,
+                             fmt::format_args args, long long timeout_ms, long long late_ms) noexcept {
+    error e = access::adopt(new_frame(&layer_info_of<timed_out>, &oom_frame_of<timed_out>, where, text, args, inner,
+                                      stack.n ? &stack : nullptr));
+    e.with("timeout_ms", timeout_ms);
+    if (late_ms >= 0) e.with("late_ms", late_ms);
+    return e;
+}
+
+}  // namespace detail
+
+// Runs fn(stop_token) on the calling thread, with a token that is stopped when
+// `timeout` has passed, and returns fn's result. Returns when fn returns: nothing
+// is left running, so fn may use the caller's locals. A result that comes after
+// the deadline is stale: the call returns a timed_out error that names the call
+// site, the timeout and how far past it fn ran (fn's own error, if it failed, is
+// its inner cause). A timeout of zero or less fails at once, without calling fn.
+// An exception thrown by fn becomes an error. Costs one watchdog thread per call.
+template <class Rep, class Period, detail::stoppable_task F>
+[[nodiscard]] detail::task_result_t<F> with_timeout(std::chrono::duration<Rep, Period> timeout, F&& fn,
+                                                    location where = location::current()) noexcept {
+    using clock = std::chrono::steady_clock;
+    const auto limit = std::chrono::duration_cast<clock::duration>(timeout);
+    const long long limit_ms = detail::to_ms(limit);
+    detail::stack_buffer stack;
+    if (get_capture_policy() != capture_policy::off) stack.capture();
+    if (limit <= clock::duration::zero())
+        return failure(detail::timed_out_error(where, stack, nullptr, "{}: timeout of {} ms is not positive",
+                                               fmt::make_format_args(where.function_name(), limit_ms), limit_ms, -1));
+    const auto deadline = clock::now() + limit;
+    std::stop_source source;
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    std::thread watchdog;
+#if STRATA_HAS_EXCEPTIONS
+    try {
+#endif
+        watchdog = std::thread([&] {
+            std::unique_lock lock(m);
+            if (!cv.wait_until(lock, deadline, [&] { return done; })) source.request_stop();
+        });
+#if STRATA_HAS_EXCEPTIONS
+    } catch (...) {
+        // No thread to be had: fn runs without a stop at the deadline; a late
+        // result is still reported as one.
+    }
+#endif
+    detail::task_result_t<F> r = detail::call_task(fn, source.get_token());
+    {
+        std::lock_guard lock(m);
+        done = true;
+    }
+    cv.notify_one();
+    if (watchdog.joinable()) watchdog.join();
+    const auto finished = clock::now();
+    if (finished <= deadline) return r;
+    const long long late_ms = detail::to_ms(finished - deadline);
+    if (r)
+        return failure(detail::timed_out_error(where, stack, nullptr, "{}: no result within {} ms; it came {} ms late",
+                                               fmt::make_format_args(where.function_name(), limit_ms, late_ms),
+                                               limit_ms, late_ms));
+    return failure(detail::timed_out_error(where, stack, detail::access::take(std::move(r).error()),
+                                           "{}: no result within {} ms; it stopped {} ms late",
+                                           fmt::make_format_args(where.function_name(), limit_ms, late_ms), limit_ms,
+                                           late_ms));
+}
+
+}  // namespace strata

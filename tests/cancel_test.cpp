@@ -1,0 +1,154 @@
+// Tests for <strata/cancel.hpp>: the canceled and timed_out layers, and
+// with_timeout. No test asserts on elapsed time: lateness is made by functions
+// that wait for their stop token (or ignore it) and then return.
+#include <catch2/catch.hpp>
+
+#include <strata/cancel.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
+#include <thread>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Blocks until the token is stopped (no timed wait: the stop is the only way out).
+void wait_for_stop(const std::stop_token& token) {
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_lock lock(m);
+    cv.wait(lock, token, [] { return false; });
+}
+
+}  // namespace
+
+TEST_CASE("canceled and timed_out are user-facing layers", "[cancel]") {
+    STATIC_REQUIRE(strata::layer_tag<strata::canceled>);
+    STATIC_REQUIRE(strata::layer_tag<strata::timed_out>);
+    STATIC_REQUIRE(strata::layer_info_of<strata::canceled>.user_facing);
+    STATIC_REQUIRE(strata::layer_info_of<strata::timed_out>.user_facing);
+    CHECK(strata::layer_info_of<strata::timed_out>.name == "timed_out");
+}
+
+TEST_CASE("with_timeout returns fn's value when fn is in time", "[cancel][timeout]") {
+    int calls = 0;
+    const strata::result<int> r = strata::with_timeout(10s, [&](std::stop_token token) -> strata::result<int> {
+        ++calls;  // the caller's locals are safe to use: nothing outlives the call
+        return token.stop_requested() ? -1 : 42;
+    });
+    REQUIRE(r.has_value());
+    CHECK(*r == 42);
+    CHECK(calls == 1);
+}
+
+TEST_CASE("with_timeout passes fn's own error through when fn fails in time", "[cancel][timeout]") {
+    const strata::error e = strata::make_error<strata::low_level>("disk full");
+    const strata::result<void> r = strata::with_timeout(10s, [&](std::stop_token) -> strata::result<void> { return e; });
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().same_as(e));
+}
+
+TEST_CASE("with_timeout stops fn at the deadline and reports a timed_out error", "[cancel][timeout]") {
+    bool saw_stop = false;
+    const strata::result<int> r = strata::with_timeout(20ms, [&](std::stop_token token) -> strata::result<int> {
+        wait_for_stop(token);
+        saw_stop = token.stop_requested();
+        return strata::make_error<strata::canceled>("stopped as asked");
+    });
+    CHECK(saw_stop);
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CHECK(e.is<strata::timed_out>());
+    CHECK(e.is_user_facing());
+    // It names the operation (the caller) and the timeout, and keeps fn's error.
+    const std::string message(e.message());
+    CHECK_THAT(message, Catch::Contains("T_E_S_T"));  // the test body: the function that called with_timeout
+    CHECK_THAT(message, Catch::Contains("20 ms"));
+    REQUIRE(e.misc().find("timeout_ms").has_value());
+    CHECK(e.misc().find("timeout_ms")->as_signed() == 20);
+    REQUIRE(e.misc().find("late_ms").has_value());
+    CHECK(e.misc().find("late_ms")->as_signed() >= 0);
+    CHECK(e.inner().is<strata::canceled>());
+    CHECK(e.location().line() != 0);
+}
+
+TEST_CASE("a late success is stale: it becomes a timed_out error", "[cancel][timeout]") {
+    const strata::result<std::string> r =
+        strata::with_timeout(5ms, [](std::stop_token token) -> strata::result<std::string> {
+            wait_for_stop(token);  // returns a value anyway, after the deadline
+            return std::string("too late");
+        });
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().is<strata::timed_out>());
+    CHECK_THAT(std::string(r.error().message()), Catch::Contains("late"));
+    CHECK(r.error().inner().empty());
+}
+
+TEST_CASE("a timeout of zero or less fails at once without calling fn", "[cancel][timeout]") {
+    int calls = 0;
+    auto fn = [&](std::stop_token) -> strata::result<int> {
+        ++calls;
+        return 1;
+    };
+    const strata::result<int> zero = strata::with_timeout(0ms, fn);
+    const strata::result<int> negative = strata::with_timeout(-5s, fn);
+    CHECK(calls == 0);
+    REQUIRE_FALSE(zero.has_value());
+    REQUIRE_FALSE(negative.has_value());
+    CHECK(zero.error().is<strata::timed_out>());
+    CHECK(negative.error().is<strata::timed_out>());
+    CHECK_THAT(std::string(negative.error().message()), Catch::Contains("not positive"));
+}
+
+TEST_CASE("an exception thrown by fn becomes an error, not a terminated process", "[cancel][timeout]") {
+    const strata::result<int> r = strata::with_timeout(
+        10s, [](std::stop_token) -> strata::result<int> { throw std::runtime_error("boom in the task"); });
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message() == "boom in the task");
+    CHECK(r.error().inner_as<std::exception_ptr>() != nullptr);
+}
+
+TEST_CASE("a task that ignores its token delays the result but loses nothing", "[cancel][timeout]") {
+    std::atomic<bool> stop_seen{false};
+    const strata::result<int> r = strata::with_timeout(1ms, [&](std::stop_token token) -> strata::result<int> {
+        // Ignores the token until it has been stopped, then still fails on its own.
+        wait_for_stop(token);
+        stop_seen = true;
+        return strata::make_error<strata::low_level>("own failure");
+    });
+    CHECK(stop_seen);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().is<strata::timed_out>());
+    REQUIRE(strata::find<strata::low_level>(r.error()).has_value());
+    CHECK(strata::find<strata::low_level>(r.error())->message() == "own failure");
+}
+
+TEST_CASE("with_timeout is safe to use from many threads at once", "[cancel][timeout]") {
+    std::atomic<int> in_time{0};
+    std::atomic<int> timed_out{0};
+    std::thread threads[4];
+    for (int t = 0; t < 4; ++t) {
+        threads[t] = std::thread([&, t] {
+            for (int i = 0; i < 25; ++i) {
+                const bool slow = (i + t) % 2 == 0;
+                const strata::result<int> r = strata::with_timeout(slow ? 1ms : 10s, [&](std::stop_token token) -> strata::result<int> {
+                    if (slow) wait_for_stop(token);
+                    return i;
+                });
+                if (r)
+                    ++in_time;
+                else if (r.error().is<strata::timed_out>())
+                    ++timed_out;
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    CHECK(in_time == 50);
+    CHECK(timed_out == 50);
+}
