@@ -14,3 +14,4 @@
 #include "misc.hpp"
 #include "result.hpp"
 #include "stack.hpp"
+#include "task_group.hpp"
