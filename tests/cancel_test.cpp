@@ -152,3 +152,73 @@ TEST_CASE("with_timeout is safe to use from many threads at once", "[cancel][tim
     CHECK(in_time == 50);
     CHECK(timed_out == 50);
 }
+
+// --- first_of: replicated requests ----------------------------------------------
+
+TEST_CASE("first_of delivers the first success and stops the other replicas", "[cancel][first_of]") {
+    std::atomic<int> stopped{0};
+    auto slow = [&](std::stop_token token) -> strata::result<int> {
+        wait_for_stop(token);
+        ++stopped;
+        return strata::make_error<strata::canceled>("lost the race");
+    };
+    const strata::result<int> r =
+        strata::first_of(slow, [](std::stop_token) -> strata::result<int> { return 7; }, slow);
+    REQUIRE(r.has_value());
+    CHECK(*r == 7);
+    CHECK(stopped == 2);  // returned only once every replica had
+}
+
+TEST_CASE("first_of with one replica is that replica", "[cancel][first_of]") {
+    const strata::result<std::string> r =
+        strata::first_of([](std::stop_token) -> strata::result<std::string> { return std::string("only"); });
+    REQUIRE(r.has_value());
+    CHECK(*r == "only");
+}
+
+TEST_CASE("when every replica fails, one error holds every failure", "[cancel][first_of]") {
+    auto fail = [](int i) {
+        return [i](std::stop_token) -> strata::result<int> { return strata::make_error<strata::low_level>("replica {} failed", i); };
+    };
+    const strata::result<int> r = strata::first_of(fail(0), fail(1), fail(2));
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CHECK(e.is<strata::low_level>());
+    REQUIRE(e.misc().find("replica_failures").has_value());
+    CHECK(e.misc().find("replica_failures")->as_signed() == 3);
+    // The two failures that are not the returned one are attached by replica index.
+    int attached = 0;
+    for (int i = 0; i < 3; ++i)
+        if (auto v = e.misc().find("replica_" + std::to_string(i))) {
+            ++attached;
+            CHECK_THAT(std::string(v->as_string()), Catch::Contains("replica " + std::to_string(i) + " failed"));
+        }
+    CHECK(attached == 2);
+}
+
+TEST_CASE("replicas that succeed together: exactly one result, never a duplicate, many times", "[cancel][first_of][race]") {
+    for (int round = 0; round < 100; ++round) {
+        std::atomic<int> ready{0};
+        std::atomic<int> returned{0};
+        auto replica = [&](int value) {
+            return [&, value](std::stop_token) -> strata::result<int> {
+                ++ready;
+                while (ready < 3) std::this_thread::yield();
+                ++returned;
+                return value;
+            };
+        };
+        const strata::result<int> r = strata::first_of(replica(1), replica(2), replica(3));
+        REQUIRE(r.has_value());
+        CHECK((*r == 1 || *r == 2 || *r == 3));
+        CHECK(returned == 3);
+    }
+}
+
+TEST_CASE("a replica that throws loses to one that succeeds", "[cancel][first_of]") {
+    const strata::result<int> r = strata::first_of(
+        [](std::stop_token) -> strata::result<int> { throw std::runtime_error("replica blew up"); },
+        [](std::stop_token token) -> strata::result<int> { return token.stop_requested() ? -1 : 5; });
+    REQUIRE(r.has_value());
+    CHECK((*r == 5 || *r == -1));
+}

@@ -1,20 +1,23 @@
 // strata/cancel.hpp: cancellation and timeouts that carry their causes as errors.
-// The layers strata::canceled and strata::timed_out, and with_timeout(), which
-// runs a function with a stop token that fires at a deadline and turns a result
-// that comes too late into a timed_out error.
+// The layers strata::canceled and strata::timed_out; with_timeout(), which runs a
+// function with a stop token that fires at a deadline and turns a result that
+// comes too late into a timed_out error; and first_of(), replicated requests.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <concepts>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "error.hpp"
 #include "exception.hpp"
+#include "format.hpp"
 #include "location.hpp"
 #include "result.hpp"
 
@@ -132,6 +135,73 @@ template <class Rep, class Period, detail::stoppable_task F>
                                            "{}: no result within {} ms; it stopped {} ms late",
                                            fmt::make_format_args(where.function_name(), limit_ms, late_ms), limit_ms,
                                            late_ms));
+}
+
+// Replicated requests (the book's "first result wins"): runs every fn(stop_token)
+// at once (the first on the calling thread, the others on threads of their own)
+// and returns the first success; the others' tokens are stopped and their
+// results, successes included, are dropped, so exactly one result is delivered.
+// Returns once every replica has returned. When all fail, the result is the
+// failure that came first, with misc entries `replica_failures` (how many failed)
+// and `replica_<i>` (each other replica's chain). All replicas must return the
+// same result type; first_of() with no replica does not compile.
+template <detail::stoppable_task F, detail::stoppable_task... More>
+    requires(std::is_same_v<detail::task_result_t<F>, detail::task_result_t<More>> && ...)
+[[nodiscard]] detail::task_result_t<F> first_of(F&& first, More&&... more) {
+    using R = detail::task_result_t<F>;
+    constexpr std::size_t n = 1 + sizeof...(More);
+    std::stop_source source;
+    std::mutex m;
+    std::optional<R> winner;
+    std::vector<std::pair<std::size_t, error>> failures;  // in the order they came
+    auto run = [&](std::size_t i, auto& fn) noexcept {
+        R r = detail::call_task(fn, source.get_token());
+        std::lock_guard lock(m);
+        if (r) {
+            if (!winner) {
+                winner.emplace(std::move(r));
+                source.request_stop();
+            }
+            return;  // a later success is a duplicate: never delivered
+        }
+#if STRATA_HAS_EXCEPTIONS
+        try {
+#endif
+            failures.emplace_back(i, std::move(r).error());
+#if STRATA_HAS_EXCEPTIONS
+        } catch (...) {
+        }
+#endif
+    };
+    std::vector<std::thread> threads;
+    threads.reserve(n - 1);
+    std::size_t index = 1;
+    auto start = [&](auto& fn) {
+        const std::size_t i = index++;
+#if STRATA_HAS_EXCEPTIONS
+        try {
+#endif
+            threads.emplace_back([&run, &fn, i] { run(i, fn); });
+#if STRATA_HAS_EXCEPTIONS
+        } catch (...) {
+            run(i, fn);  // no thread to be had: this replica runs here, in turn
+        }
+#endif
+    };
+    (start(more), ...);
+    (void)start;  // unused with a single replica
+    run(0, first);
+    for (std::thread& t : threads) t.join();
+    if (winner) return std::move(*winner);
+    if (failures.empty()) return failure(make_error("first_of: every replica failed, and no failure could be kept"));
+    error e = std::move(failures.front().second);
+    e.with("replica_failures", static_cast<long long>(failures.size()));
+    for (std::size_t k = 1; k < failures.size(); ++k) {
+        fmt::memory_buffer chain;
+        detail::write_chain(chain, failures[k].second);
+        e.with(fmt::format("replica_{}", failures[k].first), std::string_view(chain.data(), chain.size()));
+    }
+    return failure(std::move(e));
 }
 
 }  // namespace strata

@@ -19,6 +19,8 @@ int main() {
     auto bad = fmt::format("{:x}", e);
 #elif STRATA_CASE == 6  // a misc value that is not formattable
     auto bad = strata::make_error("x").with("key", not_formattable{});
+#elif STRATA_CASE == 7  // first_of with no replica
+    auto bad = strata::first_of();
 #else
     auto bad = fmt::format("{} {:c} {:v}", e, e, e);
 #endif
