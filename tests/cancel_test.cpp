@@ -3,6 +3,8 @@
 // that wait for their stop token (or ignore it) and then return.
 #include <catch2/catch.hpp>
 
+#include "support.hpp"
+
 #include <strata/cancel.hpp>
 
 #include <atomic>
@@ -16,17 +18,7 @@
 
 using namespace std::chrono_literals;
 
-namespace {
-
-// Blocks until the token is stopped (no timed wait: the stop is the only way out).
-void wait_for_stop(const std::stop_token& token) {
-    std::mutex m;
-    std::condition_variable_any cv;
-    std::unique_lock lock(m);
-    cv.wait(lock, token, [] { return false; });
-}
-
-}  // namespace
+using strata_test::wait_for_stop;
 
 TEST_CASE("canceled and timed_out are user-facing layers", "[cancel]") {
     STATIC_REQUIRE(strata::layer_tag<strata::canceled>);

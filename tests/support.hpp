@@ -4,6 +4,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -35,6 +38,15 @@ public:
 private:
     strata::capture_policy saved_;
 };
+
+// Blocks until the token is stopped: no timed wait, the stop is the only way out
+// (so tests that need a task to be late never depend on the clock).
+inline void wait_for_stop(const std::stop_token& token) {
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_lock lock(m);
+    cv.wait(lock, token, [] { return false; });
+}
 
 // Runs fn(0) ... fn(n - 1) on n threads that start together (to make them race),
 // and joins them.

@@ -2,6 +2,8 @@
 // must be stopped wait for their token.
 #include <catch2/catch.hpp>
 
+#include "support.hpp"
+
 #include <strata/task_group.hpp>
 
 #include <atomic>
@@ -12,16 +14,7 @@
 #include <stop_token>
 #include <string>
 
-namespace {
-
-void wait_for_stop(const std::stop_token& token) {
-    std::mutex m;
-    std::condition_variable_any cv;
-    std::unique_lock lock(m);
-    cv.wait(lock, token, [] { return false; });
-}
-
-}  // namespace
+using strata_test::wait_for_stop;
 
 TEST_CASE("a group whose tasks all succeed succeeds", "[task_group]") {
     std::atomic<int> ran{0};

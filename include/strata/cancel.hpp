@@ -45,6 +45,25 @@ using task_result_t = std::remove_cvref_t<std::invoke_result_t<F&, std::stop_tok
 template <class F>
 concept stoppable_task = std::is_invocable_v<F&, std::stop_token> && is_result<task_result_t<F>>::value;
 
+// Adds `other`'s chain to e as the misc entry <prefix><n> ("replica_2"), so that
+// one error can carry failures that would otherwise be dropped. Out of memory the
+// entry is dropped.
+inline void attach_chain(error& e, std::string_view prefix, std::size_t n, const error& other) noexcept {
+    fmt::memory_buffer key;
+    fmt::memory_buffer chain;
+#if STRATA_HAS_EXCEPTIONS
+    try {
+#endif
+        put(key, prefix, n);
+        write_chain(chain, other);
+#if STRATA_HAS_EXCEPTIONS
+    } catch (...) {
+        return;
+    }
+#endif
+    e.with(std::string_view(key.data(), key.size()), std::string_view(chain.data(), chain.size()));
+}
+
 inline long long to_ms(std::chrono::steady_clock::duration d) noexcept {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
@@ -196,11 +215,7 @@ template <detail::stoppable_task F, detail::stoppable_task... More>
     if (failures.empty()) return failure(make_error("first_of: every replica failed, and no failure could be kept"));
     error e = std::move(failures.front().second);
     e.with("replica_failures", static_cast<long long>(failures.size()));
-    for (std::size_t k = 1; k < failures.size(); ++k) {
-        fmt::memory_buffer chain;
-        detail::write_chain(chain, failures[k].second);
-        e.with(fmt::format("replica_{}", failures[k].first), std::string_view(chain.data(), chain.size()));
-    }
+    for (std::size_t k = 1; k < failures.size(); ++k) detail::attach_chain(e, "replica_", failures[k].first, failures[k].second);
     return failure(std::move(e));
 }
 

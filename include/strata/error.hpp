@@ -144,13 +144,6 @@ inline frame* allocate_or_degrade(frame_spec& s) noexcept {
     return allocate_frame(s);
 }
 
-// As allocate_or_degrade, and at worst the static frame of layer L.
-template <class L>
-frame* make_frame(frame_spec& s) noexcept {
-    if (frame* f = allocate_or_degrade(s)) return f;
-    return out_of_memory_frame<L>(s.inner);
-}
-
 inline constexpr layer_info error_code_cause{"std::error_code", false, true};
 inline constexpr layer_info exception_cause{"exception", false, true};
 inline constexpr layer_info value_cause{"value", false, true};

@@ -45,7 +45,7 @@ namespace strata {
     if (capture) stack.capture();
     detail::frame* f = detail::make_cause_frame<std::exception_ptr>(p, capture ? &stack : nullptr);
     // Out of memory: the static frame, never an empty error.
-    return detail::access::adopt(f ? f : detail::out_of_memory_frame<untagged>(nullptr));
+    return detail::access::adopt(f ? f : &detail::oom_frame_of<untagged>);
 }
 
 }  // namespace strata

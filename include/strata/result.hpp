@@ -50,7 +50,8 @@ struct is_result<result<T>> : std::true_type {};
     frame_spec s;
     s.layer = &layer_info_of<untagged>;
     s.message = "an empty strata::error was used as the failure of a result";
-    return make_frame<untagged>(s);
+    frame* f = allocate_or_degrade(s);
+    return f ? f : &oom_frame_of<untagged>;
 }
 
 // The frame a failed result holds: an empty error cannot mark a failure (a failed

@@ -9,12 +9,10 @@
 #include <cstddef>
 #include <mutex>
 #include <stop_token>
-#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
 
 #include "cancel.hpp"
 #include "error.hpp"
@@ -67,11 +65,7 @@ public:
         error e = first_;
         if (!later_.empty()) {
             e.with("later_failures", later_count_);
-            for (std::size_t i = 0; i < later_.size(); ++i) {
-                fmt::memory_buffer chain;
-                detail::write_chain(chain, later_[i]);
-                e.with(fmt::format("later_failure_{}", i + 1), std::string_view(chain.data(), chain.size()));
-            }
+            for (std::size_t i = 0; i < later_.size(); ++i) detail::attach_chain(e, "later_failure_", i + 1, later_[i]);
         }
         return failure(std::move(e));
     }

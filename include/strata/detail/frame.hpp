@@ -210,14 +210,6 @@ inline frame oom_frame_of{&layer_info_of<L>, oom_message, immortal};
 // What a failed strata::result holds after its error was moved out: it stays failed.
 inline frame moved_from_result_frame{&layer_info_of<untagged>, "(moved-from strata::result)", immortal};
 
-// No frame could be allocated. A static frame cannot own a reference, so the
-// inner chain is released and the layer alone survives.
-template <class L>
-inline frame* out_of_memory_frame(frame* inner) noexcept {
-    release(inner);
-    return &oom_frame_of<L>;
-}
-
 // Copy of `f` with its own misc list, so that with() never changes a shared frame.
 // nullptr when memory is short.
 inline frame* clone_frame(const frame* f) noexcept {
