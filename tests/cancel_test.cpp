@@ -178,10 +178,11 @@ TEST_CASE("when every replica fails, one error holds every failure", "[cancel][f
     CHECK(e.is<strata::low_level>());
     REQUIRE(e.misc().find("replica_failures").has_value());
     CHECK(e.misc().find("replica_failures")->as_signed() == 3);
-    // The two failures that are not the returned one are attached by replica index.
+    // The two failures that are not the returned one are attached by replica
+    // number (from 1, in argument order).
     int attached = 0;
     for (int i = 0; i < 3; ++i)
-        if (auto v = e.misc().find("replica_" + std::to_string(i))) {
+        if (auto v = e.misc().find("replica_" + std::to_string(i + 1))) {
             ++attached;
             CHECK_THAT(std::string(v->as_string()), Catch::Contains("replica " + std::to_string(i) + " failed"));
         }

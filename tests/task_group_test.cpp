@@ -113,16 +113,37 @@ TEST_CASE("destroying a group waits for its tasks", "[task_group]") {
     CHECK(done == 4);
 }
 
-TEST_CASE("stop() stops the tasks without a failure", "[task_group]") {
+TEST_CASE("stop() stops the tasks; their cancellations are not failures, and wait() says why", "[task_group]") {
     strata::task_group g;
     for (int i = 0; i < 3; ++i)
         g.spawn([](std::stop_token token) -> strata::result<void> {
             wait_for_stop(token);
-            return strata::make_error<strata::canceled>("stopped by the caller");
+            return strata::canceled_by(token);
         });
+    g.spawn([](std::stop_token) -> strata::result<void> { return {}; });
+    g.stop("the user pressed cancel");
+    const strata::result<void> r = g.wait();
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CHECK(e.is<strata::canceled>());
+    CHECK(e.is_user_facing());  // asked for: never reported as a bug
+    CHECK(e.message() == "3 of 4 tasks canceled");
+    CHECK(e.misc().find("canceled_tasks")->as_signed() == 3);
+    REQUIRE(e.inner());
+    CHECK(e.inner().message() == "the user pressed cancel");
+    CHECK(e.inner().misc().find("stop_reason")->as_string() == "user");
+    CHECK(g.cause().message() == "the user pressed cancel");
+}
+
+TEST_CASE("a stopped group whose tasks all finish anyway succeeds", "[task_group]") {
+    strata::task_group g;
     g.stop();
+    g.spawn([](std::stop_token token) -> strata::result<void> {
+        CHECK(token.stop_requested());  // a task spawned after stop() starts stopped
+        return {};
+    });
     CHECK(g.wait().has_value());
-    CHECK(g.cause().empty());
+    CHECK(g.cause().message() == "stopped on request");
 }
 
 TEST_CASE("tasks failing at the same moment: one failure, the rest counted, many times", "[task_group][race]") {

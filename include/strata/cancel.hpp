@@ -1,15 +1,27 @@
 // strata/cancel.hpp: cancellation and timeouts that carry their causes as errors.
-// The layers strata::canceled and strata::timed_out; with_timeout(), which runs a
-// function with a stop token that fires at a deadline and turns a result that
-// comes too late into a timed_out error; and first_of(), replicated requests.
+//
+// - The layers strata::canceled and strata::timed_out.
+// - Scopes: with_timeout(), first_of() and task_group (task_group.hpp) each stop
+//   their work through a stop token *and* record why, as an error: the deadline,
+//   a missed heartbeat, the replica that won, the group's failure, the user, or a
+//   parent. A task reads it with stop_cause(token), or returns canceled_by(token).
+// - Scopes nest: one started inside a strata task (on that task's thread) is
+//   stopped when the task is, with "parent canceled" over the parent's cause.
+// - Heartbeats: beat() records that the task on this thread is alive; a timeout
+//   or a group can require a beat every interval and stops a task that misses one
+//   with a timed_out error saying when it last beat (stalled, not slow).
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <concepts>
+#include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <stop_token>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -23,27 +35,197 @@
 
 namespace strata {
 
-// Work that stopped because it was asked to (by a parent, the user, or a faster
-// replica). Asked-for cancellation is a known edge case, so the layer is
-// user-facing; its inner error says why.
+// Work that stopped because it was asked to (by a parent, the user, a faster
+// replica, or a group whose other task failed). Asked-for cancellation is a known
+// edge case, so the layer is user-facing; its inner error says why.
 struct canceled {
     static constexpr std::string_view name = "canceled";
     static constexpr bool user_facing = true;
 };
 
-// Work that did not finish by its deadline. User-facing for the same reason.
+// Work that did not finish by its deadline, or stopped beating. User-facing for
+// the same reason.
 struct timed_out {
     static constexpr std::string_view name = "timed_out";
     static constexpr bool user_facing = true;
 };
 
+// Options of with_timeout().
+struct timeout_options {
+    // Names the work in the errors ("fetch the report"); by default the function
+    // that called with_timeout().
+    std::string_view operation{};
+    // Greater than zero: fn must call strata::beat() at least this often, or it is
+    // stopped as stalled.
+    std::chrono::steady_clock::duration heartbeat{};
+};
+
 namespace detail {
+
+using steady = std::chrono::steady_clock;
 
 template <class F>
 using task_result_t = std::remove_cvref_t<std::invoke_result_t<F&, std::stop_token>>;
 
 template <class F>
 concept stoppable_task = std::is_invocable_v<F&, std::stop_token> && is_result<task_result_t<F>>::value;
+
+inline long long to_ms(steady::duration d) noexcept {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+// A frame of layer L over `inner` (adopted), at `where`, with `stack` if given.
+// Cause frames have none: they are made on whichever thread stops the work, where
+// a stack says nothing.
+template <layer_tag L, class... Args>
+wrapped_error<L> frame_at(location where, error inner, const stack_buffer* stack, fmt::format_string<Args...> f,
+                          const Args&... args) noexcept {
+    return access::adopt_as<L>(new_frame(&layer_info_of<L>, &oom_frame_of<L>, where, fmt::string_view(f),
+                                         fmt::make_format_args(args...), access::take(std::move(inner)),
+                                         stack && stack->n ? stack : nullptr));
+}
+
+class scope;
+
+// The strata task running on this thread, innermost first: what beat() beats,
+// and the parent of a scope started here.
+struct task_context {
+    scope* s;
+    task_context* outer;
+};
+inline thread_local task_context* current_task = nullptr;
+
+// While it lives, the task running on this thread belongs to `s`.
+class task_context_guard {
+public:
+    explicit task_context_guard(scope& s) noexcept : ctx_{&s, current_task} { current_task = &ctx_; }
+    ~task_context_guard() { current_task = ctx_.outer; }
+    task_context_guard(const task_context_guard&) = delete;
+    task_context_guard& operator=(const task_context_guard&) = delete;
+
+private:
+    task_context ctx_;
+};
+
+// Every live scope, so that a token handed to another thread still finds its
+// cause. Touched when a scope starts and ends, and by stop_cause() off the
+// task's thread: never on a hot path.
+struct scope_list {
+    std::mutex m;
+    scope* head = nullptr;
+};
+inline scope_list& live_scopes() noexcept {
+    static scope_list list;
+    return list;
+}
+
+// One stop source and why it stopped. The cause is set once, before the tokens
+// fire, so whoever sees a stopped token finds it. Also the task's heartbeat.
+class scope {
+public:
+    // How a scope follows its parent: not at all; as a nested piece of work
+    // ("parent canceled" over the parent's cause); or as one task of a group (the
+    // group's cause as it is).
+    enum class link { none, nest, inherit };
+
+    scope(location where, scope* parent, link how) : where_(where) {
+        last_beat_.store(started_.time_since_epoch().count(), std::memory_order_relaxed);
+        {
+            scope_list& list = live_scopes();
+            std::lock_guard lock(list.m);
+            next_ = list.head;
+            if (next_) next_->prev_ = this;
+            list.head = this;
+        }
+        if (parent && how != link::none) link_.emplace(parent->token(), follow{this, parent, how == link::nest});
+    }
+    ~scope() {
+        link_.reset();  // waits for a callback that is running
+        scope_list& list = live_scopes();
+        std::lock_guard lock(list.m);
+        if (prev_)
+            prev_->next_ = next_;
+        else
+            list.head = next_;
+        if (next_) next_->prev_ = prev_;
+    }
+    scope(const scope&) = delete;
+    scope& operator=(const scope&) = delete;
+
+    std::stop_token token() const noexcept { return source_.get_token(); }
+    location where() const noexcept { return where_; }
+    bool stop_requested() const noexcept { return stopping_.load(std::memory_order_acquire); }
+
+    // Stops the scope with `cause`; false (and cause dropped) if it was already
+    // stopped: the first cause is the one kept.
+    bool stop(error cause) noexcept {
+        bool expected = false;
+        if (!stopping_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return false;
+        {
+            std::lock_guard lock(m_);
+            cause_ = std::move(cause);
+        }
+        source_.request_stop();
+        return true;
+    }
+
+    error cause() const noexcept {
+        std::lock_guard lock(m_);
+        return cause_;
+    }
+
+    void beat(steady::time_point now) noexcept {
+        last_beat_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+        beats_.fetch_add(1, std::memory_order_relaxed);
+    }
+    steady::time_point started() const noexcept { return started_; }
+    steady::time_point last_beat() const noexcept {
+        return steady::time_point(steady::duration(last_beat_.load(std::memory_order_relaxed)));
+    }
+    std::uint64_t beats() const noexcept { return beats_.load(std::memory_order_relaxed); }
+
+    // Why the scope whose token this is stopped (empty: not stopped, or not a
+    // live scope's token). The running task's scopes are looked at first, without
+    // a lock.
+    static error cause_of(const std::stop_token& token) noexcept {
+        if (!token.stop_requested()) return {};
+        for (task_context* c = current_task; c; c = c->outer)
+            if (c->s->token() == token) return c->s->cause();
+        scope_list& list = live_scopes();
+        std::lock_guard lock(list.m);
+        for (scope* s = list.head; s; s = s->next_)
+            if (s->source_.get_token() == token) return s->cause();
+        return {};
+    }
+
+private:
+    struct follow {
+        scope* self;
+        scope* parent;
+        bool nest;
+        void operator()() noexcept {
+            error why = parent->cause();
+            if (nest)
+                why = frame_at<canceled>(self->where_, std::move(why), nullptr, "parent canceled")
+                          .with("stop_reason", "parent");
+            self->stop(std::move(why));
+        }
+    };
+
+    location where_;
+    steady::time_point started_ = steady::now();
+    std::stop_source source_;
+    mutable std::mutex m_;
+    error cause_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<steady::rep> last_beat_{0};
+    std::atomic<std::uint64_t> beats_{0};
+    scope* prev_ = nullptr;
+    scope* next_ = nullptr;
+    std::optional<std::stop_callback<follow>> link_;  // last: it may fire at once
+};
+
+inline scope* parent_scope() noexcept { return current_task ? current_task->s : nullptr; }
 
 // Adds `other`'s chain to e as the misc entry <prefix><n> ("replica_2"), so that
 // one error can carry failures that would otherwise be dropped. Out of memory the
@@ -64,10 +246,6 @@ inline void attach_chain(error& e, std::string_view prefix, std::size_t n, const
     e.with(std::string_view(key.data(), key.size()), std::string_view(chain.data(), chain.size()));
 }
 
-inline long long to_ms(std::chrono::steady_clock::duration d) noexcept {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
-
 // Calls fn(token); an exception it throws becomes an error (never terminate).
 template <class F>
 task_result_t<F> call_task(F& fn, std::stop_token token) noexcept {
@@ -82,106 +260,252 @@ task_result_t<F> call_task(F& fn, std::stop_token token) noexcept {
 #endif
 }
 
-}  // namespace detail
+// fn's error as with_timeout keeps it under its own: when fn returned
+// canceled_by(token) for this very stop, the frame that says where fn stopped is
+// kept without the cause below it, which the outer error already states.
+inline error without_cause(error fn_error, const error& cause) noexcept {
+    frame* f = access::get(fn_error);
+    if (!f || !cause || f->inner != access::get(cause)) return fn_error;
+    if (frame* c = clone_frame(f, nullptr)) return access::adopt(c);
+    return fn_error;
+}
 
-namespace detail {
+// What a heartbeat check found: a task silent for `silent`, whose last beat
+// (if any) came `last_beat` after it started.
+struct stall {
+    long long heartbeat_ms;
+    long long silent_ms;
+    long long last_beat_ms;  // -1: it never beat
+    long long beats;
+};
 
-// A timed_out frame over `inner` (adopted; may be null), made at the caller's
-// call site with the caller's stack.
-inline error timed_out_error(location where, const stack_buffer& stack, frame* inner, fmt::string_view text,
-                             fmt::format_args args, long long timeout_ms, long long late_ms) noexcept {
-    error e = access::adopt(new_frame(&layer_info_of<timed_out>, &oom_frame_of<timed_out>, where, text, args, inner,
-                                      stack.n ? &stack : nullptr));
-    e.with("timeout_ms", timeout_ms);
-    if (late_ms >= 0) e.with("late_ms", late_ms);
+inline stall stall_of(const scope& s, steady::duration heartbeat, steady::time_point now) noexcept {
+    const long long beats = static_cast<long long>(s.beats());
+    return stall{to_ms(heartbeat), to_ms(now - s.last_beat()), beats ? to_ms(s.last_beat() - s.started()) : -1, beats};
+}
+
+// "stalled: no heartbeat for 250 ms (one is required every 100 ms); it last beat
+// 1200 ms after it started": a timed_out frame over `inner`, with the figures as
+// misc entries.
+inline error stalled_error(location where, std::string_view what, const stall& st, error inner = {},
+                           const stack_buffer* stack = nullptr) noexcept {
+    error e = st.last_beat_ms < 0
+                  ? frame_at<timed_out>(where, std::move(inner), stack,
+                                        "{}: stalled: no heartbeat for {} ms (one is required every {} ms); "
+                                        "it never beat",
+                                        what, st.silent_ms, st.heartbeat_ms)
+                  : frame_at<timed_out>(where, std::move(inner), stack,
+                                        "{}: stalled: no heartbeat for {} ms (one is required every {} ms); "
+                                        "it last beat {} ms after it started",
+                                        what, st.silent_ms, st.heartbeat_ms, st.last_beat_ms);
+    e.with("stop_reason", "heartbeat");
+    e.with("heartbeat_ms", st.heartbeat_ms);
+    e.with("silent_ms", st.silent_ms);
+    e.with("last_beat_ms", st.last_beat_ms);
+    e.with("beats", st.beats);
     return e;
 }
 
 }  // namespace detail
 
-// Runs fn(stop_token) on the calling thread, with a token that is stopped when
-// `timeout` has passed, and returns fn's result. Returns when fn returns: nothing
-// is left running, so fn may use the caller's locals. A result that comes after
-// the deadline is stale: the call returns a timed_out error that names the call
-// site, the timeout and how far past it fn ran (fn's own error, if it failed, is
-// its inner cause). A timeout of zero or less fails at once, without calling fn.
-// An exception thrown by fn becomes an error. Costs one watchdog thread per call.
-template <class Rep, class Period, detail::stoppable_task F>
-[[nodiscard]] detail::task_result_t<F> with_timeout(std::chrono::duration<Rep, Period> timeout, F&& fn,
-                                                    location where = location::current()) noexcept {
-    using clock = std::chrono::steady_clock;
-    const auto limit = std::chrono::duration_cast<clock::duration>(timeout);
-    const long long limit_ms = detail::to_ms(limit);
-    detail::stack_buffer stack;
-    if (get_capture_policy() != capture_policy::off) stack.capture();
-    if (limit <= clock::duration::zero())
-        return failure(detail::timed_out_error(where, stack, nullptr, "{}: timeout of {} ms is not positive",
-                                               fmt::make_format_args(where.function_name(), limit_ms), limit_ms, -1));
-    const auto deadline = clock::now() + limit;
-    std::stop_source source;
+// Records a heartbeat for the strata work running on this thread (a task of a
+// group, a replica, the fn of with_timeout, and every such work it runs inside
+// of). Cheap: a clock read and two relaxed stores per enclosing task. Returns
+// false when no strata work runs on this thread (a thread the task started
+// itself cannot beat for it).
+inline bool beat() noexcept {
+    detail::task_context* c = detail::current_task;
+    if (!c) return false;
+    const auto now = detail::steady::now();
+    for (; c; c = c->outer) c->s->beat(now);
+    return true;
+}
+
+// Why the strata scope that `token` belongs to was stopped: "lost to replica 2",
+// a deadline, a missed heartbeat, the group's failure, the user, a parent. Empty
+// while the token is not stopped, or when it is not a live strata scope's token.
+// Works from any thread.
+[[nodiscard]] inline error stop_cause(const std::stop_token& token) noexcept { return detail::scope::cause_of(token); }
+
+namespace detail {
+
+inline wrapped_error<canceled> canceled_frame(const std::stop_token& token, location where, fmt::string_view text,
+                                              fmt::format_args args) noexcept {
+    error cause = stop_cause(token);
+    if (!cause)
+        cause = token.stop_requested()
+                    ? frame_at<canceled>(where, {}, nullptr, "the stop carried no cause (not a strata token)")
+                    : frame_at<canceled>(where, {}, nullptr, "its token was not stopped");
+    return access::adopt_as<canceled>(new_frame(&layer_info_of<canceled>, &oom_frame_of<canceled>, where, text, args,
+                                                access::take(std::move(cause)), nullptr));
+}
+
+}  // namespace detail
+
+// What a task returns when it saw its token stopped: a canceled error made here,
+// with stop_cause(token) as its inner error. The message is "canceled" or, as the
+// user will see it when this is the outermost error, one of your own:
+//   if (token.stop_requested()) return strata::canceled_by(token, "warming the cache was canceled");
+[[nodiscard]] inline wrapped_error<canceled> canceled_by(const std::stop_token& token,
+                                                         location where = location::current()) noexcept {
+    return detail::canceled_frame(token, where, "canceled", fmt::format_args());
+}
+
+template <class... Args>
+[[nodiscard]] wrapped_error<canceled> canceled_by(const std::stop_token& token, format_string<Args...> fmt,
+                                                  Args&&... args) noexcept {
+    return detail::canceled_frame(token, fmt.where(), fmt.get(), fmt::make_format_args(args...));
+}
+
+namespace detail {
+
+// with_timeout() after the capture, for one function type.
+template <class F>
+task_result_t<F> timed_call(steady::duration limit, const timeout_options& options, F& fn, location where,
+                            const stack_buffer& stack) noexcept {
+    const std::string_view op = options.operation.empty() ? std::string_view(where.function_name()) : options.operation;
+    const long long limit_ms = to_ms(limit);
+    if (limit <= steady::duration::zero())
+        return failure(frame_at<timed_out>(where, {}, &stack, "{}: timeout of {} ms is not positive", op, limit_ms)
+                           .with("stop_reason", "deadline")
+                           .with("timeout_ms", limit_ms));
+    const steady::duration heartbeat = options.heartbeat;
+    const bool beats_required = heartbeat > steady::duration::zero();
+    scope sc(where, parent_scope(), scope::link::nest);
+    const steady::time_point deadline = sc.started() + limit;
     std::mutex m;
     std::condition_variable cv;
     bool done = false;
+    std::optional<stall> stalled;  // set by the watchdog when it stopped fn for a missed beat
     std::thread watchdog;
 #if STRATA_HAS_EXCEPTIONS
     try {
 #endif
-        watchdog = std::thread([&] {
+        watchdog = std::thread([&]() noexcept {
             std::unique_lock lock(m);
-            if (!cv.wait_until(lock, deadline, [&] { return done; })) source.request_stop();
+            for (;;) {
+                steady::time_point wake = deadline;
+                if (beats_required) wake = std::min(wake, sc.last_beat() + heartbeat);
+                if (cv.wait_until(lock, wake, [&] { return done; })) return;
+                const steady::time_point now = steady::now();
+                if (now >= deadline) {
+                    lock.unlock();
+                    sc.stop(frame_at<timed_out>(where, {}, nullptr, "{}: deadline of {} ms passed", op, limit_ms)
+                                .with("stop_reason", "deadline")
+                                .with("timeout_ms", limit_ms));
+                    return;
+                }
+                if (beats_required && now - sc.last_beat() >= heartbeat) {
+                    const stall st = stall_of(sc, heartbeat, now);
+                    lock.unlock();
+                    if (sc.stop(stalled_error(where, op, st))) stalled = st;
+                    return;
+                }
+            }
         });
 #if STRATA_HAS_EXCEPTIONS
     } catch (...) {
-        // No thread to be had: fn runs without a stop at the deadline; a late
-        // result is still reported as one.
+        // No thread to be had: fn runs without a stop at the deadline (or for a
+        // missed beat); a late result is still reported as one.
     }
 #endif
-    detail::task_result_t<F> r = detail::call_task(fn, source.get_token());
+    task_result_t<F> r = [&] {
+        task_context_guard in_task(sc);
+        return call_task(fn, sc.token());
+    }();
     {
         std::lock_guard lock(m);
         done = true;
     }
     cv.notify_one();
     if (watchdog.joinable()) watchdog.join();
-    const auto finished = clock::now();
+    if (stalled)
+        return failure(
+            stalled_error(where, op, *stalled, r ? error() : without_cause(std::move(r).error(), sc.cause()), &stack));
+    const steady::time_point finished = steady::now();
     if (finished <= deadline) return r;
-    const long long late_ms = detail::to_ms(finished - deadline);
-    if (r)
-        return failure(detail::timed_out_error(where, stack, nullptr, "{}: no result within {} ms; it came {} ms late",
-                                               fmt::make_format_args(where.function_name(), limit_ms, late_ms),
-                                               limit_ms, late_ms));
-    return failure(detail::timed_out_error(where, stack, detail::access::take(std::move(r).error()),
-                                           "{}: no result within {} ms; it stopped {} ms late",
-                                           fmt::make_format_args(where.function_name(), limit_ms, late_ms), limit_ms,
-                                           late_ms));
+    const long long late_ms = to_ms(finished - deadline);
+    error e = r ? frame_at<timed_out>(where, {}, &stack, "{}: no result within {} ms; it came {} ms late", op, limit_ms,
+                                      late_ms)
+                : frame_at<timed_out>(where, without_cause(std::move(r).error(), sc.cause()), &stack,
+                                      "{}: no result within {} ms; it stopped {} ms late", op, limit_ms, late_ms);
+    e.with("stop_reason", "deadline");
+    e.with("timeout_ms", limit_ms);
+    e.with("late_ms", late_ms);
+    if (beats_required || sc.beats()) {
+        // Slow, not stalled: when it last beat tells the two apart.
+        e.with("beats", static_cast<long long>(sc.beats()));
+        e.with("last_beat_ms", sc.beats() ? to_ms(sc.last_beat() - sc.started()) : -1LL);
+    }
+    return failure(std::move(e));
+}
+
+}  // namespace detail
+
+// Runs fn(stop_token) on the calling thread, with a token that is stopped when
+// `timeout` has passed, and returns fn's result. Returns when fn returns: nothing
+// is left running, so fn may use the caller's locals.
+// - A result that comes after the deadline is stale: the call returns a timed_out
+//   error naming the operation, the timeout and how far past it fn ran (fn's own
+//   error, if it failed, is its inner cause). fn's token carries the cause
+//   "<operation>: deadline of N ms passed" (see stop_cause, canceled_by).
+// - With options.heartbeat, fn must call strata::beat() at least that often; if
+//   it goes silent it is stopped and the call returns a timed_out error saying
+//   "stalled", for how long, and when it last beat.
+// - A timeout of zero or less fails at once, without calling fn.
+// - Called inside a strata task (a group's task, a replica, another timeout's
+//   fn), fn is also stopped when that task is, with "parent canceled".
+// - An exception thrown by fn becomes an error. Costs one watchdog thread per call.
+template <class Rep, class Period, detail::stoppable_task F>
+[[nodiscard, gnu::always_inline]] inline detail::task_result_t<F> with_timeout(
+    std::chrono::duration<Rep, Period> timeout, const timeout_options& options, F&& fn,
+    location where = location::current()) noexcept {
+    detail::stack_buffer stack;
+    if (get_capture_policy() != capture_policy::off) stack.capture();
+    return detail::timed_call(std::chrono::duration_cast<detail::steady::duration>(timeout), options, fn, where, stack);
+}
+
+template <class Rep, class Period, detail::stoppable_task F>
+[[nodiscard, gnu::always_inline]] inline detail::task_result_t<F> with_timeout(
+    std::chrono::duration<Rep, Period> timeout, F&& fn, location where = location::current()) noexcept {
+    detail::stack_buffer stack;
+    if (get_capture_policy() != capture_policy::off) stack.capture();
+    return detail::timed_call(std::chrono::duration_cast<detail::steady::duration>(timeout), timeout_options{}, fn,
+                              where, stack);
 }
 
 // Replicated requests (the book's "first result wins"): runs every fn(stop_token)
 // at once (the first on the calling thread, the others on threads of their own)
-// and returns the first success; the others' tokens are stopped and their
-// results, successes included, are dropped, so exactly one result is delivered.
-// Returns once every replica has returned. When all fail, the result is the
-// failure that came first, with misc entries `replica_failures` (how many failed)
-// and `replica_<i>` (each other replica's chain). All replicas must return the
-// same result type; first_of() with no replica does not compile.
+// and returns the first success. The others' tokens are stopped with the cause
+// "lost to replica N" (N counts from 1, in argument order), and their results,
+// successes included, are dropped: exactly one result is delivered. Returns once
+// every replica has returned. When all fail, the result is the failure that came
+// first, with misc entries `replica_failures` (how many failed) and `replica_<N>`
+// (each other replica's chain). All replicas must return the same result type;
+// first_of() with no replica does not compile.
 template <detail::stoppable_task F, detail::stoppable_task... More>
-    requires(std::is_same_v<detail::task_result_t<F>, detail::task_result_t<More>> && ...)
-[[nodiscard]] detail::task_result_t<F> first_of(F&& first, More&&... more) {
+requires(std::is_same_v<detail::task_result_t<F>, detail::task_result_t<More>>&&...)
+    [[nodiscard]] detail::task_result_t<F> first_of(F&& first, More&&... more) {
     using R = detail::task_result_t<F>;
     constexpr std::size_t n = 1 + sizeof...(More);
-    std::stop_source source;
+    detail::scope sc(location::current(), detail::parent_scope(), detail::scope::link::nest);
     std::mutex m;
     std::optional<R> winner;
     std::vector<std::pair<std::size_t, error>> failures;  // in the order they came
     auto run = [&](std::size_t i, auto& fn) noexcept {
-        R r = detail::call_task(fn, source.get_token());
-        std::lock_guard lock(m);
+        R r = [&] {
+            detail::task_context_guard in_task(sc);
+            return detail::call_task(fn, sc.token());
+        }();
+        std::unique_lock lock(m);
         if (r) {
-            if (!winner) {
-                winner.emplace(std::move(r));
-                source.request_stop();
-            }
-            return;  // a later success is a duplicate: never delivered
+            if (winner) return;  // a later success is a duplicate: never delivered
+            winner.emplace(std::move(r));
+            lock.unlock();
+            sc.stop(detail::frame_at<canceled>(sc.where(), {}, nullptr, "lost to replica {}", i)
+                        .with("stop_reason", "lost_race")
+                        .with("winner", static_cast<long long>(i)));
+            return;
         }
 #if STRATA_HAS_EXCEPTIONS
         try {
@@ -194,7 +518,7 @@ template <detail::stoppable_task F, detail::stoppable_task... More>
     };
     std::vector<std::thread> threads;
     threads.reserve(n - 1);
-    std::size_t index = 1;
+    std::size_t index = 2;
     auto start = [&](auto& fn) {
         const std::size_t i = index++;
 #if STRATA_HAS_EXCEPTIONS
@@ -209,13 +533,14 @@ template <detail::stoppable_task F, detail::stoppable_task... More>
     };
     (start(more), ...);
     (void)start;  // unused with a single replica
-    run(0, first);
+    run(1, first);
     for (std::thread& t : threads) t.join();
     if (winner) return std::move(*winner);
     if (failures.empty()) return failure(make_error("first_of: every replica failed, and no failure could be kept"));
     error e = std::move(failures.front().second);
     e.with("replica_failures", static_cast<long long>(failures.size()));
-    for (std::size_t k = 1; k < failures.size(); ++k) detail::attach_chain(e, "replica_", failures[k].first, failures[k].second);
+    for (std::size_t k = 1; k < failures.size(); ++k)
+        detail::attach_chain(e, "replica_", failures[k].first, failures[k].second);
     return failure(std::move(e));
 }
 

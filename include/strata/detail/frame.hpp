@@ -210,13 +210,14 @@ inline frame oom_frame_of{&layer_info_of<L>, oom_message, immortal};
 // What a failed strata::result holds after its error was moved out: it stays failed.
 inline frame moved_from_result_frame{&layer_info_of<untagged>, "(moved-from strata::result)", immortal};
 
-// Copy of `f` with its own misc list, so that with() never changes a shared frame.
-// nullptr when memory is short.
-inline frame* clone_frame(const frame* f) noexcept {
+// Copy of `f` with its own misc list, so that with() never changes a shared frame,
+// over `inner` (a new reference is taken; by default f's own). nullptr when memory
+// is short.
+inline frame* clone_frame(const frame* f, frame* inner) noexcept {
     frame_spec s;
     s.layer = f->layer;
     s.loc = f->loc;
-    s.inner = f->inner;
+    s.inner = inner;
     s.message = f->message;
     s.detail = f->detail;
     s.pcs = f->pcs();
@@ -238,5 +239,6 @@ inline frame* clone_frame(const frame* f) noexcept {
     }
     return c;
 }
+inline frame* clone_frame(const frame* f) noexcept { return clone_frame(f, f->inner); }
 
 }  // namespace strata::detail
