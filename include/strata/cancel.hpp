@@ -12,7 +12,6 @@
 //   with a timed_out error saying when it last beat (stalled, not slow).
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <concepts>
@@ -330,31 +329,37 @@ inline bool beat() noexcept {
 namespace detail {
 
 inline wrapped_error<canceled> canceled_frame(const std::stop_token& token, location where, fmt::string_view text,
-                                              fmt::format_args args) noexcept {
+                                              fmt::format_args args, const stack_buffer& stack) noexcept {
     error cause = stop_cause(token);
     if (!cause)
         cause = token.stop_requested()
                     ? frame_at<canceled>(where, {}, nullptr, "the stop carried no cause (not a strata token)")
                     : frame_at<canceled>(where, {}, nullptr, "its token was not stopped");
     return access::adopt_as<canceled>(new_frame(&layer_info_of<canceled>, &oom_frame_of<canceled>, where, text, args,
-                                                access::take(std::move(cause)), nullptr));
+                                                access::take(std::move(cause)), stack.n ? &stack : nullptr));
 }
 
 }  // namespace detail
 
-// What a task returns when it saw its token stopped: a canceled error made here,
-// with stop_cause(token) as its inner error. The message is "canceled" or, as the
-// user will see it when this is the outermost error, one of your own:
+// What a task returns when it saw its token stopped: a canceled error made here
+// (with the stack, as make_error), over stop_cause(token). The message is
+// "canceled" or, as the user will see it when this is the outermost error, one of
+// your own:
 //   if (token.stop_requested()) return strata::canceled_by(token, "warming the cache was canceled");
-[[nodiscard]] inline wrapped_error<canceled> canceled_by(const std::stop_token& token,
-                                                         location where = location::current()) noexcept {
-    return detail::canceled_frame(token, where, "canceled", fmt::format_args());
+[[nodiscard, gnu::always_inline]] inline wrapped_error<canceled> canceled_by(
+    const std::stop_token& token, location where = location::current()) noexcept {
+    detail::stack_buffer stack;
+    if (get_capture_policy() != capture_policy::off) stack.capture();
+    return detail::canceled_frame(token, where, "canceled", fmt::format_args(), stack);
 }
 
 template <class... Args>
-[[nodiscard]] wrapped_error<canceled> canceled_by(const std::stop_token& token, format_string<Args...> fmt,
-                                                  Args&&... args) noexcept {
-    return detail::canceled_frame(token, fmt.where(), fmt.get(), fmt::make_format_args(args...));
+[[nodiscard, gnu::always_inline]] inline wrapped_error<canceled> canceled_by(const std::stop_token& token,
+                                                                             format_string<Args...> fmt,
+                                                                             Args&&... args) noexcept {
+    detail::stack_buffer stack;
+    if (get_capture_policy() != capture_policy::off) stack.capture();
+    return detail::canceled_frame(token, fmt.where(), fmt.get(), fmt::make_format_args(args...), stack);
 }
 
 namespace detail {
@@ -385,7 +390,7 @@ task_result_t<F> timed_call(steady::duration limit, const timeout_options& optio
             std::unique_lock lock(m);
             for (;;) {
                 steady::time_point wake = deadline;
-                if (beats_required) wake = std::min(wake, sc.last_beat() + heartbeat);
+                if (beats_required && sc.last_beat() + heartbeat < wake) wake = sc.last_beat() + heartbeat;
                 if (cv.wait_until(lock, wake, [&] { return done; })) return;
                 const steady::time_point now = steady::now();
                 if (now >= deadline) {

@@ -7,11 +7,10 @@
 // strata task is stopped when that task is.
 #pragma once
 
-#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <list>
+#include <memory>
 #include <mutex>
 #include <stop_token>
 #include <thread>
@@ -53,12 +52,14 @@ public:
     // that is recorded as a failure of the group.
     template <detail::stoppable_task F>
     void spawn(F&& fn, location where = location::current()) {
-        task* t = nullptr;
+        auto owned = std::make_unique<task>(where, scope_);
+        task* t = owned.get();
         {
             std::unique_lock lock(m_);
             slot_free_.wait(lock, [&] { return options_.max_running == 0 || running_ < options_.max_running; });
+            tasks_.push_back(std::move(owned));  // if this throws, nothing has changed
+            t->index = ++spawned_;
             ++running_;
-            t = &tasks_.emplace_back(where, scope_, ++spawned_);
         }
 #if STRATA_HAS_EXCEPTIONS
         try {
@@ -131,10 +132,9 @@ private:
     static constexpr std::size_t attached_failures = 8;
 
     struct task {
-        task(location where, detail::scope& group, long long n)
-            : sc(where, &group, detail::scope::link::inherit), index(n) {}
+        task(location where, detail::scope& group) : sc(where, &group, detail::scope::link::inherit) {}
         detail::scope sc;
-        long long index;
+        long long index = 0;  // from 1, in spawn order; set under m_ before the task runs
         bool running = true;  // guarded by m_
         bool stalled = false;
     };
@@ -202,7 +202,8 @@ private:
             const clock::time_point now = clock::now();
             clock::time_point wake = clock::time_point::max();
             std::vector<std::pair<task*, detail::stall>> silent;
-            for (task& t : tasks_) {
+            for (const std::unique_ptr<task>& p : tasks_) {
+                task& t = *p;
                 if (!t.running || t.stalled) continue;
                 const clock::time_point due = t.sc.last_beat() + every;
                 if (now >= due) {
@@ -216,8 +217,8 @@ private:
                         t.stalled = false;  // out of memory: looked at again next round
                     }
 #endif
-                } else {
-                    wake = std::min(wake, due);
+                } else if (due < wake) {
+                    wake = due;
                 }
             }
             if (!silent.empty()) {
@@ -226,7 +227,7 @@ private:
                     char name[32];
                     const auto n = fmt::format_to_n(name, sizeof name, "task {}", t->index).size;
                     error e =
-                        detail::stalled_error(t->sc.where(), std::string_view(name, std::min(n, sizeof name)), st);
+                        detail::stalled_error(t->sc.where(), std::string_view(name, n < sizeof name ? n : sizeof name), st);
                     // Only a task that was still meant to run is stopped as stalled.
                     if (!t->sc.stop(e)) continue;
                     bool stop_now = false;
@@ -268,7 +269,7 @@ private:
     std::condition_variable slot_free_;
     std::condition_variable monitor_wake_;
     detail::scope scope_;
-    std::list<task> tasks_;
+    std::vector<std::unique_ptr<task>> tasks_;  // stable addresses for the threads
     std::vector<std::thread> threads_;
     std::thread monitor_;
     bool closing_ = false;
