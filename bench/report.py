@@ -86,6 +86,17 @@ def figures(m, fp, comp):
     row("create + `handle` (null sink), 1 thread", f"{t1['real_time'] / 1000:.1f} us", "", "", True, t1['real_time'])
     row("create + `handle` on 2 threads (vs 1 thread's throughput)", f"{scale:.2f}x", "", ">= 1.80x", scale >= 1.80, scale)
 
+    def real(name):
+        return m[name]["real_time"]
+
+    for figure, key in (("`with_timeout`, in time (vs a watchdog `std::jthread` by hand)", "timeout"),
+                        ("`first_of`, 3 replicas (vs 2 threads and the caller, by hand)", "first_of3"),
+                        ("`task_group`, 8 tasks (vs 8 `std::jthread`s, by hand)", "group8")):
+        ratio = real(f"{key}/strata") / real(f"{key}/by_hand")
+        row(figure, f"{ratio:.2f}x", f"by hand {real(f'{key}/by_hand') / 1000:.0f} us (wall clock)", "", True, ratio)
+    b = cpu("beat/strata")
+    row("`beat()` inside a task, ns", f"{b:.0f}", f"`steady_clock::now()` {cpu('beat/steady_clock_now'):.0f}", "", True, b)
+
     c = comp["strata"] / comp["baseline"]
     row("compile `#include <strata/strata.hpp>` at -O0 (vs fmt + std headers)", f"{c:.2f}x",
         f"Boost.LEAF {comp['leaf'] / comp['baseline']:.2f}x (baseline {comp['baseline']:.2f} s CPU)", "<= 1.30x",
