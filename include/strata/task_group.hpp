@@ -178,7 +178,9 @@ private:
             --running_;
             t.running = false;
             // A stalled task's failure was recorded when it was stopped; what it
-            // returns after that counts only if it is a failure of its own.
+            // returns after that counts only if it is a failure of its own (its
+            // cancellation is not counted again).
+            if (t.stalled && e.is<canceled>()) e = error();
             stop_now = record(std::move(e));
             if (stop_now) failure = first_;
         }
@@ -204,7 +206,9 @@ private:
             std::vector<std::pair<task*, detail::stall>> silent;
             for (const std::unique_ptr<task>& p : tasks_) {
                 task& t = *p;
-                if (!t.running || t.stalled) continue;
+                // A task already stopped (by the group, or for a stall) is not
+                // expected to beat any more.
+                if (!t.running || t.stalled || t.sc.stop_requested()) continue;
                 const clock::time_point due = t.sc.last_beat() + every;
                 if (now >= due) {
                     t.stalled = true;
@@ -229,7 +233,11 @@ private:
                     error e =
                         detail::stalled_error(t->sc.where(), std::string_view(name, n < sizeof name ? n : sizeof name), st);
                     // Only a task that was still meant to run is stopped as stalled.
-                    if (!t->sc.stop(e)) continue;
+                    if (!t->sc.stop(e)) {
+                        std::lock_guard relock(m_);
+                        t->stalled = false;
+                        continue;
+                    }
                     bool stop_now = false;
                     {
                         std::lock_guard relock(m_);

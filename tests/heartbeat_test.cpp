@@ -1,0 +1,452 @@
+// Tests of heartbeats (<strata/cancel.hpp>, <strata/task_group.hpp>): beat(), and
+// with_timeout and task_group stopping work that stops beating as "stalled",
+// telling it apart from work that is merely slow.
+//
+// No test asserts on elapsed time. Sleeps only make time pass. Work that must be
+// stopped waits for its stop token, so only a stop ends it. Intervals are chosen
+// so that a slow machine (TSan) cannot flip a result: a task that must count as
+// alive beats every millisecond against an interval of 100 ms or more, and a task
+// that must stall never beats at all. Catch2 assertions are made on the test's own
+// thread only: tasks record what they saw, and the test checks it afterwards.
+#include <catch2/catch.hpp>
+
+#include "support.hpp"
+
+#include <strata/cancel.hpp>
+#include <strata/task_group.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+
+using namespace std::chrono_literals;
+
+using strata_test::wait_for_stop;
+
+namespace {
+
+// A deadline that never passes in a test: the work is always stopped otherwise.
+constexpr auto never = 60s;
+
+constexpr std::int64_t missing = -999999;
+
+std::int64_t misc_int(const strata::error& e, std::string_view key) {
+    const auto v = e.misc().find(key);
+    return v ? v->as_signed() : missing;
+}
+
+std::string misc_str(const strata::error& e, std::string_view key) {
+    const auto v = e.misc().find(key);
+    return v ? std::string(v->as_string()) : std::string("<missing>");
+}
+
+std::string msg(const strata::error& e) { return std::string(e.message()); }
+
+// Beats every millisecond for `how_long` of real time (at least once).
+void beat_for(std::chrono::steady_clock::duration how_long) {
+    const auto start = std::chrono::steady_clock::now();
+    do {
+        strata::beat();
+        std::this_thread::sleep_for(1ms);
+    } while (std::chrono::steady_clock::now() - start < how_long);
+}
+
+// Beats every millisecond until the token is stopped (at least once).
+void beat_until_stopped(const std::stop_token& token) {
+    do {
+        strata::beat();
+        std::this_thread::sleep_for(1ms);
+    } while (!token.stop_requested());
+}
+
+}  // namespace
+
+// --- beat() ------------------------------------------------------------------------
+
+TEST_CASE("beat() returns false on a thread that runs no strata task", "[heartbeat]") {
+    CHECK_FALSE(strata::beat());
+    bool on_plain_thread = true;
+    std::thread t([&] { on_plain_thread = strata::beat(); });
+    t.join();
+    CHECK_FALSE(on_plain_thread);
+}
+
+TEST_CASE("beat() returns true inside with_timeout's fn, and false again once it has returned", "[heartbeat]") {
+    bool inside = false;
+    bool on_helper = true;
+    const strata::result<void> r = strata::with_timeout(never, [&](std::stop_token) -> strata::result<void> {
+        inside = strata::beat();
+        // A thread the task starts itself cannot beat for it.
+        std::thread helper([&] { on_helper = strata::beat(); });
+        helper.join();
+        return {};
+    });
+    CHECK(r.has_value());
+    CHECK(inside);
+    CHECK_FALSE(on_helper);
+    CHECK_FALSE(strata::beat());
+}
+
+TEST_CASE("beat() returns true inside a group's task", "[heartbeat][task_group]") {
+    std::array<std::atomic<bool>, 3> inside{};
+    strata::task_group g;
+    for (std::size_t k = 0; k < inside.size(); ++k)
+        g.spawn([&inside, k](std::stop_token) -> strata::result<void> {
+            inside[k] = strata::beat();
+            return {};
+        });
+    CHECK(g.wait().has_value());
+    for (const auto& b : inside) CHECK(b.load());
+    CHECK_FALSE(strata::beat());
+}
+
+TEST_CASE("beat() returns true inside every first_of replica, the one on the calling thread included",
+          "[heartbeat][first_of]") {
+    std::array<std::atomic<bool>, 3> inside{};
+    std::atomic<int> ready{0};
+    auto replica = [&](std::size_t k) {
+        return [&, k](std::stop_token) -> strata::result<int> {
+            inside[k] = strata::beat();
+            ++ready;
+            while (ready.load() < 3) std::this_thread::yield();  // every replica beats
+            return static_cast<int>(k);
+        };
+    };
+    const strata::result<int> r = strata::first_of(replica(0), replica(1), replica(2));
+    CHECK(r.has_value());
+    for (const auto& b : inside) CHECK(b.load());
+    CHECK_FALSE(strata::beat());
+}
+
+// --- with_timeout with a heartbeat -------------------------------------------------
+
+TEST_CASE("a with_timeout fn that never beats is stopped as stalled: 'it never beat'", "[heartbeat][timeout]") {
+    strata::error cause;
+    strata::error returned;
+    const strata::result<int> r = strata::with_timeout(
+        never, strata::timeout_options{.operation = "render", .heartbeat = 20ms},
+        [&](std::stop_token token) -> strata::result<int> {
+            wait_for_stop(token);
+            cause = strata::stop_cause(token);
+            returned = strata::canceled_by(token);
+            return returned;
+        });
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CHECK(e.is<strata::timed_out>());
+    CHECK(e.is_user_facing());
+    CHECK_THAT(msg(e), Catch::StartsWith("render: stalled"));
+    CHECK_THAT(msg(e), Catch::Contains("stalled"));
+    CHECK_THAT(msg(e), Catch::Contains("it never beat"));
+    CHECK_THAT(msg(e), Catch::Contains("every 20 ms"));
+    CHECK(misc_str(e, "stop_reason") == "heartbeat");
+    CHECK(misc_int(e, "beats") == 0);
+    CHECK(misc_int(e, "last_beat_ms") == -1);
+    CHECK(misc_int(e, "heartbeat_ms") == 20);
+    CHECK(misc_int(e, "silent_ms") >= 0);
+    // fn's own error (its cancellation) stays attached below.
+    CHECK(e.inner().is<strata::canceled>());
+    CHECK(msg(e.inner()) == "canceled");
+    // The token said the same.
+    REQUIRE(cause);
+    CHECK(cause.is<strata::timed_out>());
+    CHECK_THAT(msg(cause), Catch::Contains("stalled"));
+    CHECK_THAT(msg(cause), Catch::Contains("it never beat"));
+    CHECK(misc_str(cause, "stop_reason") == "heartbeat");
+    CHECK(returned.inner().same_as(cause));
+}
+
+TEST_CASE("a with_timeout fn that beat and then went silent is stalled: the error says when it last beat",
+          "[heartbeat][timeout]") {
+    strata::error cause;
+    const strata::result<void> r = strata::with_timeout(
+        never, strata::timeout_options{.heartbeat = 300ms}, [&](std::stop_token token) -> strata::result<void> {
+            for (int i = 0; i < 3; ++i) {
+                strata::beat();
+                std::this_thread::sleep_for(1ms);
+            }
+            wait_for_stop(token);
+            cause = strata::stop_cause(token);
+            return strata::canceled_by(token);
+        });
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CHECK(e.is<strata::timed_out>());
+    CHECK(misc_str(e, "stop_reason") == "heartbeat");
+    CHECK(misc_int(e, "beats") == 3);
+    CHECK(misc_int(e, "heartbeat_ms") == 300);
+    const std::int64_t last = misc_int(e, "last_beat_ms");
+    CHECK(last >= 0);
+    CHECK_THAT(msg(e), Catch::Contains("stalled"));
+    CHECK_THAT(msg(e), Catch::Contains("it last beat " + std::to_string(last) + " ms after it started"));
+    CHECK_THAT(msg(e), !Catch::Contains("never beat"));
+    REQUIRE(cause);
+    CHECK_THAT(msg(cause), Catch::Contains("it last beat " + std::to_string(last) + " ms after it started"));
+    CHECK(misc_int(cause, "beats") == 3);
+}
+
+TEST_CASE("slow, not stalled: a fn that keeps beating past its deadline gets 'no result within', with its beats",
+          "[heartbeat][timeout]") {
+    strata::error cause;
+    const strata::result<void> r = strata::with_timeout(
+        30ms, strata::timeout_options{.heartbeat = 200ms}, [&](std::stop_token token) -> strata::result<void> {
+            beat_until_stopped(token);
+            cause = strata::stop_cause(token);
+            return strata::canceled_by(token);
+        });
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CHECK(e.is<strata::timed_out>());
+    CHECK_THAT(msg(e), Catch::Contains("no result within 30 ms"));
+    CHECK_THAT(msg(e), !Catch::Contains("stalled"));
+    CHECK(misc_str(e, "stop_reason") == "deadline");
+    CHECK(misc_int(e, "beats") > 0);
+    CHECK(misc_int(e, "last_beat_ms") >= 0);
+    // The token's cause is the deadline, not a missed beat.
+    REQUIRE(cause);
+    CHECK_THAT(msg(cause), Catch::EndsWith("deadline of 30 ms passed"));
+    CHECK(misc_str(cause, "stop_reason") == "deadline");
+}
+
+TEST_CASE("a fn that beats steadily and returns in time succeeds", "[heartbeat][timeout]") {
+    int beats = 0;
+    const strata::result<int> r = strata::with_timeout(
+        never, strata::timeout_options{.heartbeat = 2s}, [&](std::stop_token) -> strata::result<int> {
+            for (; beats < 20; ++beats) {
+                strata::beat();
+                std::this_thread::sleep_for(1ms);
+            }
+            return 42;
+        });
+    REQUIRE(r.has_value());
+    CHECK(*r == 42);
+    CHECK(beats == 20);
+}
+
+TEST_CASE("a fn that beats for longer than several intervals is never stopped as stalled", "[heartbeat][timeout]") {
+    bool stopped = true;
+    const strata::result<void> r = strata::with_timeout(
+        never, strata::timeout_options{.heartbeat = 100ms}, [&](std::stop_token token) -> strata::result<void> {
+            beat_for(400ms);
+            stopped = token.stop_requested();
+            return {};
+        });
+    CHECK(r.has_value());
+    CHECK_FALSE(stopped);
+}
+
+TEST_CASE("deadline and heartbeat due together: the returned error and the token's cause agree, many times",
+          "[heartbeat][timeout][race]") {
+    for (int round = 0; round < 30; ++round) {
+        CAPTURE(round);
+        strata::error cause;
+        strata::error returned;
+        const strata::result<void> r = strata::with_timeout(
+            10ms, strata::timeout_options{.heartbeat = 10ms}, [&](std::stop_token token) -> strata::result<void> {
+                wait_for_stop(token);
+                cause = strata::stop_cause(token);
+                returned = strata::canceled_by(token);
+                return returned;
+            });
+        REQUIRE_FALSE(r.has_value());
+        const strata::error& e = r.error();
+        REQUIRE(cause);
+        const std::string reason = misc_str(cause, "stop_reason");
+        CAPTURE(reason, msg(e));
+        CHECK((reason == "deadline" || reason == "heartbeat"));
+        CHECK(e.is<strata::timed_out>());
+        CHECK(misc_str(e, "stop_reason") == reason);
+        const bool says_stalled = msg(e).find("stalled") != std::string::npos;
+        CHECK(says_stalled == (reason == "heartbeat"));
+        CHECK(misc_int(e, "beats") == 0);
+        CHECK(misc_int(e, "last_beat_ms") == -1);
+        CHECK(e.inner().is<strata::canceled>());
+        CHECK(msg(e.inner()) == "canceled");
+        CHECK(returned.inner().same_as(cause));
+    }
+}
+
+// --- task_group with a heartbeat ---------------------------------------------------
+
+TEST_CASE("a group's task that never beats is stopped as stalled, and that is the group's failure",
+          "[heartbeat][task_group]") {
+    strata::error cause;
+    strata::task_group g(strata::task_group_options{.heartbeat = 20ms});
+    g.spawn([&](std::stop_token token) -> strata::result<void> {
+        wait_for_stop(token);
+        cause = strata::stop_cause(token);
+        return strata::canceled_by(token);
+    });
+    const strata::result<void> r = g.wait();
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CHECK(e.is<strata::timed_out>());
+    CHECK_THAT(msg(e), Catch::StartsWith("task 1: stalled"));
+    CHECK_THAT(msg(e), Catch::Contains("it never beat"));
+    CHECK(misc_str(e, "stop_reason") == "heartbeat");
+    CHECK(misc_int(e, "beats") == 0);
+    CHECK(misc_int(e, "last_beat_ms") == -1);
+    CHECK(misc_int(e, "heartbeat_ms") == 20);
+    // The task's own token carried the stall.
+    REQUIRE(cause);
+    CHECK_THAT(msg(cause), Catch::StartsWith("task 1: stalled"));
+    CHECK(misc_str(cause, "stop_reason") == "heartbeat");
+    // And the group stopped for it.
+    CHECK(msg(g.cause()) == "task 1 of the group failed");
+    // The stalled task's own canceled error is not counted again as a task
+    // stopped as asked.
+    CHECK_FALSE(e.misc().find("canceled_tasks").has_value());
+}
+
+TEST_CASE("when a group's task stalls, a sibling that beats steadily is canceled with the stall as its cause",
+          "[heartbeat][task_group]") {
+    strata::error beater_cause;
+    strata::error beater_returned;
+    strata::error staller_cause;
+    strata::task_group g(strata::task_group_options{.heartbeat = 250ms});
+    g.spawn([&](std::stop_token token) -> strata::result<void> {  // task 1: alive
+        beat_until_stopped(token);
+        beater_cause = strata::stop_cause(token);
+        beater_returned = strata::canceled_by(token);
+        return beater_returned;
+    });
+    g.spawn([&](std::stop_token token) -> strata::result<void> {  // task 2: stalled
+        wait_for_stop(token);
+        staller_cause = strata::stop_cause(token);
+        return strata::canceled_by(token);
+    });
+    const strata::result<void> r = g.wait();
+
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CHECK(e.is<strata::timed_out>());
+    CHECK_THAT(msg(e), Catch::Contains("task 2"));
+    CHECK_THAT(msg(e), Catch::Contains("stalled"));
+    CHECK_THAT(msg(e), Catch::Contains("it never beat"));
+    CHECK_FALSE(e.misc().find("later_failures").has_value());  // the beater was only canceled
+
+    REQUIRE(staller_cause);
+    CHECK_THAT(msg(staller_cause), Catch::StartsWith("task 2: stalled"));
+
+    REQUIRE(beater_cause);
+    CHECK(beater_cause.is<strata::canceled>());
+    CHECK(msg(beater_cause) == "task 2 of the group failed");
+    CHECK(misc_str(beater_cause, "stop_reason") == "failure");
+    CHECK(misc_int(beater_cause, "failed_task") == 2);
+    REQUIRE(beater_cause.inner());
+    CHECK(beater_cause.inner().is<strata::timed_out>());
+    CHECK_THAT(msg(beater_cause.inner()), Catch::StartsWith("task 2: stalled"));
+    CHECK(misc_str(beater_cause.inner(), "stop_reason") == "heartbeat");
+    CHECK(beater_cause.same_as(g.cause()));
+    CHECK(beater_returned.is<strata::canceled>());
+    CHECK(beater_returned.inner().same_as(beater_cause));
+}
+
+TEST_CASE("a group whose tasks all beat steadily for several intervals and finish succeeds", "[heartbeat][task_group]") {
+    std::array<std::atomic<bool>, 3> stopped{};
+    strata::task_group g(strata::task_group_options{.heartbeat = 100ms});
+    for (std::size_t k = 0; k < stopped.size(); ++k)
+        g.spawn([&stopped, k](std::stop_token token) -> strata::result<void> {
+            beat_for(400ms);
+            stopped[k] = token.stop_requested();
+            return {};
+        });
+    const strata::result<void> r = g.wait();
+    CHECK(r.has_value());
+    CHECK(g.cause().empty());
+    for (const auto& s : stopped) CHECK_FALSE(s.load());
+}
+
+TEST_CASE("a group whose tasks never beat but finish at once succeeds", "[heartbeat][task_group]") {
+    strata::task_group g(strata::task_group_options{.heartbeat = 2s});
+    for (int k = 0; k < 4; ++k) g.spawn([](std::stop_token) -> strata::result<void> { return {}; });
+    CHECK(g.wait().has_value());
+}
+
+TEST_CASE("beat() inside a nested with_timeout beats the enclosing group task too", "[heartbeat][task_group][nesting]") {
+    bool inner_stopped = true;
+    strata::task_group g(strata::task_group_options{.heartbeat = 100ms});
+    g.spawn([&](std::stop_token) -> strata::result<void> {
+        return strata::with_timeout(never, [&](std::stop_token token) -> strata::result<void> {
+            beat_for(400ms);  // several of the group's intervals: only these beats keep the task alive
+            inner_stopped = token.stop_requested();
+            return {};
+        });
+    });
+    const strata::result<void> r = g.wait();
+    CHECK(r.has_value());
+    CHECK_FALSE(inner_stopped);
+    CHECK(g.cause().empty());
+}
+
+TEST_CASE("a group's stalled task stops a with_timeout nested in it, 'parent canceled' over the stall",
+          "[heartbeat][task_group][nesting]") {
+    strata::error inner_cause;
+    strata::task_group g(strata::task_group_options{.heartbeat = 20ms});
+    g.spawn([&](std::stop_token) -> strata::result<void> {
+        return strata::with_timeout(never, [&](std::stop_token token) -> strata::result<void> {
+            wait_for_stop(token);  // never beats
+            inner_cause = strata::stop_cause(token);
+            return strata::canceled_by(token);
+        });
+    });
+    const strata::result<void> r = g.wait();
+    REQUIRE_FALSE(r.has_value());
+    CHECK_THAT(msg(r.error()), Catch::StartsWith("task 1: stalled"));
+    REQUIRE(inner_cause);
+    CHECK(msg(inner_cause) == "parent canceled");
+    CHECK(misc_str(inner_cause, "stop_reason") == "parent");
+    CHECK_THAT(msg(inner_cause.inner()), Catch::StartsWith("task 1: stalled"));
+    CHECK(misc_str(inner_cause.inner(), "stop_reason") == "heartbeat");
+}
+
+TEST_CASE("tasks that stall together: one is the group's failure, every task's cause is consistent with it, many times",
+          "[heartbeat][task_group][race]") {
+    for (int round = 0; round < 20; ++round) {
+        CAPTURE(round);
+        std::array<strata::error, 4> causes{};  // by task number, from 1
+        strata::task_group g(strata::task_group_options{.heartbeat = 20ms});
+        for (std::size_t k = 1; k <= 3; ++k)
+            g.spawn([&causes, k](std::stop_token token) -> strata::result<void> {
+                wait_for_stop(token);
+                causes[k] = strata::stop_cause(token);
+                return strata::canceled_by(token);
+            });
+        const strata::result<void> r = g.wait();
+        REQUIRE_FALSE(r.has_value());
+        const strata::error cause = g.cause();
+        REQUIRE(cause);
+        CHECK(misc_str(cause, "stop_reason") == "failure");
+        const std::int64_t failed = misc_int(cause, "failed_task");
+        REQUIRE((failed >= 1 && failed <= 3));
+        const std::string stall_prefix = "task " + std::to_string(failed) + ": stalled";
+        CHECK_THAT(msg(r.error()), Catch::StartsWith(stall_prefix));
+        CHECK(r.error().is<strata::timed_out>());
+        // The failed task's own cause is its stall; each other task was stopped
+        // either by the group (naming the failed task) or by its own stall, which
+        // then counts as a later failure.
+        std::int64_t own_stalls = 0;
+        for (std::size_t k = 1; k <= 3; ++k) {
+            CAPTURE(k);
+            REQUIRE(causes[k]);
+            const std::string reason = misc_str(causes[k], "stop_reason");
+            if (static_cast<std::int64_t>(k) == failed) {
+                CHECK(reason == "heartbeat");
+                CHECK_THAT(msg(causes[k]), Catch::StartsWith(stall_prefix));
+            } else if (reason == "heartbeat") {
+                ++own_stalls;
+                CHECK_THAT(msg(causes[k]), Catch::StartsWith("task " + std::to_string(k) + ": stalled"));
+            } else {
+                CHECK(reason == "failure");
+                CHECK(causes[k].same_as(cause));
+            }
+        }
+        const std::int64_t later = r.error().misc().find("later_failures") ? misc_int(r.error(), "later_failures") : 0;
+        CHECK(later == own_stalls);
+    }
+}
