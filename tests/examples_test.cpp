@@ -1,13 +1,15 @@
-// Runs examples/job_runner in the book's three cases and checks what the user is
-// told, the bug decision, and that the log record is filed under the user's ID.
+// Runs the examples: job_runner in the book's three cases (what the user is told,
+// the bug decision, the log record filed under the user's ID), and concurrent_jobs.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -130,4 +132,84 @@ TEST_CASE("a job that succeeds reports nothing") {
     CHECK(r.exit_code == 0);
     CHECK(r.out == "job \"1\" done\n");
     CHECK(r.log.empty());
+}
+
+// --- examples/concurrent_jobs -------------------------------------------------------
+
+namespace {
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
+
+// The record filed under `id` in the log: from its "[id] " line to the next record.
+std::string record_of(const std::string& log, const std::string& id) {
+    const auto at = log.find("[" + id + "] ");
+    if (at == std::string::npos || (at != 0 && log[at - 1] != '\n')) return {};
+    static const std::regex next_record(R"(\n\[[0-9a-z]{10}-[0-9]+\] )");
+    std::smatch m;
+    const std::string rest = log.substr(at + 1);
+    return std::regex_search(rest, m, next_record) ? log.substr(at, static_cast<std::size_t>(m.position(0)) + 2)
+                                                   : log.substr(at);
+}
+
+}  // namespace
+
+TEST_CASE("concurrent_jobs: each job's outcome under its own ID, the causes in the log, never a low-level detail") {
+    const std::string dir = temp_dir();
+    const std::string cmd = std::string("'") + STRATA_CONCURRENT_JOBS + "' >'" + dir + "/stdout' 2>'" + dir + "/stderr'";
+    const int status = std::system(cmd.c_str());
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 1);
+    const std::string out = slurp(dir + "/stdout"), log = slurp(dir + "/stderr");
+    const std::vector<std::string> lines = lines_of(out);
+    REQUIRE(lines.size() == 6);
+
+    // The replicated request: the fast mirror wins; the failed and the slow one are not seen.
+    CHECK(lines[0] == "fetch-config: config v42 from mirror 2");
+
+    std::vector<std::string> ids;
+    auto user_line = [&](std::size_t i, const std::string& pattern) {
+        INFO(lines[i]);
+        std::smatch m;
+        const std::regex re("^\\[([0-9a-z]{10}-[0-9]+)\\] " + pattern + "$");
+        REQUIRE(std::regex_match(lines[i], m, re));
+        ids.push_back(m[1].str());
+        return record_of(log, m[1].str());
+    };
+    // Slow: it beat, but the deadline passed. Known edge case: its message is shown.
+    const std::string slow = user_line(1, R"(resize-images: no result within 100 ms; it stopped [0-9]+ ms late)");
+    CHECK(slow.find("known edge case") != std::string::npos);
+    CHECK(slow.find("stop_reason = \"deadline\"") != std::string::npos);
+    CHECK(slow.find("last_beat_ms = ") != std::string::npos);
+    // Stalled: it stopped beating. Told apart from slow, with when it last beat.
+    const std::string stalled = user_line(
+        2, R"(index-docs: stalled: no heartbeat for [0-9]+ ms \(one is required every 50 ms\); it (last beat [0-9]+ ms after it started|never beat))");
+    CHECK(stalled.find("stop_reason = \"heartbeat\"") != std::string::npos);
+    CHECK(stalled.find("index-docs gave up waiting for the index lock") != std::string::npos);
+    // A raw disk error nobody wrapped for the user: a bug; the detail only in the log.
+    const std::string bug = user_line(3, R"(There was an unexpected issue; please report this as a bug\.)");
+    CHECK(bug.find(" bug\n") != std::string::npos);
+    CHECK(bug.find("No space left on device") != std::string::npos);
+    CHECK(bug.find("canceled_tasks = 1") != std::string::npos);  // the step it stopped
+    // Canceled by the run's deadline: the parent's cause is in the record.
+    const std::string canceled = user_line(4, R"(warm-cache was canceled after [0-9]+ entries)");
+    CHECK(canceled.find("known edge case") != std::string::npos);
+    CHECK(canceled.find("parent canceled") != std::string::npos);
+    CHECK(canceled.find("nightly run: deadline of 1500 ms passed") != std::string::npos);
+    // The run itself came back after its deadline (it waited for warm-cache to stop).
+    const std::string run = user_line(5, R"(nightly run: no result within 1500 ms; it came [0-9]+ ms late)");
+    CHECK(run.find("known edge case") != std::string::npos);
+
+    // One record per ID, and every ID different.
+    REQUIRE(ids.size() == 5);
+    std::sort(ids.begin(), ids.end());
+    CHECK(std::unique(ids.begin(), ids.end()) == ids.end());
+    for (const std::string& id : ids) CHECK_FALSE(record_of(log, id).empty());
+    // The user never sees a low-level detail.
+    for (const char* detail : {"No space", "archive.tar", "mirror3", "refused", "low_level", "stop_reason"})
+        CHECK(out.find(detail) == std::string::npos);
 }
