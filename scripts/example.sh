@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds the job runner (the example preset: optimized,
-# no test dependencies) and runs it in the book's three cases: missing binary,
-# binary not executable, job that fails.
+# Installs what is missing, builds the examples (the example preset: optimized,
+# no test dependencies), runs the job runner in the book's three cases (missing
+# binary, binary not executable, job that fails), then the concurrent job runner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 strata_install_missing "${STRATA_BUILD_PACKAGES[@]}"
 
 cmake --preset example >/dev/null
-cmake --build --preset example --target job_runner >/dev/null
+cmake --build --preset example --target job_runner concurrent_jobs >/dev/null
 
 runner=build/example/examples/job_runner
 work=$(mktemp -d)
@@ -28,3 +28,10 @@ run() {
 run "missing binary (the book's /bad/job/bin): a known edge case" ""
 run "binary not executable: a bug" "$work/not-executable"
 run "job exits with status 3: a bug" "$work/fails"
+
+echo "== concurrent jobs: a deadline, a replicated request, a slow job, a stalled job,"
+echo "   a failing step that cancels its sibling, a job canceled by the run's deadline"
+echo "\$ concurrent_jobs"
+build/example/examples/concurrent_jobs 2> "$work/log" || true
+echo "-- log (stderr):"
+cat "$work/log"
