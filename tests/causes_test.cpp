@@ -26,28 +26,16 @@
 
 using namespace std::chrono_literals;
 
+using strata_test::misc_int;
+using strata_test::misc_str;
+using strata_test::missing;
+using strata_test::msg;
 using strata_test::wait_for_stop;
 
 namespace {
 
 // A deadline that never passes in a test: the work is always stopped otherwise.
 constexpr auto never = 60s;
-
-constexpr std::int64_t missing = -999999;
-
-// A misc entry's integer value, or `missing`.
-std::int64_t misc_int(const strata::error& e, std::string_view key) {
-    const auto v = e.misc().find(key);
-    return v ? v->as_signed() : missing;
-}
-
-// A misc entry's string value, or "<missing>".
-std::string misc_str(const strata::error& e, std::string_view key) {
-    const auto v = e.misc().find(key);
-    return v ? std::string(v->as_string()) : std::string("<missing>");
-}
-
-std::string msg(const strata::error& e) { return std::string(e.message()); }
 
 // Every frame's message, outermost first, joined by " <- ".
 std::string chain_text(const strata::error& e) {

@@ -1,15 +1,19 @@
-// Shared by the tests: a guard for the capture policy, and out-of-memory
-// simulation (the nothrow operator new that strata allocates with is replaced in
-// support_oom.cpp).
+// Shared by the tests: a guard for the capture policy, small readers of misc
+// entries, and out-of-memory simulation (the nothrow operator new that strata
+// allocates with is replaced in support_oom.cpp).
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <stop_token>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include <strata/error.hpp>
 #include <strata/stack.hpp>
 
 // Sanitizer runtimes define the nothrow operator new themselves (a link error with
@@ -38,6 +42,19 @@ public:
 private:
     strata::capture_policy saved_;
 };
+
+// A misc entry's integer value, or `missing`; its string value, or "<missing>";
+// the outermost message as a std::string.
+inline constexpr std::int64_t missing = -999999;
+inline std::int64_t misc_int(const strata::error& e, std::string_view key) {
+    const auto v = e.misc().find(key);
+    return v ? v->as_signed() : missing;
+}
+inline std::string misc_str(const strata::error& e, std::string_view key) {
+    const auto v = e.misc().find(key);
+    return v ? std::string(v->as_string()) : std::string("<missing>");
+}
+inline std::string msg(const strata::error& e) { return std::string(e.message()); }
 
 // Blocks until the token is stopped: no timed wait, the stop is the only way out
 // (so tests that need a task to be late never depend on the clock).
