@@ -211,7 +211,22 @@ TEST_CASE("replicas that succeed together: exactly one result, never a duplicate
 TEST_CASE("a replica that throws loses to one that succeeds", "[cancel][first_of]") {
     const strata::result<int> r = strata::first_of(
         [](std::stop_token) -> strata::result<int> { throw std::runtime_error("replica blew up"); },
-        [](std::stop_token token) -> strata::result<int> { return token.stop_requested() ? -1 : 5; });
+        [](std::stop_token) -> strata::result<int> { return 5; });
     REQUIRE(r.has_value());
-    CHECK((*r == 5 || *r == -1));
+    CHECK(*r == 5);
+}
+
+TEST_CASE("a replica that throws is one of the failures when all fail", "[cancel][first_of]") {
+    const strata::result<int> r = strata::first_of(
+        [](std::stop_token) -> strata::result<int> { throw std::runtime_error("replica blew up"); },
+        [](std::stop_token) -> strata::result<int> { return strata::make_error("replica 2 failed"); });
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CHECK(e.misc().find("replica_failures")->as_signed() == 2);
+    // The one returned names its replica; the other is attached under its number.
+    const long long returned = e.misc().find("replica")->as_signed();
+    REQUIRE((returned == 1 || returned == 2));
+    const std::string other = std::string(e.misc().find(returned == 1 ? "replica_2" : "replica_1")->as_string());
+    CHECK(other == (returned == 1 ? "replica 2 failed" : "replica blew up"));
+    CHECK(std::string(e.message()) == (returned == 1 ? "replica blew up" : "replica 2 failed"));
 }

@@ -138,11 +138,13 @@ TEST_CASE("stop() stops the tasks; their cancellations are not failures, and wai
 TEST_CASE("a stopped group whose tasks all finish anyway succeeds", "[task_group]") {
     strata::task_group g;
     g.stop();
-    g.spawn([](std::stop_token token) -> strata::result<void> {
-        CHECK(token.stop_requested());  // a task spawned after stop() starts stopped
+    std::atomic<bool> started_stopped{false};
+    g.spawn([&](std::stop_token token) -> strata::result<void> {
+        started_stopped = token.stop_requested();  // a task spawned after stop() starts stopped
         return {};
     });
     CHECK(g.wait().has_value());
+    CHECK(started_stopped);
     CHECK(g.cause().message() == "stopped on request");
 }
 

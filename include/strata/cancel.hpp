@@ -107,8 +107,9 @@ private:
 };
 
 // Every live scope, so that a token handed to another thread still finds its
-// cause. Touched when a scope starts and ends, and by stop_cause() off the
-// task's thread: never on a hot path.
+// cause. One global lock, taken when a scope starts and ends (next to the cost of
+// the thread a scope starts, small) and by stop_cause() for a token that is not
+// the running task's own; never by making, wrapping or handling errors.
 struct scope_list {
     std::mutex m;
     scope* head = nullptr;
@@ -127,8 +128,11 @@ public:
     // group's cause as it is).
     enum class link { none, nest, inherit };
 
-    scope(location where, scope* parent, link how) : where_(where) {
-        last_beat_.store(started_.time_since_epoch().count(), std::memory_order_relaxed);
+    // A linked scope must end before its parent (as a local of the parent's
+    // task does): beats are passed up to the parent.
+    scope(location where, scope* parent, link how)
+        : where_(where), parent_(how == link::none ? nullptr : parent) {
+        restart();
         {
             scope_list& list = live_scopes();
             std::lock_guard lock(list.m);
@@ -136,7 +140,7 @@ public:
             if (next_) next_->prev_ = this;
             list.head = this;
         }
-        if (parent && how != link::none) link_.emplace(parent->token(), follow{this, parent, how == link::nest});
+        if (parent_) link_.emplace(parent_->token(), follow{this, parent_, how == link::nest});
     }
     ~scope() {
         link_.reset();  // waits for a callback that is running
@@ -173,11 +177,22 @@ public:
         return cause_;
     }
 
+    // A heartbeat of this scope and of every scope it is linked under.
     void beat(steady::time_point now) noexcept {
-        last_beat_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
-        beats_.fetch_add(1, std::memory_order_relaxed);
+        for (scope* s = this; s; s = s->parent_) {
+            s->last_beat_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+            s->beats_.fetch_add(1, std::memory_order_relaxed);
+        }
     }
-    steady::time_point started() const noexcept { return started_; }
+    // Starts the heartbeat clock again: a group's task when its thread starts.
+    void restart() noexcept {
+        const steady::rep now = steady::now().time_since_epoch().count();
+        started_.store(now, std::memory_order_relaxed);
+        last_beat_.store(now, std::memory_order_relaxed);
+    }
+    steady::time_point started() const noexcept {
+        return steady::time_point(steady::duration(started_.load(std::memory_order_relaxed)));
+    }
     steady::time_point last_beat() const noexcept {
         return steady::time_point(steady::duration(last_beat_.load(std::memory_order_relaxed)));
     }
@@ -212,11 +227,12 @@ private:
     };
 
     location where_;
-    steady::time_point started_ = steady::now();
+    scope* parent_;
     std::stop_source source_;
     mutable std::mutex m_;
     error cause_;
     std::atomic<bool> stopping_{false};
+    std::atomic<steady::rep> started_{0};
     std::atomic<steady::rep> last_beat_{0};
     std::atomic<std::uint64_t> beats_{0};
     scope* prev_ = nullptr;
@@ -278,9 +294,12 @@ struct stall {
     long long beats;
 };
 
-inline stall stall_of(const scope& s, steady::duration heartbeat, steady::time_point now) noexcept {
+// `last` is the last beat the decision was made on (read once).
+inline stall stall_of(const scope& s, steady::duration heartbeat, steady::time_point now,
+                      steady::time_point last) noexcept {
     const long long beats = static_cast<long long>(s.beats());
-    return stall{to_ms(heartbeat), to_ms(now - s.last_beat()), beats ? to_ms(s.last_beat() - s.started()) : -1, beats};
+    return stall{to_ms(heartbeat), to_ms(now - last), beats && last >= s.started() ? to_ms(last - s.started()) : -1,
+                 beats};
 }
 
 // "stalled: no heartbeat for 250 ms (one is required every 100 ms); it last beat
@@ -308,15 +327,15 @@ inline error stalled_error(location where, std::string_view what, const stall& s
 }  // namespace detail
 
 // Records a heartbeat for the strata work running on this thread (a task of a
-// group, a replica, the fn of with_timeout, and every such work it runs inside
-// of). Cheap: a clock read and two relaxed stores per enclosing task. Returns
-// false when no strata work runs on this thread (a thread the task started
-// itself cannot beat for it).
+// group, a replica, the fn of with_timeout) and for every strata task it runs
+// inside of, on whatever thread that one runs. Cost: one clock read, then a
+// relaxed store and a relaxed increment per enclosing scope. Returns false when
+// no strata work runs on this thread (a thread the task started itself cannot
+// beat for it).
 inline bool beat() noexcept {
     detail::task_context* c = detail::current_task;
     if (!c) return false;
-    const auto now = detail::steady::now();
-    for (; c; c = c->outer) c->s->beat(now);
+    c->s->beat(detail::steady::now());
     return true;
 }
 
@@ -381,7 +400,11 @@ task_result_t<F> timed_call(steady::duration limit, const timeout_options& optio
     std::mutex m;
     std::condition_variable cv;
     bool done = false;
-    std::optional<stall> stalled;  // set by the watchdog when it stopped fn for a missed beat
+    // What the watchdog did, read after it is joined: it stopped fn at the
+    // deadline, or for a missed beat (then with the figures). Neither when a
+    // parent stopped fn first.
+    bool stopped_at_deadline = false;
+    std::optional<stall> stalled;
     std::thread watchdog;
 #if STRATA_HAS_EXCEPTIONS
     try {
@@ -395,13 +418,15 @@ task_result_t<F> timed_call(steady::duration limit, const timeout_options& optio
                 const steady::time_point now = steady::now();
                 if (now >= deadline) {
                     lock.unlock();
-                    sc.stop(frame_at<timed_out>(where, {}, nullptr, "{}: deadline of {} ms passed", op, limit_ms)
-                                .with("stop_reason", "deadline")
-                                .with("timeout_ms", limit_ms));
+                    stopped_at_deadline =
+                        sc.stop(frame_at<timed_out>(where, {}, nullptr, "{}: deadline of {} ms passed", op, limit_ms)
+                                    .with("stop_reason", "deadline")
+                                    .with("timeout_ms", limit_ms));
                     return;
                 }
-                if (beats_required && now - sc.last_beat() >= heartbeat) {
-                    const stall st = stall_of(sc, heartbeat, now);
+                const steady::time_point last = sc.last_beat();
+                if (beats_required && now - last >= heartbeat) {
+                    const stall st = stall_of(sc, heartbeat, now, last);
                     lock.unlock();
                     if (sc.stop(stalled_error(where, op, st))) stalled = st;
                     return;
@@ -410,39 +435,59 @@ task_result_t<F> timed_call(steady::duration limit, const timeout_options& optio
         });
 #if STRATA_HAS_EXCEPTIONS
     } catch (...) {
-        // No thread to be had: fn runs without a stop at the deadline (or for a
-        // missed beat); a late result is still reported as one.
+        // No thread to be had: nothing could stop fn, so it is not called.
+        return failure(wrap(from_exception(), "{}: could not start the watchdog thread of a {} ms timeout", op,
+                            limit_ms));
     }
 #endif
     task_result_t<F> r = [&] {
         task_context_guard in_task(sc);
         return call_task(fn, sc.token());
     }();
+    const steady::time_point finished = steady::now();
     {
         std::lock_guard lock(m);
         done = true;
     }
     cv.notify_one();
-    if (watchdog.joinable()) watchdog.join();
-    if (stalled)
-        return failure(
-            stalled_error(where, op, *stalled, r ? error() : without_cause(std::move(r).error(), sc.cause()), &stack));
-    const steady::time_point finished = steady::now();
+    watchdog.join();
+    // Stopped by a parent (or the fn's own token was stopped by someone else
+    // first): that stop is the story, and fn's result says it.
+    if (sc.stop_requested() && !stopped_at_deadline && !stalled) return r;
+    // A frame over fn's error records only the call site, as a wrap does; the
+    // caller's stack goes on a frame with nothing below it.
+    if (stalled) {
+        error inner = r ? error() : without_cause(std::move(r).error(), sc.cause());
+        const stack_buffer* own_stack = inner ? nullptr : &stack;
+        return failure(stalled_error(where, op, *stalled, std::move(inner), own_stack));
+    }
     if (finished <= deadline) return r;
     const long long late_ms = to_ms(finished - deadline);
-    error e = r ? frame_at<timed_out>(where, {}, &stack, "{}: no result within {} ms; it came {} ms late", op, limit_ms,
-                                      late_ms)
-                : frame_at<timed_out>(where, without_cause(std::move(r).error(), sc.cause()), &stack,
+    error e = r ? frame_at<timed_out>(where, {}, &stack, "{}: no result within {} ms; it came {} ms late", op,
+                                      limit_ms, late_ms)
+                : frame_at<timed_out>(where, without_cause(std::move(r).error(), sc.cause()), nullptr,
                                       "{}: no result within {} ms; it stopped {} ms late", op, limit_ms, late_ms);
     e.with("stop_reason", "deadline");
     e.with("timeout_ms", limit_ms);
     e.with("late_ms", late_ms);
     if (beats_required || sc.beats()) {
         // Slow, not stalled: when it last beat tells the two apart.
-        e.with("beats", static_cast<long long>(sc.beats()));
-        e.with("last_beat_ms", sc.beats() ? to_ms(sc.last_beat() - sc.started()) : -1LL);
+        const long long beats = static_cast<long long>(sc.beats());
+        e.with("beats", beats);
+        e.with("last_beat_ms", beats ? to_ms(sc.last_beat() - sc.started()) : -1LL);
     }
     return failure(std::move(e));
+}
+
+// The longest timeout with_timeout takes as it is (about 100 years): longer ones
+// are shortened to it rather than overflow the clock.
+inline constexpr std::chrono::hours longest_timeout{24 * 365 * 100};
+
+template <class Rep, class Period>
+steady::duration clamp_timeout(std::chrono::duration<Rep, Period> timeout) noexcept {
+    if (std::chrono::duration<double>(timeout) >= std::chrono::duration<double>(longest_timeout))
+        return std::chrono::duration_cast<steady::duration>(longest_timeout);
+    return std::chrono::duration_cast<steady::duration>(timeout);
 }
 
 }  // namespace detail
@@ -467,7 +512,7 @@ template <class Rep, class Period, detail::stoppable_task F>
     location where = location::current()) noexcept {
     detail::stack_buffer stack;
     if (get_capture_policy() != capture_policy::off) stack.capture();
-    return detail::timed_call(std::chrono::duration_cast<detail::steady::duration>(timeout), options, fn, where, stack);
+    return detail::timed_call(detail::clamp_timeout(timeout), options, fn, where, stack);
 }
 
 template <class Rep, class Period, detail::stoppable_task F>
@@ -475,8 +520,7 @@ template <class Rep, class Period, detail::stoppable_task F>
     std::chrono::duration<Rep, Period> timeout, F&& fn, location where = location::current()) noexcept {
     detail::stack_buffer stack;
     if (get_capture_policy() != capture_policy::off) stack.capture();
-    return detail::timed_call(std::chrono::duration_cast<detail::steady::duration>(timeout), timeout_options{}, fn,
-                              where, stack);
+    return detail::timed_call(detail::clamp_timeout(timeout), timeout_options{}, fn, where, stack);
 }
 
 // Replicated requests (the book's "first result wins"): runs every fn(stop_token)
@@ -485,9 +529,11 @@ template <class Rep, class Period, detail::stoppable_task F>
 // "lost to replica N" (N counts from 1, in argument order), and their results,
 // successes included, are dropped: exactly one result is delivered. Returns once
 // every replica has returned. When all fail, the result is the failure that came
-// first, with misc entries `replica_failures` (how many failed) and `replica_<N>`
-// (each other replica's chain). All replicas must return the same result type;
-// first_of() with no replica does not compile.
+// first, with misc entries `replica` (its number), `replica_failures` (how many
+// failed) and `replica_<N>` (each other replica's chain). The replicas are called
+// as they are passed, at the same time: the same function object passed twice is
+// called from two threads at once. All replicas must return the same result
+// type; first_of() with no replica does not compile.
 template <detail::stoppable_task F, detail::stoppable_task... More>
 requires(std::is_same_v<detail::task_result_t<F>, detail::task_result_t<More>>&&...)
     [[nodiscard]] detail::task_result_t<F> first_of(F&& first, More&&... more) {
@@ -532,7 +578,14 @@ requires(std::is_same_v<detail::task_result_t<F>, detail::task_result_t<More>>&&
             threads.emplace_back([&run, &fn, i] { run(i, fn); });
 #if STRATA_HAS_EXCEPTIONS
         } catch (...) {
-            run(i, fn);  // no thread to be had: this replica runs here, in turn
+            // No thread to be had: this replica's failure (running it here could
+            // wait for a stop that only replica 1, not yet started, would make).
+            error e = wrap(from_exception(), "first_of: could not start replica {}", i);
+            std::lock_guard lock(m);
+            try {
+                failures.emplace_back(i, std::move(e));
+            } catch (...) {
+            }
         }
 #endif
     };
@@ -543,6 +596,7 @@ requires(std::is_same_v<detail::task_result_t<F>, detail::task_result_t<More>>&&
     if (winner) return std::move(*winner);
     if (failures.empty()) return failure(make_error("first_of: every replica failed, and no failure could be kept"));
     error e = std::move(failures.front().second);
+    e.with("replica", static_cast<long long>(failures.front().first));
     e.with("replica_failures", static_cast<long long>(failures.size()));
     for (std::size_t k = 1; k < failures.size(); ++k)
         detail::attach_chain(e, "replica_", failures[k].first, failures[k].second);

@@ -11,6 +11,8 @@
 #include <condition_variable>
 #include <cstddef>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <mutex>
 #include <stop_token>
 #include <thread>
@@ -43,46 +45,82 @@ public:
         : options_(options), scope_(where, detail::parent_scope(), detail::scope::link::nest) {}
     task_group(const task_group&) = delete;
     task_group& operator=(const task_group&) = delete;
-    // Waits for every task (it does not stop them: call stop() first for that).
-    ~task_group() { join_all(); }
+    // Like std::jthread: if tasks are still running (wait() was not called, or
+    // more were spawned since), stops them with the cause "task_group destroyed
+    // before its tasks finished" (stop_reason "destroyed"), then waits for them.
+    ~task_group() {
+        bool busy = false;
+        {
+            std::lock_guard lock(m_);
+            busy = running_ > 0;
+        }
+        if (busy)
+            scope_.stop(detail::frame_at<canceled>(scope_.where(), {}, nullptr,
+                                                   "task_group destroyed before its tasks finished")
+                            .with("stop_reason", "destroyed"));
+        join_all();
+    }
 
     // Starts fn(stop_token) on a thread of its own. fn returns a strata::result
     // (its value is dropped); an exception it throws becomes an error. Tasks are
-    // numbered from 1 in the order they are spawned. If no thread can be had,
-    // that is recorded as a failure of the group.
+    // numbered from 1 in spawn order; a name, if given, appears next to the number
+    // in the group's errors ("task 2 (index-docs)"). Any thread may spawn, a task
+    // of the group included; with max_running, spawn() waits for a free slot (so a
+    // task that spawns into its own full group waits for a sibling to finish).
+    // If no thread can be had, that is recorded as a failure of the group.
     template <detail::stoppable_task F>
     void spawn(F&& fn, location where = location::current()) {
-        auto owned = std::make_unique<task>(where, scope_);
+        spawn(std::string_view(), std::forward<F>(fn), where);
+    }
+    template <detail::stoppable_task F>
+    void spawn(std::string_view name, F&& fn, location where = location::current()) {
+        auto owned = std::make_shared<task>(where, scope_, name);
         task* t = owned.get();
+        std::vector<std::shared_ptr<task>> finished;
         {
             std::unique_lock lock(m_);
             slot_free_.wait(lock, [&] { return options_.max_running == 0 || running_ < options_.max_running; });
-            tasks_.push_back(std::move(owned));  // if this throws, nothing has changed
+            tasks_.push_back(owned);  // if this throws, nothing has changed
             t->index = ++spawned_;
             ++running_;
+            finished = take_finished();
         }
+        for (const std::shared_ptr<task>& done : finished)
+            if (done->thread.joinable()) done->thread.join();
 #if STRATA_HAS_EXCEPTIONS
         try {
 #endif
             start_monitor();
-            threads_.emplace_back([this, t, fn = std::forward<F>(fn)]() mutable {
+            std::thread th([this, t, fn = std::forward<F>(fn)]() mutable {
+                t->sc.restart();  // the heartbeat clock starts with the task
                 auto r = [&] {
                     detail::task_context_guard in_task(t->sc);
                     return detail::call_task(fn, t->sc.token());
                 }();
                 finish(*t, r ? error() : std::move(r).error());
             });
+            std::lock_guard lock(m_);
+            t->thread = std::move(th);
+            t->thread_set = true;
 #if STRATA_HAS_EXCEPTIONS
         } catch (...) {
+            {
+                std::lock_guard lock(m_);
+                t->thread_set = true;  // there is none to join
+            }
             finish(*t, from_exception());
         }
 #endif
+        slot_free_.notify_all();
+        monitor_wake_.notify_all();
     }
 
-    // Waits for every task spawned so far, then:
-    // - the first real failure (anything but a canceled error), with misc entries
+    // Waits for every task spawned so far (and those they spawn), then returns:
+    // - the first real failure, with misc entries `failed_task` (its number),
     //   `later_failures` (how many came after it), `later_failure_1`... (their
-    //   chains, up to 8) and `canceled_tasks` (how many stopped as asked); or
+    //   chains, up to 8) and `canceled_tasks` (how many stopped as asked); a
+    //   canceled error counts as asked for only when the task's token had been
+    //   stopped, otherwise it is a failure like any other; or
     // - when there was none but the group was stopped (stop(), or a parent) and
     //   tasks were canceled: a canceled error over the cause, saying how many; or
     // - success.
@@ -91,6 +129,7 @@ public:
         std::lock_guard lock(m_);
         if (first_) {
             error e = first_;
+            e.with("failed_task", first_index_);
             if (!later_.empty()) {
                 e.with("later_failures", later_count_);
                 for (std::size_t i = 0; i < later_.size(); ++i)
@@ -117,9 +156,10 @@ public:
     // parent. Each task's own token is stopped with it (and alone for a missed beat).
     std::stop_token token() const noexcept { return scope_.token(); }
 
-    // Why the group stopped (empty while it has not): "task N failed" over that
-    // failure, the reason given to stop(), or "parent canceled" over the parent's
-    // cause. A task that sees its token stopped returns canceled_by(token).
+    // Why the group stopped (empty while it has not): "task N of the group
+    // failed" over that failure, the reason given to stop(), or "parent canceled"
+    // over the parent's cause. A task that sees its token stopped returns
+    // canceled_by(token).
     error cause() const noexcept { return scope_.cause(); }
 
     // The first 8 failures that came after the first one (wait() counts them all).
@@ -132,23 +172,43 @@ private:
     static constexpr std::size_t attached_failures = 8;
 
     struct task {
-        task(location where, detail::scope& group) : sc(where, &group, detail::scope::link::inherit) {}
+        task(location where, detail::scope& group, std::string_view name)
+            : sc(where, &group, detail::scope::link::inherit), name(name) {}
         detail::scope sc;
+        std::string name;
         long long index = 0;  // from 1, in spawn order; set under m_ before the task runs
-        bool running = true;  // guarded by m_
-        bool stalled = false;
+        std::thread thread;        // guarded by m_
+        bool thread_set = false;   // guarded by m_: `thread` is final
+        bool running = true;       // guarded by m_
     };
+
+    // "task 3" or "task 3 (index-docs)", for messages. Never throws: a name that
+    // does not fit is cut.
+    static std::string_view label(const task& t, char (&buf)[128]) noexcept {
+        const auto n = t.name.empty()
+                           ? fmt::format_to_n(buf, sizeof buf, "task {}", t.index).size
+                           : fmt::format_to_n(buf, sizeof buf, "task {} ({})", t.index, t.name).size;
+        return std::string_view(buf, n < sizeof buf ? n : sizeof buf);
+    }
+
+    // Whether the task's own token was stopped for a missed beat.
+    static bool stopped_for_stall(const task& t) noexcept {
+        const error cause = t.sc.cause();
+        const auto reason = cause.misc().find("stop_reason");
+        return reason && reason->as_string() == "heartbeat";
+    }
 
     // Records a task's failure (or nothing). Under m_; true when it was the first
     // real failure, so the group must stop.
-    bool record(error e) noexcept {
+    bool record(const task& t, error e) noexcept {
         if (!e) return false;
-        if (e.is<canceled>()) {
+        if (e.is<canceled>() && t.sc.stop_requested()) {
             ++canceled_count_;
             return false;
         }
         if (!first_) {
             first_ = std::move(e);
+            first_index_ = t.index;
             return true;
         }
         ++later_count_;
@@ -164,36 +224,61 @@ private:
         return false;
     }
 
-    void stop_for(long long index, const error& failure) noexcept {
-        scope_.stop(detail::frame_at<canceled>(scope_.where(), failure, nullptr, "task {} of the group failed", index)
-                        .with("stop_reason", "failure")
-                        .with("failed_task", index));
+    void stop_for(const task& t, const error& failure) noexcept {
+        char buf[128];
+        scope_.stop(
+            detail::frame_at<canceled>(scope_.where(), failure, nullptr, "{} of the group failed", label(t, buf))
+                .with("stop_reason", "failure")
+                .with("failed_task", t.index));
     }
 
     void finish(task& t, error e) noexcept {
+        // A task stopped as stalled has had its failure recorded; its own
+        // cancellation after that is not counted again.
+        if (e && e.is<canceled>() && stopped_for_stall(t)) e = error();
         bool stop_now = false;
         error failure;
         {
             std::lock_guard lock(m_);
             --running_;
             t.running = false;
-            // A stalled task's failure was recorded when it was stopped; what it
-            // returns after that counts only if it is a failure of its own (its
-            // cancellation is not counted again).
-            if (t.stalled && e.is<canceled>()) e = error();
-            stop_now = record(std::move(e));
+            stop_now = record(t, std::move(e));
             if (stop_now) failure = first_;
         }
         slot_free_.notify_all();
         monitor_wake_.notify_all();
-        if (stop_now) stop_for(t.index, failure);
+        if (stop_now) stop_for(t, failure);
+    }
+
+    // Tasks whose work is over, taken out of tasks_ to be joined. Under m_.
+    std::vector<std::shared_ptr<task>> take_finished() noexcept {
+        std::vector<std::shared_ptr<task>> done;
+#if STRATA_HAS_EXCEPTIONS
+        try {
+#endif
+            for (std::size_t i = 0; i < tasks_.size();) {
+                if (!tasks_[i]->running && tasks_[i]->thread_set) {
+                    done.push_back(std::move(tasks_[i]));
+                    tasks_[i] = std::move(tasks_.back());
+                    tasks_.pop_back();
+                } else {
+                    ++i;
+                }
+            }
+#if STRATA_HAS_EXCEPTIONS
+        } catch (...) {
+            // Out of memory: they are joined later.
+        }
+#endif
+        return done;
     }
 
     // The heartbeat monitor: one thread per group that requires beats, started
     // with the first task.
     void start_monitor() {
-        if (options_.heartbeat <= std::chrono::steady_clock::duration::zero() || monitor_.joinable()) return;
-        monitor_ = std::thread([this]() noexcept { monitor(); });
+        if (options_.heartbeat <= std::chrono::steady_clock::duration::zero()) return;
+        std::lock_guard lock(m_);
+        if (!monitor_.joinable()) monitor_ = std::thread([this]() noexcept { monitor(); });
     }
 
     void monitor() noexcept {
@@ -203,48 +288,41 @@ private:
         while (!closing_) {
             const clock::time_point now = clock::now();
             clock::time_point wake = clock::time_point::max();
-            std::vector<std::pair<task*, detail::stall>> silent;
-            for (const std::unique_ptr<task>& p : tasks_) {
-                task& t = *p;
+            std::vector<std::pair<std::shared_ptr<task>, detail::stall>> silent;
+            for (const std::shared_ptr<task>& p : tasks_) {
                 // A task already stopped (by the group, or for a stall) is not
                 // expected to beat any more.
-                if (!t.running || t.stalled || t.sc.stop_requested()) continue;
-                const clock::time_point due = t.sc.last_beat() + every;
-                if (now >= due) {
-                    t.stalled = true;
+                if (!p->running || p->sc.stop_requested()) continue;
+                const clock::time_point last = p->sc.last_beat();
+                if (now - last >= every) {
 #if STRATA_HAS_EXCEPTIONS
                     try {
 #endif
-                        silent.emplace_back(&t, detail::stall_of(t.sc, every, now));
+                        silent.emplace_back(p, detail::stall_of(p->sc, every, now, last));
 #if STRATA_HAS_EXCEPTIONS
                     } catch (...) {
-                        t.stalled = false;  // out of memory: looked at again next round
+                        wake = now + every;  // out of memory: looked at again next round
                     }
 #endif
-                } else if (due < wake) {
-                    wake = due;
+                } else if (last + every < wake) {
+                    wake = last + every;
                 }
             }
             if (!silent.empty()) {
                 lock.unlock();
                 for (auto& [t, st] : silent) {
-                    char name[32];
-                    const auto n = fmt::format_to_n(name, sizeof name, "task {}", t->index).size;
-                    error e =
-                        detail::stalled_error(t->sc.where(), std::string_view(name, n < sizeof name ? n : sizeof name), st);
+                    char buf[128];
+                    error e = detail::stalled_error(t->sc.where(), label(*t, buf), st);
                     // Only a task that was still meant to run is stopped as stalled.
-                    if (!t->sc.stop(e)) {
-                        std::lock_guard relock(m_);
-                        t->stalled = false;
-                        continue;
-                    }
+                    if (!t->sc.stop(e)) continue;
                     bool stop_now = false;
                     {
                         std::lock_guard relock(m_);
-                        stop_now = record(e);
+                        stop_now = record(*t, e);
                     }
-                    if (stop_now) stop_for(t->index, e);
+                    if (stop_now) stop_for(*t, e);
                 }
+                silent.clear();
                 lock.lock();
                 continue;
             }
@@ -255,19 +333,33 @@ private:
         }
     }
 
+    // Waits until no task runs (tasks that spawn more keep the count up), joins
+    // their threads, then stops the monitor.
     void join_all() noexcept {
-        for (std::thread& t : threads_)
-            if (t.joinable()) t.join();
-        if (monitor_.joinable()) {
-            {
-                std::lock_guard lock(m_);
-                closing_ = true;
-            }
-            monitor_wake_.notify_all();
-            monitor_.join();
-            std::lock_guard lock(m_);
-            closing_ = false;
+        std::vector<std::shared_ptr<task>> done;
+        {
+            std::unique_lock lock(m_);
+            slot_free_.wait(lock, [&] {
+                if (running_ > 0) return false;
+                for (const std::shared_ptr<task>& t : tasks_)
+                    if (!t->thread_set) return false;
+                return true;
+            });
+            done.swap(tasks_);
         }
+        for (const std::shared_ptr<task>& t : done)
+            if (t->thread.joinable()) t->thread.join();
+        std::thread monitor;
+        {
+            std::lock_guard lock(m_);
+            if (!monitor_.joinable()) return;
+            closing_ = true;
+            monitor = std::move(monitor_);
+        }
+        monitor_wake_.notify_all();
+        monitor.join();
+        std::lock_guard lock(m_);
+        closing_ = false;
     }
 
     task_group_options options_;
@@ -277,11 +369,11 @@ private:
     std::condition_variable slot_free_;
     std::condition_variable monitor_wake_;
     detail::scope scope_;
-    std::vector<std::unique_ptr<task>> tasks_;  // stable addresses for the threads
-    std::vector<std::thread> threads_;
+    std::vector<std::shared_ptr<task>> tasks_;  // not yet joined
     std::thread monitor_;
     bool closing_ = false;
     error first_;
+    long long first_index_ = 0;
     std::vector<error> later_;
     long long later_count_ = 0;
     long long canceled_count_ = 0;
