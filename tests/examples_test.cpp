@@ -166,7 +166,7 @@ TEST_CASE("concurrent_jobs: each job's outcome under its own ID, the causes in t
     CHECK(WEXITSTATUS(status) == 1);
     const std::string out = slurp(dir + "/stdout"), log = slurp(dir + "/stderr");
     const std::vector<std::string> lines = lines_of(out);
-    REQUIRE(lines.size() == 6);
+    REQUIRE(lines.size() == 7);
 
     // The replicated request: the fast mirror wins; the failed and the slow one are not seen.
     CHECK(lines[0] == "fetch-config: config v42 from mirror 2");
@@ -180,36 +180,44 @@ TEST_CASE("concurrent_jobs: each job's outcome under its own ID, the causes in t
         ids.push_back(m[1].str());
         return record_of(log, m[1].str());
     };
+    // Every replica failed: one error holds them all, under a message for the user.
+    const std::string replicas = user_line(1, R"(sync-mirrors: no mirror answered)");
+    CHECK(replicas.find("known edge case") != std::string::npos);
+    CHECK(replicas.find("replica_failures = 3") != std::string::npos);
+    CHECK(replicas.find("replica = ") != std::string::npos);
+    CHECK(replicas.find("Connection refused") != std::string::npos);
     // Slow: it beat, but the deadline passed. Known edge case: its message is shown.
-    const std::string slow = user_line(1, R"(resize-images: no result within 100 ms; it stopped [0-9]+ ms late)");
+    const std::string slow = user_line(2, R"(resize-images: no result within 100 ms; it stopped [0-9]+ ms late)");
     CHECK(slow.find("known edge case") != std::string::npos);
     CHECK(slow.find("stop_reason = \"deadline\"") != std::string::npos);
     CHECK(slow.find("last_beat_ms = ") != std::string::npos);
     // Stalled: it stopped beating. Told apart from slow, with when it last beat.
     const std::string stalled = user_line(
-        2, R"(index-docs: stalled: no heartbeat for [0-9]+ ms \(one is required every 50 ms\); it (last beat [0-9]+ ms after it started|never beat))");
+        3, R"(index-docs: stalled: no heartbeat for [0-9]+ ms \(one is required every 200 ms\); it (last beat [0-9]+ ms after it started|never beat))");
     CHECK(stalled.find("stop_reason = \"heartbeat\"") != std::string::npos);
-    CHECK(stalled.find("index-docs gave up waiting for the index lock") != std::string::npos);
+    CHECK(stalled.find("beats = ") != std::string::npos);
     // A raw disk error nobody wrapped for the user: a bug; the detail only in the log.
-    const std::string bug = user_line(3, R"(There was an unexpected issue; please report this as a bug\.)");
+    const std::string bug = user_line(4, R"(There was an unexpected issue; please report this as a bug\.)");
     CHECK(bug.find(" bug\n") != std::string::npos);
     CHECK(bug.find("No space left on device") != std::string::npos);
     CHECK(bug.find("canceled_tasks = 1") != std::string::npos);  // the step it stopped
+    CHECK(bug.find("failed_task = 2") != std::string::npos);  // the upload step
+    CHECK(bug.find("failed_task_name = \"upload\"") != std::string::npos);
     // Canceled by the run's deadline: the parent's cause is in the record.
-    const std::string canceled = user_line(4, R"(warm-cache was canceled after [0-9]+ entries)");
+    const std::string canceled = user_line(5, R"(warm-cache was canceled after [0-9]+ entries)");
     CHECK(canceled.find("known edge case") != std::string::npos);
     CHECK(canceled.find("parent canceled") != std::string::npos);
     CHECK(canceled.find("nightly run: deadline of 1500 ms passed") != std::string::npos);
     // The run itself came back after its deadline (it waited for warm-cache to stop).
-    const std::string run = user_line(5, R"(nightly run: no result within 1500 ms; it came [0-9]+ ms late)");
+    const std::string run = user_line(6, R"(nightly run: no result within 1500 ms; it came [0-9]+ ms late)");
     CHECK(run.find("known edge case") != std::string::npos);
 
     // One record per ID, and every ID different.
-    REQUIRE(ids.size() == 5);
+    REQUIRE(ids.size() == 6);
     std::sort(ids.begin(), ids.end());
     CHECK(std::unique(ids.begin(), ids.end()) == ids.end());
     for (const std::string& id : ids) CHECK_FALSE(record_of(log, id).empty());
     // The user never sees a low-level detail.
-    for (const char* detail : {"No space", "archive.tar", "mirror3", "refused", "low_level", "stop_reason"})
+    for (const char* detail : {"No space", "archive.tar", "mirror3", "mirror4", "refused", "low_level", "stop_reason", "replica"})
         CHECK(out.find(detail) == std::string::npos);
 }

@@ -4,9 +4,11 @@
 //
 //   concurrent_jobs
 //
-// Five jobs run at once in a task_group, the whole run under a deadline:
+// Six jobs run at once in a task_group, the whole run under a deadline:
 //   fetch-config    a replicated request to three mirrors: the first answer wins,
 //                   the slower mirror is stopped, "lost to replica 2"
+//   sync-mirrors    a replicated request where every mirror refuses: one error
+//                   holds the three failures
 //   resize-images   slow: it beats, but needs more time than its deadline allows
 //   index-docs      stalls: it stops beating, and is stopped as stalled
 //   export-archive  two steps in a group of their own; one fails with a raw disk
@@ -40,7 +42,7 @@ bool nap(const std::stop_token& token, std::chrono::milliseconds d) {
 // --- low level: a pretend network and disk ---------------------------------------
 
 strata::result<std::string> fetch_from_mirror(std::stop_token token, int mirror, std::chrono::milliseconds latency) {
-    if (mirror == 3)
+    if (mirror >= 3)
         return strata::wrap<strata::low_level>(std::make_error_code(std::errc::connection_refused),
                                                "connect to mirror{}.example.net:443", mirror);
     if (!nap(token, latency)) return strata::canceled_by(token);
@@ -63,6 +65,16 @@ strata::result<std::string> fetch_config(std::stop_token) {
     });
 }
 
+// Every mirror refuses: one error holds the three failures, wrapped in a message
+// for the user (a known edge case).
+strata::result<std::string> sync_mirrors(std::stop_token) {
+    auto r = strata::first_of([](std::stop_token t) { return fetch_from_mirror(t, 3, 0ms); },
+                              [](std::stop_token t) { return fetch_from_mirror(t, 4, 0ms); },
+                              [](std::stop_token t) { return fetch_from_mirror(t, 5, 0ms); });
+    if (!r) return strata::wrap<strata::intermediate>(std::move(r).error(), "sync-mirrors: no mirror answered");
+    return r;
+}
+
 // Twenty batches of 50 ms, beating after each: alive all along, but slow.
 strata::result<std::string> resize_images(std::stop_token) {
     return strata::with_timeout(100ms, {.operation = "resize-images", .heartbeat = 500ms},
@@ -78,7 +90,7 @@ strata::result<std::string> resize_images(std::stop_token) {
 // Beats three times, then waits on a lock nobody releases (it still honors its
 // token, so it can be stopped): stalled, not slow.
 strata::result<std::string> index_docs(std::stop_token) {
-    return strata::with_timeout(10s, {.operation = "index-docs", .heartbeat = 50ms},
+    return strata::with_timeout(10s, {.operation = "index-docs", .heartbeat = 200ms},
                                 [](std::stop_token token) -> strata::result<std::string> {
                                     for (int i = 0; i < 3; ++i) {
                                         strata::beat();
@@ -93,11 +105,11 @@ strata::result<std::string> index_docs(std::stop_token) {
 // job does not wrap for the user: a bug. The failure stops the compression.
 strata::result<std::string> export_archive(std::stop_token) {
     strata::task_group steps;
-    steps.spawn([](std::stop_token token) -> strata::result<void> {
+    steps.spawn("compress", [](std::stop_token token) -> strata::result<void> {
         if (!nap(token, 10s)) return strata::canceled_by(token, "compression stopped");
         return {};
     });
-    steps.spawn(write_archive);
+    steps.spawn("upload", write_archive);
     STRATA_TRY(steps.wait());
     return std::string("exported");
 }
@@ -116,7 +128,8 @@ struct job {
     strata::result<std::string> (*run)(std::stop_token);
 };
 
-constexpr std::array<job, 5> jobs{{{"fetch-config", fetch_config},
+constexpr std::array<job, 6> jobs{{{"fetch-config", fetch_config},
+                                   {"sync-mirrors", sync_mirrors},
                                    {"resize-images", resize_images},
                                    {"index-docs", index_docs},
                                    {"export-archive", export_archive},

@@ -116,7 +116,8 @@ public:
     }
 
     // Waits for every task spawned so far (and those they spawn), then returns:
-    // - the first real failure, with misc entries `failed_task` (its number),
+    // - the first real failure, with misc entries `failed_task` (its number) and
+    //   `failed_task_name` (its name, if it has one),
     //   `later_failures` (how many came after it), `later_failure_1`... (their
     //   chains, up to 8) and `canceled_tasks` (how many stopped as asked); a
     //   canceled error counts as asked for only when the task's token had been
@@ -130,6 +131,7 @@ public:
         if (first_) {
             error e = first_;
             e.with("failed_task", first_index_);
+            if (!first_name_.empty()) e.with("failed_task_name", first_name_);
             if (!later_.empty()) {
                 e.with("later_failures", later_count_);
                 for (std::size_t i = 0; i < later_.size(); ++i)
@@ -209,6 +211,15 @@ private:
         if (!first_) {
             first_ = std::move(e);
             first_index_ = t.index;
+#if STRATA_HAS_EXCEPTIONS
+            try {
+#endif
+                first_name_ = t.name;
+#if STRATA_HAS_EXCEPTIONS
+            } catch (...) {
+                // Out of memory: the number is enough.
+            }
+#endif
             return true;
         }
         ++later_count_;
@@ -374,6 +385,7 @@ private:
     bool closing_ = false;
     error first_;
     long long first_index_ = 0;
+    std::string first_name_;
     std::vector<error> later_;
     long long later_count_ = 0;
     long long canceled_count_ = 0;
