@@ -480,13 +480,15 @@ task_result_t<F> timed_call(steady::duration limit, const timeout_options& optio
 }
 
 // The longest timeout with_timeout takes as it is (about 100 years): longer ones
-// are shortened to it rather than overflow the clock.
+// (and more negative ones) are cut to it rather than overflow the clock.
 inline constexpr std::chrono::hours longest_timeout{24 * 365 * 100};
 
 template <class Rep, class Period>
 steady::duration clamp_timeout(std::chrono::duration<Rep, Period> timeout) noexcept {
-    if (std::chrono::duration<double>(timeout) >= std::chrono::duration<double>(longest_timeout))
-        return std::chrono::duration_cast<steady::duration>(longest_timeout);
+    const std::chrono::duration<double> t = timeout;
+    const std::chrono::duration<double> longest = longest_timeout;
+    if (t >= longest) return std::chrono::duration_cast<steady::duration>(longest_timeout);
+    if (t <= -longest) return -std::chrono::duration_cast<steady::duration>(longest_timeout);
     return std::chrono::duration_cast<steady::duration>(timeout);
 }
 

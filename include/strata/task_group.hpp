@@ -83,6 +83,7 @@ public:
             tasks_.push_back(owned);  // if this throws, nothing has changed
             t->index = ++spawned_;
             ++running_;
+            t->sc.restart();  // not stalled for the time it waited for a slot
             finished = take_finished();
         }
         for (const std::shared_ptr<task>& done : finished)
