@@ -10,11 +10,13 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <utility>
 
 using namespace std::chrono_literals;
 
@@ -145,6 +147,71 @@ TEST_CASE("with_timeout is safe to use from many threads at once", "[cancel][tim
     CHECK(timed_out == 50);
 }
 
+TEST_CASE("with_timeout takes the longest durations without overflow and returns fn's value", "[cancel][timeout]") {
+    std::atomic<int> stopped{0};
+    auto fn = [&](std::stop_token token) -> strata::result<int> {
+        if (token.stop_requested()) ++stopped;
+        return 11;
+    };
+    const strata::result<int> hours = strata::with_timeout(std::chrono::hours::max(), fn);
+    const strata::result<int> millis = strata::with_timeout(std::chrono::milliseconds::max(), fn);
+    const strata::result<int> nanos = strata::with_timeout(std::chrono::nanoseconds::max(), fn);
+    const strata::result<int> seconds = strata::with_timeout(std::chrono::seconds::max(), fn);
+    REQUIRE(hours.has_value());
+    REQUIRE(millis.has_value());
+    REQUIRE(nanos.has_value());
+    REQUIRE(seconds.has_value());
+    CHECK(*hours == 11);
+    CHECK(*millis == 11);
+    CHECK(*nanos == 11);
+    CHECK(*seconds == 11);
+    CHECK(stopped == 0);
+}
+
+TEST_CASE("the most negative durations are timeouts of less than zero: they fail at once without calling fn",
+          "[cancel][timeout]") {
+    std::atomic<int> calls{0};
+    auto fn = [&](std::stop_token) -> strata::result<int> {
+        ++calls;
+        return 1;
+    };
+    const strata::result<int> hours_min = strata::with_timeout(std::chrono::hours::min(), fn);
+    const strata::result<int> minus_hours_max = strata::with_timeout(-std::chrono::hours::max(), fn);
+    const strata::result<int> minus_millis_max = strata::with_timeout(-std::chrono::milliseconds::max(), fn);
+    const strata::result<int> nanos_min = strata::with_timeout(std::chrono::nanoseconds::min(), fn);
+    CHECK(calls == 0);
+    const std::pair<const char*, const strata::result<int>*> results[] = {{"hours::min()", &hours_min},
+                                                                         {"-hours::max()", &minus_hours_max},
+                                                                         {"-milliseconds::max()", &minus_millis_max},
+                                                                         {"nanoseconds::min()", &nanos_min}};
+    for (const auto& [timeout, r] : results) {
+        // Names the timeout, so that a failure says which one.
+        const std::string outcome =
+            std::string(timeout) + ": " + (r->has_value() ? std::string("fn was called") : strata_test::msg(r->error()));
+        CHECK_THAT(outcome, Catch::Contains("not positive"));
+        CHECK((!r->has_value() && r->error().is<strata::timed_out>()));
+    }
+}
+
+TEST_CASE("with_timeout of one nanosecond stops fn and reports a timed_out error", "[cancel][timeout]") {
+    bool saw_stop = false;
+    strata::error cause;
+    const strata::result<int> r =
+        strata::with_timeout(std::chrono::nanoseconds(1), [&](std::stop_token token) -> strata::result<int> {
+            wait_for_stop(token);
+            saw_stop = token.stop_requested();
+            cause = strata::stop_cause(token);
+            return 1;
+        });
+    CHECK(saw_stop);
+    REQUIRE(cause);
+    CHECK(cause.is<strata::timed_out>());
+    CHECK(strata_test::misc_str(cause, "stop_reason") == "deadline");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().is<strata::timed_out>());
+    CHECK(strata_test::misc_str(r.error(), "stop_reason") == "deadline");
+}
+
 // --- first_of: replicated requests ----------------------------------------------
 
 TEST_CASE("first_of delivers the first success and stops the other replicas", "[cancel][first_of]") {
@@ -229,4 +296,37 @@ TEST_CASE("a replica that throws is one of the failures when all fail", "[cancel
     const std::string other = std::string(e.misc().find(returned == 1 ? "replica_2" : "replica_1")->as_string());
     CHECK(other == (returned == 1 ? "replica 2 failed" : "replica blew up"));
     CHECK(std::string(e.message()) == (returned == 1 ? "replica blew up" : "replica 2 failed"));
+}
+
+TEST_CASE("when every replica fails, 'replica' names the returned failure's replica, the one without a replica_<N> "
+          "entry, many times",
+          "[cancel][first_of][race]") {
+    for (int round = 0; round < 30; ++round) {
+        CAPTURE(round);
+        std::atomic<int> ready{0};
+        auto fail = [&ready](int pos) {
+            return [&ready, pos](std::stop_token) -> strata::result<int> {
+                ++ready;
+                while (ready.load() < 3) std::this_thread::yield();  // fail together, in any order
+                return strata::make_error<strata::low_level>("replica {} failed", pos);
+            };
+        };
+        const strata::result<int> r = strata::first_of(fail(1), fail(2), fail(3));
+        REQUIRE_FALSE(r.has_value());
+        const strata::error& e = r.error();
+        const std::int64_t returned = strata_test::misc_int(e, "replica");
+        REQUIRE((returned >= 1 && returned <= 3));
+        CHECK(strata_test::msg(e) == "replica " + std::to_string(returned) + " failed");
+        CHECK(strata_test::misc_int(e, "replica_failures") == 3);
+        for (int pos = 1; pos <= 3; ++pos) {
+            CAPTURE(pos);
+            const auto entry = e.misc().find("replica_" + std::to_string(pos));
+            if (pos == returned) {
+                CHECK_FALSE(entry.has_value());
+            } else {
+                REQUIRE(entry.has_value());
+                CHECK(std::string(entry->as_string()) == "replica " + std::to_string(pos) + " failed");
+            }
+        }
+    }
 }

@@ -520,6 +520,47 @@ TEST_CASE("a scope started on a plain thread is not nested: it does not follow a
     CHECK(*helper_result == 9);
 }
 
+TEST_CASE("a with_timeout its parent stopped first returns fn's cancellation as it is, even when fn returns after "
+          "the deadline",
+          "[task_group][causes][nesting][timeout]") {
+    stopped_view seen;
+    bool stopped_on_entry = false;
+    strata::result<void> inner_result;
+    strata::task_group g;
+    g.spawn([&](std::stop_token token) -> strata::result<void> {
+        wait_for_stop(token);  // the group is stopped before the with_timeout starts
+        inner_result = strata::with_timeout(50ms, [&](std::stop_token inner) -> strata::result<void> {
+            stopped_on_entry = inner.stop_requested();
+            std::this_thread::sleep_for(100ms);  // returns past the 50 ms deadline
+            return stop_and_record(inner, seen);
+        });
+        return inner_result;
+    });
+    g.stop("user quit");
+    const strata::result<void> r = g.wait();
+
+    CHECK(stopped_on_entry);
+    check_canceled_over(seen);
+    check_parent_canceled(seen.cause, g.cause());
+    CHECK(msg(seen.cause.inner()) == "user quit");
+    // The parent's stop is the story: fn's own error, not a timed_out error over it.
+    REQUIRE_FALSE(inner_result.has_value());
+    const strata::error& e = inner_result.error();
+    CAPTURE(chain_text(e));
+    CHECK(e.same_as(seen.returned));
+    CHECK(e.is<strata::canceled>());
+    CHECK_FALSE(e.is<strata::timed_out>());
+    CHECK_FALSE(strata::find<strata::timed_out>(e).has_value());
+    CHECK_THAT(chain_text(e), Catch::Contains("parent canceled"));
+    CHECK_THAT(chain_text(e), Catch::Contains("user quit"));
+    CHECK_THAT(chain_text(e), !Catch::Contains("deadline"));
+    // And the group's task was canceled as asked, not failed.
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().is<strata::canceled>());
+    CHECK(msg(r.error()) == "1 of 1 tasks canceled");
+    CHECK_FALSE(r.error().misc().find("failed_task").has_value());
+}
+
 // --- stop_cause and canceled_by at the edges -------------------------------------
 
 TEST_CASE("stop_cause works from a thread the task started itself", "[cancel][causes]") {

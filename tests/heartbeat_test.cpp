@@ -5,7 +5,7 @@
 // No test asserts on elapsed time. Sleeps only make time pass. Work that must be
 // stopped waits for its stop token, so only a stop ends it. Intervals are chosen
 // so that a slow machine (TSan) cannot flip a result: a task that must count as
-// alive beats every millisecond against an interval of 100 ms or more, and a task
+// alive beats every millisecond against an interval of 300 ms or more, and a task
 // that must stall never beats at all. Catch2 assertions are made on the test's own
 // thread only: tasks record what they saw, and the test checks it afterwards.
 #include <catch2/catch.hpp>
@@ -18,7 +18,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -53,6 +55,38 @@ void beat_until_stopped(const std::stop_token& token) {
         std::this_thread::sleep_for(1ms);
     } while (!token.stop_requested());
 }
+
+// A safety net for a test whose failure would be a hang: unless it is destroyed
+// within `limit`, it calls rescue() (once, on a thread of its own), which ends the
+// wait another way so that the test fails on its checks instead of hanging. It
+// never fires when the library works: the limit is far beyond what any stop takes.
+class hang_guard {
+public:
+    template <class F>
+    hang_guard(std::chrono::seconds limit, F rescue)
+        : thread_([this, limit, rescue = std::move(rescue)]() mutable {
+              std::unique_lock lock(m_);
+              if (cv_.wait_for(lock, limit, [this] { return done_; })) return;
+              lock.unlock();
+              rescue();
+          }) {}
+    ~hang_guard() {
+        {
+            std::lock_guard lock(m_);
+            done_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    hang_guard(const hang_guard&) = delete;
+    hang_guard& operator=(const hang_guard&) = delete;
+
+private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    std::thread thread_;  // last: it uses the others
+};
 
 }  // namespace
 
@@ -184,7 +218,7 @@ TEST_CASE("slow, not stalled: a fn that keeps beating past its deadline gets 'no
           "[heartbeat][timeout]") {
     strata::error cause;
     const strata::result<void> r = strata::with_timeout(
-        30ms, strata::timeout_options{.heartbeat = 200ms}, [&](std::stop_token token) -> strata::result<void> {
+        30ms, strata::timeout_options{.heartbeat = 300ms}, [&](std::stop_token token) -> strata::result<void> {
             beat_until_stopped(token);
             cause = strata::stop_cause(token);
             return strata::canceled_by(token);
@@ -221,8 +255,8 @@ TEST_CASE("a fn that beats steadily and returns in time succeeds", "[heartbeat][
 TEST_CASE("a fn that beats for longer than several intervals is never stopped as stalled", "[heartbeat][timeout]") {
     bool stopped = true;
     const strata::result<void> r = strata::with_timeout(
-        never, strata::timeout_options{.heartbeat = 100ms}, [&](std::stop_token token) -> strata::result<void> {
-            beat_for(400ms);
+        never, strata::timeout_options{.heartbeat = 300ms}, [&](std::stop_token token) -> strata::result<void> {
+            beat_for(1200ms);  // four intervals
             stopped = token.stop_requested();
             return {};
         });
@@ -298,7 +332,7 @@ TEST_CASE("when a group's task stalls, a sibling that beats steadily is canceled
     strata::error beater_cause;
     strata::error beater_returned;
     strata::error staller_cause;
-    strata::task_group g(strata::task_group_options{.heartbeat = 250ms});
+    strata::task_group g(strata::task_group_options{.heartbeat = 300ms});
     g.spawn([&](std::stop_token token) -> strata::result<void> {  // task 1: alive
         beat_until_stopped(token);
         beater_cause = strata::stop_cause(token);
@@ -339,10 +373,10 @@ TEST_CASE("when a group's task stalls, a sibling that beats steadily is canceled
 
 TEST_CASE("a group whose tasks all beat steadily for several intervals and finish succeeds", "[heartbeat][task_group]") {
     std::array<std::atomic<bool>, 3> stopped{};
-    strata::task_group g(strata::task_group_options{.heartbeat = 100ms});
+    strata::task_group g(strata::task_group_options{.heartbeat = 300ms});
     for (std::size_t k = 0; k < stopped.size(); ++k)
         g.spawn([&stopped, k](std::stop_token token) -> strata::result<void> {
-            beat_for(400ms);
+            beat_for(1200ms);  // four intervals
             stopped[k] = token.stop_requested();
             return {};
         });
@@ -360,10 +394,10 @@ TEST_CASE("a group whose tasks never beat but finish at once succeeds", "[heartb
 
 TEST_CASE("beat() inside a nested with_timeout beats the enclosing group task too", "[heartbeat][task_group][nesting]") {
     bool inner_stopped = true;
-    strata::task_group g(strata::task_group_options{.heartbeat = 100ms});
+    strata::task_group g(strata::task_group_options{.heartbeat = 300ms});
     g.spawn([&](std::stop_token) -> strata::result<void> {
         return strata::with_timeout(never, [&](std::stop_token token) -> strata::result<void> {
-            beat_for(400ms);  // several of the group's intervals: only these beats keep the task alive
+            beat_for(1200ms);  // several of the group's intervals: only these beats keep the task alive
             inner_stopped = token.stop_requested();
             return {};
         });
@@ -439,4 +473,129 @@ TEST_CASE("tasks that stall together: one is the group's failure, every task's c
         const std::int64_t later = r.error().misc().find("later_failures") ? misc_int(r.error(), "later_failures") : 0;
         CHECK(later == own_stalls);
     }
+}
+
+TEST_CASE("a task spawned after the monitor went idle is still watched: its stall is the group's failure, not a hang",
+          "[heartbeat][task_group]") {
+    strata::task_group g(strata::task_group_options{.heartbeat = 20ms});
+    std::atomic<bool> first_done{false};
+    g.spawn([&](std::stop_token) -> strata::result<void> {  // task 1: done at once
+        first_done = true;
+        return {};
+    });
+    while (!first_done.load()) std::this_thread::yield();
+    std::this_thread::sleep_for(50ms);  // task 1 has finished: the monitor has nothing left to watch
+    strata::error cause;
+    g.spawn([&](std::stop_token token) -> strata::result<void> {  // task 2: never beats
+        wait_for_stop(token);
+        cause = strata::stop_cause(token);
+        return strata::canceled_by(token);
+    });
+    strata::result<void> r;
+    {
+        hang_guard guard(10s, [&] { g.stop("hang guard: nothing stopped task 2"); });
+        r = g.wait();
+    }
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CAPTURE(msg(e));
+    CHECK(e.is<strata::timed_out>());
+    CHECK_THAT(msg(e), Catch::StartsWith("task 2: stalled"));
+    CHECK_THAT(msg(e), Catch::Contains("it never beat"));
+    CHECK(misc_int(e, "failed_task") == 2);
+    REQUIRE(cause);
+    CHECK_THAT(msg(cause), Catch::StartsWith("task 2: stalled"));
+    CHECK(misc_str(cause, "stop_reason") == "heartbeat");
+}
+
+TEST_CASE("a task queued behind max_running is not stalled for the time it waited for a slot",
+          "[heartbeat][task_group]") {
+    // One slot: each spawn() waits for the task before to finish, so tasks 2-4
+    // each spend two intervals or more queued before they start (three chances
+    // for the monitor to take the wait for silence), and then beat from their start.
+    std::array<std::atomic<bool>, 5> stopped{};  // by task number, from 1
+    strata::task_group g(strata::task_group_options{.max_running = 1, .heartbeat = 300ms});
+    for (std::size_t k = 1; k <= 4; ++k)
+        g.spawn([&stopped, k](std::stop_token token) -> strata::result<void> {
+            beat_for(k < 4 ? 600ms : 100ms);
+            stopped[k] = token.stop_requested();
+            return {};
+        });
+    const strata::result<void> r = g.wait();
+    CAPTURE(r ? std::string("success") : msg(r.error()));
+    CHECK(r.has_value());
+    CHECK(g.cause().empty());
+    std::string stopped_tasks;  // the numbers of the tasks whose token was stopped
+    for (std::size_t k = 1; k <= 4; ++k)
+        if (stopped[k].load()) stopped_tasks += " " + std::to_string(k);
+    CHECK(stopped_tasks.empty());
+}
+
+TEST_CASE("beats from a nested group's task, on another thread, keep the enclosing group's task alive",
+          "[heartbeat][task_group][nesting]") {
+    std::atomic<bool> inner_stopped{true};
+    strata::result<void> inner_result;
+    strata::task_group g(strata::task_group_options{.heartbeat = 300ms});
+    g.spawn([&](std::stop_token) -> strata::result<void> {  // never beats itself
+        strata::task_group inner;                             // requires no beats of its own
+        inner.spawn([&](std::stop_token token) -> strata::result<void> {
+            beat_for(1s);  // three intervals of the outer group
+            inner_stopped = token.stop_requested();
+            return {};
+        });
+        inner_result = inner.wait();
+        return inner_result;
+    });
+    const strata::result<void> r = g.wait();
+    CAPTURE(r ? std::string("success") : msg(r.error()));
+    CHECK(r.has_value());
+    CHECK(inner_result.has_value());
+    CHECK_FALSE(inner_stopped.load());
+    CHECK(g.cause().empty());
+}
+
+TEST_CASE("beats from a first_of replica on another thread keep the enclosing with_timeout alive",
+          "[heartbeat][timeout][first_of][nesting]") {
+    strata::error loser_cause;
+    std::atomic<bool> winner_stopped{true};
+    const strata::result<int> r = strata::with_timeout(
+        never, strata::timeout_options{.heartbeat = 300ms}, [&](std::stop_token) -> strata::result<int> {
+            return strata::first_of(
+                [&](std::stop_token token) -> strata::result<int> {  // replica 1, on this thread: never beats
+                    wait_for_stop(token);
+                    loser_cause = strata::stop_cause(token);
+                    return strata::canceled_by(token);
+                },
+                [&](std::stop_token token) -> strata::result<int> {  // replica 2, on a thread of its own
+                    beat_for(1s);  // three intervals of the timeout's heartbeat
+                    winner_stopped = token.stop_requested();
+                    return 2;
+                });
+        });
+    CAPTURE(r ? std::string("success") : msg(r.error()));
+    REQUIRE(r.has_value());
+    CHECK(*r == 2);
+    CHECK_FALSE(winner_stopped.load());
+    REQUIRE(loser_cause);
+    CHECK(msg(loser_cause) == "lost to replica 2");
+}
+
+TEST_CASE("a named task's stall names it: 'task 1 (index-docs): stalled'", "[heartbeat][task_group]") {
+    strata::error cause;
+    strata::task_group g(strata::task_group_options{.heartbeat = 20ms});
+    g.spawn("index-docs", [&](std::stop_token token) -> strata::result<void> {
+        wait_for_stop(token);  // never beats
+        cause = strata::stop_cause(token);
+        return strata::canceled_by(token);
+    });
+    const strata::result<void> r = g.wait();
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CHECK(e.is<strata::timed_out>());
+    CHECK_THAT(msg(e), Catch::StartsWith("task 1 (index-docs): stalled"));
+    CHECK(misc_int(e, "failed_task") == 1);
+    CHECK(misc_str(e, "failed_task_name") == "index-docs");
+    REQUIRE(cause);
+    CHECK_THAT(msg(cause), Catch::StartsWith("task 1 (index-docs): stalled"));
+    CHECK(msg(g.cause()) == "task 1 (index-docs) of the group failed");
 }

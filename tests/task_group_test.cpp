@@ -6,15 +6,67 @@
 
 #include <strata/task_group.hpp>
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <set>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
+#include <thread>
 
+using namespace std::chrono_literals;
+
+using strata_test::misc_int;
+using strata_test::misc_str;
+using strata_test::msg;
 using strata_test::wait_for_stop;
+
+namespace {
+
+// A safety net for a test whose failure would be a hang: unless it is destroyed
+// within `limit`, it calls rescue() (once, on a thread of its own), which ends the
+// wait another way so that the test fails on its checks instead of hanging. It
+// never fires when the library works: the limit is far beyond what any stop takes.
+class hang_guard {
+public:
+    template <class F>
+    hang_guard(std::chrono::seconds limit, F rescue)
+        : thread_([this, limit, rescue = std::move(rescue)]() mutable {
+              std::unique_lock lock(m_);
+              if (cv_.wait_for(lock, limit, [this] { return done_; })) return;
+              lock.unlock();
+              rescue();
+          }) {}
+    ~hang_guard() {
+        {
+            std::lock_guard lock(m_);
+            done_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    hang_guard(const hang_guard&) = delete;
+    hang_guard& operator=(const hang_guard&) = delete;
+
+private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    std::thread thread_;  // last: it uses the others
+};
+
+// Blocks until either token is stopped.
+void wait_for_either(const std::stop_token& a, const std::stop_token& b) {
+    std::stop_source either;
+    const std::stop_callback on_a(a, [&] { either.request_stop(); });
+    const std::stop_callback on_b(b, [&] { either.request_stop(); });
+    wait_for_stop(either.get_token());
+}
+
+}  // namespace
 
 TEST_CASE("a group whose tasks all succeed succeeds", "[task_group]") {
     std::atomic<int> ran{0};
@@ -162,5 +214,183 @@ TEST_CASE("tasks failing at the same moment: one failure, the rest counted, many
         REQUIRE_FALSE(r.has_value());
         REQUIRE(r.error().misc().find("later_failures").has_value());
         CHECK(r.error().misc().find("later_failures")->as_signed() == 3);
+    }
+}
+
+TEST_CASE("a task can spawn more tasks into its own group, and wait() returns only after they have all run",
+          "[task_group]") {
+    std::atomic<int> ran{0};
+    std::atomic<bool> first_returning{false};
+    strata::task_group g;
+    g.spawn([&](std::stop_token) -> strata::result<void> {
+        std::this_thread::sleep_for(20ms);  // the test thread is in wait() by now
+        for (int i = 0; i < 2; ++i)
+            g.spawn([&](std::stop_token) -> strata::result<void> {
+                // Still running after task 1 has returned.
+                while (!first_returning.load()) std::this_thread::yield();
+                std::this_thread::sleep_for(20ms);
+                ++ran;
+                return {};
+            });
+        ++ran;
+        first_returning = true;
+        return {};
+    });
+    const strata::result<void> r = g.wait();
+    const int ran_when_wait_returned = ran.load();
+    CHECK(r.has_value());
+    CHECK(ran_when_wait_returned == 3);
+}
+
+TEST_CASE("a failure of a task spawned by a task spawned by a task is the group's failure", "[task_group]") {
+    strata::error first_cause;
+    strata::task_group g;
+    g.spawn([&](std::stop_token token) -> strata::result<void> {  // task 1
+        g.spawn([&](std::stop_token) -> strata::result<void> {     // task 2
+            g.spawn([](std::stop_token) -> strata::result<void> {  // task 3
+                return strata::make_error<strata::low_level>("grandchild failed");
+            });
+            return {};
+        });
+        wait_for_stop(token);  // only the grandchild's failure stops it
+        first_cause = strata::stop_cause(token);
+        return strata::canceled_by(token);
+    });
+    strata::result<void> r;
+    {
+        hang_guard guard(10s, [&] { g.stop("hang guard: nothing stopped task 1"); });
+        r = g.wait();
+    }
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CHECK(e.is<strata::low_level>());
+    CHECK(msg(e) == "grandchild failed");
+    CHECK(misc_int(e, "failed_task") == 3);
+    CHECK_FALSE(e.misc().find("failed_task_name").has_value());  // it has none
+    CHECK(misc_int(e, "canceled_tasks") == 1);
+    CHECK_FALSE(e.misc().find("later_failures").has_value());
+    REQUIRE(first_cause);
+    CHECK(msg(first_cause) == "task 3 of the group failed");
+    CHECK(first_cause.same_as(g.cause()));
+}
+
+TEST_CASE("a task that returns a canceled error although its token was never stopped is a real failure of the group",
+          "[task_group]") {
+    std::atomic<bool> stopped_when_returning{true};
+    strata::error sibling_cause;
+    strata::task_group g;
+    g.spawn([&](std::stop_token token) -> strata::result<void> {  // task 1
+        stopped_when_returning = token.stop_requested();
+        return strata::make_error<strata::canceled>("gave up on its own");
+    });
+    g.spawn([&](std::stop_token token) -> strata::result<void> {  // task 2: stopped by task 1's failure
+        wait_for_stop(token);
+        sibling_cause = strata::stop_cause(token);
+        return strata::canceled_by(token);
+    });
+    strata::result<void> r;
+    {
+        hang_guard guard(10s, [&] { g.stop("hang guard: nothing stopped task 2"); });
+        r = g.wait();
+    }
+    CHECK_FALSE(stopped_when_returning.load());
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CHECK(e.is<strata::canceled>());
+    CHECK(msg(e) == "gave up on its own");
+    CHECK(misc_int(e, "failed_task") == 1);
+    CHECK(misc_int(e, "canceled_tasks") == 1);  // task 2, stopped as asked
+    CHECK(msg(g.cause()) == "task 1 of the group failed");
+    CHECK(misc_str(g.cause(), "stop_reason") == "failure");
+    REQUIRE(sibling_cause);
+    CHECK(sibling_cause.same_as(g.cause()));
+}
+
+TEST_CASE("a task that returns an inner group's 'N of M tasks canceled' while the outer group was not stopped "
+          "fails the outer group",
+          "[task_group][nesting]") {
+    std::atomic<bool> outer_stopped_when_returning{true};
+    strata::result<void> inner_result;
+    strata::task_group g;
+    g.spawn([&](std::stop_token token) -> strata::result<void> {
+        strata::task_group inner;
+        inner.spawn([](std::stop_token inner_token) -> strata::result<void> {
+            wait_for_stop(inner_token);
+            return strata::canceled_by(inner_token);
+        });
+        inner.stop("the task gave up on the inner work");
+        inner_result = inner.wait();
+        outer_stopped_when_returning = token.stop_requested();
+        return inner_result;
+    });
+    const strata::result<void> r = g.wait();
+    REQUIRE_FALSE(inner_result.has_value());
+    CHECK(msg(inner_result.error()) == "1 of 1 tasks canceled");
+    CHECK_FALSE(outer_stopped_when_returning.load());
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CHECK(e.is<strata::canceled>());
+    CHECK(msg(e) == "1 of 1 tasks canceled");
+    CHECK(msg(e.inner()) == "the task gave up on the inner work");
+    CHECK(misc_int(e, "failed_task") == 1);
+    CHECK(misc_int(e, "canceled_tasks") == 1);  // the inner group's count, kept as it was
+    CHECK(msg(g.cause()) == "task 1 of the group failed");
+    CHECK(misc_str(g.cause(), "stop_reason") == "failure");
+}
+
+TEST_CASE("destroying a group without wait() stops its running tasks: 'task_group destroyed before its tasks finished'",
+          "[task_group]") {
+    std::atomic<bool> stopped{false};
+    strata::error cause;
+    {
+        std::stop_source rescue;  // ends the task if the destructor does not (so a failure is not a hang)
+        hang_guard guard(10s, [&] { rescue.request_stop(); });
+        std::atomic<bool> started{false};
+        strata::task_group g;
+        g.spawn([&, rescue_token = rescue.get_token()](std::stop_token token) -> strata::result<void> {
+            started = true;
+            wait_for_either(token, rescue_token);
+            stopped = token.stop_requested();
+            cause = strata::stop_cause(token);
+            return strata::canceled_by(token);
+        });
+        while (!started.load()) std::this_thread::yield();
+    }  // no wait(): the destructor stops the task, then waits for it
+    CHECK(stopped.load());
+    REQUIRE(cause);
+    CHECK(cause.is<strata::canceled>());
+    CHECK(msg(cause) == "task_group destroyed before its tasks finished");
+    CHECK(misc_str(cause, "stop_reason") == "destroyed");
+}
+
+TEST_CASE("a named task's failure names it in the group's cause, and failed_task gives its number", "[task_group]") {
+    for (int failing = 1; failing <= 2; ++failing) {
+        CAPTURE(failing);
+        std::array<strata::error, 3> causes{};  // by task number, from 1
+        strata::task_group g;
+        for (int k = 1; k <= 2; ++k) {
+            if (k == failing)
+                g.spawn("index-docs", [](std::stop_token) -> strata::result<void> {
+                    return strata::make_error<strata::low_level>("index corrupt");
+                });
+            else
+                g.spawn("other", [&causes, k](std::stop_token token) -> strata::result<void> {
+                    wait_for_stop(token);
+                    causes[static_cast<std::size_t>(k)] = strata::stop_cause(token);
+                    return strata::canceled_by(token);
+                });
+        }
+        const strata::result<void> r = g.wait();
+        const strata::error cause = g.cause();
+        REQUIRE(cause);
+        CHECK(msg(cause) == "task " + std::to_string(failing) + " (index-docs) of the group failed");
+        CHECK(misc_int(cause, "failed_task") == failing);
+        CHECK(misc_str(cause, "stop_reason") == "failure");
+        REQUIRE_FALSE(r.has_value());
+        CHECK(msg(r.error()) == "index corrupt");
+        CHECK(misc_int(r.error(), "failed_task") == failing);
+        CHECK(misc_str(r.error(), "failed_task_name") == "index-docs");
+        const int other = 3 - failing;
+        CHECK(causes[static_cast<std::size_t>(other)].same_as(cause));
     }
 }
