@@ -76,10 +76,13 @@ inline long long to_ms(steady::duration d) noexcept {
 // A frame of layer L over `inner` (adopted), at `where`, with `stack` if given.
 // Cause frames have none: they are made on whichever thread stops the work, where
 // a stack says nothing.
+// The format strings are strata's own and checked by its tests, so they are not
+// checked at compile time: that check would be compiled in every file that
+// includes this header.
 template <layer_tag L, class... Args>
-wrapped_error<L> frame_at(location where, error inner, const stack_buffer* stack, fmt::format_string<Args...> f,
+wrapped_error<L> frame_at(location where, error inner, const stack_buffer* stack, fmt::string_view f,
                           const Args&... args) noexcept {
-    return access::adopt_as<L>(new_frame(&layer_info_of<L>, &oom_frame_of<L>, where, fmt::string_view(f),
+    return access::adopt_as<L>(new_frame(&layer_info_of<L>, &oom_frame_of<L>, where, f,
                                          fmt::make_format_args(args...), access::take(std::move(inner)),
                                          stack && stack->n ? stack : nullptr));
 }

@@ -37,18 +37,24 @@ struct task_group_options {
     std::chrono::steady_clock::duration heartbeat{};
 };
 
-class task_group {
+namespace detail {
+
+// task_group's implementation. A template (task_group is basic_task_group<>) only
+// so that a file that includes this header without using a group does not
+// compile the group's machinery.
+template <class = void>
+class basic_task_group {
 public:
-    explicit task_group(std::size_t max_running = 0, location where = location::current())
-        : task_group(task_group_options{max_running, {}}, where) {}
-    explicit task_group(const task_group_options& options, location where = location::current())
+    explicit basic_task_group(std::size_t max_running = 0, location where = location::current())
+        : basic_task_group(task_group_options{max_running, {}}, where) {}
+    explicit basic_task_group(const task_group_options& options, location where = location::current())
         : options_(options), scope_(where, detail::parent_scope(), detail::scope::link::nest) {}
-    task_group(const task_group&) = delete;
-    task_group& operator=(const task_group&) = delete;
+    basic_task_group(const basic_task_group&) = delete;
+    basic_task_group& operator=(const basic_task_group&) = delete;
     // Like std::jthread: if tasks are still running (wait() was not called, or
     // more were spawned since), stops them with the cause "task_group destroyed
     // before its tasks finished" (stop_reason "destroyed"), then waits for them.
-    ~task_group() {
+    ~basic_task_group() {
         bool busy = false;
         {
             std::lock_guard lock(m_);
@@ -188,10 +194,20 @@ private:
     // "task 3" or "task 3 (index-docs)", for messages. Never throws: a name that
     // does not fit is cut.
     static std::string_view label(const task& t, char (&buf)[128]) noexcept {
-        const auto n = t.name.empty()
-                           ? fmt::format_to_n(buf, sizeof buf, "task {}", t.index).size
-                           : fmt::format_to_n(buf, sizeof buf, "task {} ({})", t.index, t.name).size;
-        return std::string_view(buf, n < sizeof buf ? n : sizeof buf);
+        const fmt::format_int number(t.index);
+        std::size_t n = 0;
+        auto add = [&](std::string_view part) noexcept {
+            for (char c : part)
+                if (n < sizeof buf) buf[n++] = c;
+        };
+        add("task ");
+        add(std::string_view(number.data(), number.size()));
+        if (!t.name.empty()) {
+            add(" (");
+            add(t.name);
+            add(")");
+        }
+        return std::string_view(buf, n);
     }
 
     // Whether the task's own token was stopped for a missed beat.
@@ -391,5 +407,10 @@ private:
     long long later_count_ = 0;
     long long canceled_count_ = 0;
 };
+
+}  // namespace detail
+
+// Structured concurrency that keeps its errors (see the top of this file).
+using task_group = detail::basic_task_group<>;
 
 }  // namespace strata
