@@ -12,6 +12,7 @@
 //   with a timed_out error saying when it last beat (stalled, not slow).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <concepts>
@@ -24,7 +25,6 @@
 #include <thread>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "error.hpp"
 #include "exception.hpp"
@@ -547,7 +547,9 @@ requires(std::is_same_v<detail::task_result_t<F>, detail::task_result_t<More>>&&
     detail::scope sc(location::current(), detail::parent_scope(), detail::scope::link::nest);
     std::mutex m;
     std::optional<R> winner;
-    std::vector<std::pair<std::size_t, error>> failures;  // in the order they came
+    // The failures in the order they came: (replica number, error). No allocation.
+    std::array<std::pair<std::size_t, error>, n> failures;
+    std::size_t failed = 0;
     auto run = [&](std::size_t i, auto& fn) noexcept {
         R r = [&] {
             detail::task_context_guard in_task(sc);
@@ -563,48 +565,36 @@ requires(std::is_same_v<detail::task_result_t<F>, detail::task_result_t<More>>&&
                         .with("winner", static_cast<long long>(i)));
             return;
         }
-#if STRATA_HAS_EXCEPTIONS
-        try {
-#endif
-            failures.emplace_back(i, std::move(r).error());
-#if STRATA_HAS_EXCEPTIONS
-        } catch (...) {
-        }
-#endif
+        failures[failed++] = {i, std::move(r).error()};
     };
-    std::vector<std::thread> threads;
-    threads.reserve(n - 1);
+    std::array<std::thread, n - 1> threads;
     std::size_t index = 2;
     auto start = [&](auto& fn) {
         const std::size_t i = index++;
 #if STRATA_HAS_EXCEPTIONS
         try {
 #endif
-            threads.emplace_back([&run, &fn, i] { run(i, fn); });
+            threads[i - 2] = std::thread([&run, &fn, i] { run(i, fn); });
 #if STRATA_HAS_EXCEPTIONS
         } catch (...) {
             // No thread to be had: this replica's failure (running it here could
             // wait for a stop that only replica 1, not yet started, would make).
             error e = wrap(from_exception(), "first_of: could not start replica {}", i);
             std::lock_guard lock(m);
-            try {
-                failures.emplace_back(i, std::move(e));
-            } catch (...) {
-            }
+            failures[failed++] = {i, std::move(e)};
         }
 #endif
     };
     (start(more), ...);
     (void)start;  // unused with a single replica
     run(1, first);
-    for (std::thread& t : threads) t.join();
+    for (std::thread& t : threads)
+        if (t.joinable()) t.join();
     if (winner) return std::move(*winner);
-    if (failures.empty()) return failure(make_error("first_of: every replica failed, and no failure could be kept"));
-    error e = std::move(failures.front().second);
-    e.with("replica", static_cast<long long>(failures.front().first));
-    e.with("replica_failures", static_cast<long long>(failures.size()));
-    for (std::size_t k = 1; k < failures.size(); ++k)
-        detail::attach_chain(e, "replica_", failures[k].first, failures[k].second);
+    error e = std::move(failures[0].second);
+    e.with("replica", static_cast<long long>(failures[0].first));
+    e.with("replica_failures", static_cast<long long>(failed));
+    for (std::size_t k = 1; k < failed; ++k) detail::attach_chain(e, "replica_", failures[k].first, failures[k].second);
     return failure(std::move(e));
 }
 

@@ -17,7 +17,6 @@
 #include <stop_token>
 #include <thread>
 #include <utility>
-#include <vector>
 
 #include "cancel.hpp"
 #include "error.hpp"
@@ -82,18 +81,18 @@ public:
     void spawn(std::string_view name, F&& fn, location where = location::current()) {
         auto owned = std::make_shared<task>(where, scope_, name);
         task* t = owned.get();
-        std::vector<std::shared_ptr<task>> finished;
+        std::shared_ptr<task> finished;
         {
             std::unique_lock lock(m_);
             slot_free_.wait(lock, [&] { return options_.max_running == 0 || running_ < options_.max_running; });
-            tasks_.push_back(owned);  // if this throws, nothing has changed
+            owned->next = std::move(tasks_);
+            tasks_ = std::move(owned);
             t->index = ++spawned_;
             ++running_;
             t->sc.restart();  // not stalled for the time it waited for a slot
             finished = take_finished();
         }
-        for (const std::shared_ptr<task>& done : finished)
-            if (done->thread.joinable()) done->thread.join();
+        join_and_free(std::move(finished));
 #if STRATA_HAS_EXCEPTIONS
         try {
 #endif
@@ -139,10 +138,10 @@ public:
             error e = first_;
             e.with("failed_task", first_index_);
             if (!first_name_.empty()) e.with("failed_task_name", first_name_);
-            if (!later_.empty()) {
+            if (later_count_) {
                 e.with("later_failures", later_count_);
-                for (std::size_t i = 0; i < later_.size(); ++i)
-                    detail::attach_chain(e, "later_failure_", i + 1, later_[i]);
+                for (std::size_t i = 0; i < later_.n; ++i)
+                    detail::attach_chain(e, "later_failure_", i + 1, later_.items[i]);
             }
             if (canceled_count_) e.with("canceled_tasks", canceled_count_);
             return failure(std::move(e));
@@ -172,7 +171,17 @@ public:
     error cause() const noexcept { return scope_.cause(); }
 
     // The first 8 failures that came after the first one (wait() counts them all).
-    std::vector<error> later_failures() const {
+    // A copy of them; iterate it, or use size(), empty() and [i].
+    struct failure_list {
+        error items[8];
+        std::size_t n = 0;
+        const error* begin() const noexcept { return items; }
+        const error* end() const noexcept { return items + n; }
+        std::size_t size() const noexcept { return n; }
+        bool empty() const noexcept { return n == 0; }
+        const error& operator[](std::size_t i) const noexcept { return items[i]; }
+    };
+    failure_list later_failures() const {
         std::lock_guard lock(m_);
         return later_;
     }
@@ -189,6 +198,7 @@ private:
         std::thread thread;        // guarded by m_
         bool thread_set = false;   // guarded by m_: `thread` is final
         bool running = true;       // guarded by m_
+        std::shared_ptr<task> next;  // guarded by m_
     };
 
     // "task 3" or "task 3 (index-docs)", for messages. Never throws: a name that
@@ -240,15 +250,7 @@ private:
             return true;
         }
         ++later_count_;
-#if STRATA_HAS_EXCEPTIONS
-        try {
-#endif
-            if (later_.size() < attached_failures) later_.push_back(std::move(e));
-#if STRATA_HAS_EXCEPTIONS
-        } catch (...) {
-            // Out of memory: the failure stays counted.
-        }
-#endif
+        if (later_.n < attached_failures) later_.items[later_.n++] = std::move(e);
         return false;
     }
 
@@ -278,27 +280,31 @@ private:
         if (stop_now) stop_for(t, failure);
     }
 
-    // Tasks whose work is over, taken out of tasks_ to be joined. Under m_.
-    std::vector<std::shared_ptr<task>> take_finished() noexcept {
-        std::vector<std::shared_ptr<task>> done;
-#if STRATA_HAS_EXCEPTIONS
-        try {
-#endif
-            for (std::size_t i = 0; i < tasks_.size();) {
-                if (!tasks_[i]->running && tasks_[i]->thread_set) {
-                    done.push_back(std::move(tasks_[i]));
-                    tasks_[i] = std::move(tasks_.back());
-                    tasks_.pop_back();
-                } else {
-                    ++i;
-                }
+    // Tasks whose work is over, taken out of tasks_ (a list linked by `next`) to
+    // be joined. Under m_.
+    std::shared_ptr<task> take_finished() noexcept {
+        std::shared_ptr<task> done;
+        for (std::shared_ptr<task>* at = &tasks_; *at;) {
+            if (!(*at)->running && (*at)->thread_set) {
+                std::shared_ptr<task> t = std::move(*at);
+                *at = std::move(t->next);
+                t->next = std::move(done);
+                done = std::move(t);
+            } else {
+                at = &(*at)->next;
             }
-#if STRATA_HAS_EXCEPTIONS
-        } catch (...) {
-            // Out of memory: they are joined later.
         }
-#endif
         return done;
+    }
+
+    // Joins the threads of a list of finished tasks and frees it, without
+    // recursion however long it is.
+    static void join_and_free(std::shared_ptr<task> list) noexcept {
+        while (list) {
+            if (list->thread.joinable()) list->thread.join();
+            std::shared_ptr<task> next = std::move(list->next);
+            list = std::move(next);
+        }
     }
 
     // The heartbeat monitor: one thread per group that requires beats, started
@@ -309,6 +315,14 @@ private:
         if (!monitor_.joinable()) monitor_ = std::thread([this]() noexcept { monitor(); });
     }
 
+    // The list's owning pointer to p. Under m_.
+    std::shared_ptr<task> find(const task* p) const noexcept {
+        if (tasks_.get() == p) return tasks_;
+        for (task* q = tasks_.get(); q; q = q->next.get())
+            if (q->next.get() == p) return q->next;
+        return {};
+    }
+
     void monitor() noexcept {
         using clock = std::chrono::steady_clock;
         const clock::duration every = options_.heartbeat;
@@ -316,41 +330,36 @@ private:
         while (!closing_) {
             const clock::time_point now = clock::now();
             clock::time_point wake = clock::time_point::max();
-            std::vector<std::pair<std::shared_ptr<task>, detail::stall>> silent;
-            for (const std::shared_ptr<task>& p : tasks_) {
+            // The first task that went silent, if any (one at a time, since
+            // stopping it runs callbacks, which must not run under m_).
+            std::shared_ptr<task> silent;
+            detail::stall st{};
+            for (task* p = tasks_.get(); p; p = p->next.get()) {
                 // A task already stopped (by the group, or for a stall) is not
                 // expected to beat any more.
                 if (!p->running || p->sc.stop_requested()) continue;
                 const clock::time_point last = p->sc.last_beat();
                 if (now - last >= every) {
-#if STRATA_HAS_EXCEPTIONS
-                    try {
-#endif
-                        silent.emplace_back(p, detail::stall_of(p->sc, every, now, last));
-#if STRATA_HAS_EXCEPTIONS
-                    } catch (...) {
-                        wake = now + every;  // out of memory: looked at again next round
-                    }
-#endif
-                } else if (last + every < wake) {
-                    wake = last + every;
+                    st = detail::stall_of(p->sc, every, now, last);
+                    silent = find(p);
+                    break;
                 }
+                if (last + every < wake) wake = last + every;
             }
-            if (!silent.empty()) {
+            if (silent) {
                 lock.unlock();
-                for (auto& [t, st] : silent) {
-                    char buf[128];
-                    error e = detail::stalled_error(t->sc.where(), label(*t, buf), st);
-                    // Only a task that was still meant to run is stopped as stalled.
-                    if (!t->sc.stop(e)) continue;
+                char buf[128];
+                error e = detail::stalled_error(silent->sc.where(), label(*silent, buf), st);
+                // Only a task that was still meant to run is stopped as stalled.
+                if (silent->sc.stop(e)) {
                     bool stop_now = false;
                     {
                         std::lock_guard relock(m_);
-                        stop_now = record(*t, e);
+                        stop_now = record(*silent, e);
                     }
-                    if (stop_now) stop_for(*t, e);
+                    if (stop_now) stop_for(*silent, e);
                 }
-                silent.clear();
+                silent.reset();
                 lock.lock();
                 continue;
             }
@@ -364,19 +373,18 @@ private:
     // Waits until no task runs (tasks that spawn more keep the count up), joins
     // their threads, then stops the monitor.
     void join_all() noexcept {
-        std::vector<std::shared_ptr<task>> done;
+        std::shared_ptr<task> done;
         {
             std::unique_lock lock(m_);
             slot_free_.wait(lock, [&] {
                 if (running_ > 0) return false;
-                for (const std::shared_ptr<task>& t : tasks_)
+                for (task* t = tasks_.get(); t; t = t->next.get())
                     if (!t->thread_set) return false;
                 return true;
             });
-            done.swap(tasks_);
+            done = std::move(tasks_);
         }
-        for (const std::shared_ptr<task>& t : done)
-            if (t->thread.joinable()) t->thread.join();
+        join_and_free(std::move(done));
         std::thread monitor;
         {
             std::lock_guard lock(m_);
@@ -397,13 +405,13 @@ private:
     std::condition_variable slot_free_;
     std::condition_variable monitor_wake_;
     detail::scope scope_;
-    std::vector<std::shared_ptr<task>> tasks_;  // not yet joined
+    std::shared_ptr<task> tasks_;  // not yet joined: a list linked by task::next
     std::thread monitor_;
     bool closing_ = false;
     error first_;
     long long first_index_ = 0;
     std::string first_name_;
-    std::vector<error> later_;
+    failure_list later_;
     long long later_count_ = 0;
     long long canceled_count_ = 0;
 };
