@@ -32,6 +32,7 @@ using strata_test::misc_int;
 using strata_test::misc_str;
 using strata_test::missing;
 using strata_test::msg;
+using strata_test::hang_guard;
 using strata_test::wait_for_stop;
 
 namespace {
@@ -56,37 +57,6 @@ void beat_until_stopped(const std::stop_token& token) {
     } while (!token.stop_requested());
 }
 
-// A safety net for a test whose failure would be a hang: unless it is destroyed
-// within `limit`, it calls rescue() (once, on a thread of its own), which ends the
-// wait another way so that the test fails on its checks instead of hanging. It
-// never fires when the library works: the limit is far beyond what any stop takes.
-class hang_guard {
-public:
-    template <class F>
-    hang_guard(std::chrono::seconds limit, F rescue)
-        : thread_([this, limit, rescue = std::move(rescue)]() mutable {
-              std::unique_lock lock(m_);
-              if (cv_.wait_for(lock, limit, [this] { return done_; })) return;
-              lock.unlock();
-              rescue();
-          }) {}
-    ~hang_guard() {
-        {
-            std::lock_guard lock(m_);
-            done_ = true;
-        }
-        cv_.notify_all();
-        thread_.join();
-    }
-    hang_guard(const hang_guard&) = delete;
-    hang_guard& operator=(const hang_guard&) = delete;
-
-private:
-    std::mutex m_;
-    std::condition_variable cv_;
-    bool done_ = false;
-    std::thread thread_;  // last: it uses the others
-};
 
 }  // namespace
 

@@ -1,9 +1,10 @@
 // Shared by the tests: a guard for the capture policy, small readers of misc
-// entries, and out-of-memory simulation (the nothrow operator new that strata
+// entries, waits and guards for threaded tests, and out-of-memory simulation (the nothrow operator new that strata
 // allocates with is replaced in support_oom.cpp).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -64,6 +65,38 @@ inline void wait_for_stop(const std::stop_token& token) {
     std::unique_lock lock(m);
     cv.wait(lock, token, [] { return false; });
 }
+
+// A safety net for a test whose failure would be a hang: unless it is destroyed
+// within `limit`, it calls rescue() (once, on a thread of its own), which ends the
+// wait another way so that the test fails on its checks instead of hanging. It
+// never fires when the library works: the limit is far beyond what any stop takes.
+class hang_guard {
+public:
+    template <class F>
+    hang_guard(std::chrono::seconds limit, F rescue)
+        : thread_([this, limit, rescue = std::move(rescue)]() mutable {
+              std::unique_lock lock(m_);
+              if (cv_.wait_for(lock, limit, [this] { return done_; })) return;
+              lock.unlock();
+              rescue();
+          }) {}
+    ~hang_guard() {
+        {
+            std::lock_guard lock(m_);
+            done_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    hang_guard(const hang_guard&) = delete;
+    hang_guard& operator=(const hang_guard&) = delete;
+
+private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    std::thread thread_;  // last: it uses the others
+};
 
 // Runs fn(0) ... fn(n - 1) on n threads that start together (to make them race),
 // and joins them.
