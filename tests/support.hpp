@@ -1,6 +1,7 @@
 // Shared by the tests: a guard for the capture policy, small readers of misc
-// entries, waits and guards for threaded tests, and out-of-memory simulation (the nothrow operator new that strata
-// allocates with is replaced in support_oom.cpp).
+// entries, waits and guards for threaded tests, and out-of-memory simulation
+// (the nothrow operator new that strata allocates with is replaced in
+// support_oom.cpp).
 #pragma once
 
 #include <atomic>
