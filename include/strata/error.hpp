@@ -29,9 +29,9 @@
 
 namespace strata {
 
-class error;
+class [[nodiscard]] error;
 template <layer_tag L>
-class wrapped_error;
+class [[nodiscard]] wrapped_error;
 
 // A format string checked at compile time against its arguments (as fmt does),
 // which also records where it was written: the call site of wrap()/make_error().
@@ -314,7 +314,7 @@ private:
 // A default-constructed or moved-from error is empty: it is false in a boolean
 // context, its message() is "", its layer() is "(no error)", it formats as
 // "(no error)", and handle() treats it as a bug.
-class error {
+class [[nodiscard]] error {
 public:
     constexpr error() noexcept = default;
     error(const error& o) noexcept : f_(o.f_) { detail::add_ref(f_); }
@@ -474,7 +474,7 @@ static_assert(sizeof(error) == sizeof(void*));
 
 // An error whose outermost layer is L, known at compile time. Converts to error.
 template <layer_tag L>
-class wrapped_error : public error {
+class [[nodiscard]] wrapped_error : public error {
 public:
     using layer_type = L;
     constexpr wrapped_error() noexcept = default;

@@ -21,6 +21,15 @@ int main() {
     auto bad = strata::make_error("x").with("key", not_formattable{});
 #elif STRATA_CASE == 7  // first_of with no replica
     auto bad = strata::first_of();
+#elif STRATA_CASE == 8  // an error dropped on the floor ([[nodiscard]], an error with -Werror)
+    strata::make_error("lost");
+    int bad = 0;
+#elif STRATA_CASE == 9  // a result dropped on the floor
+    [] { return strata::result<int>(strata::make_error("lost")); }();
+    int bad = 0;
+#elif STRATA_CASE == 10  // a wrap dropped on the floor
+    strata::wrap<strata::intermediate>(e, "lost");
+    int bad = 0;
 #else
     auto bad = fmt::format("{} {:c} {:v}", e, e, e);
 #endif
