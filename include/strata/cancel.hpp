@@ -165,11 +165,13 @@ public:
     // Stops the scope with `cause`; false (and cause dropped) if it was already
     // stopped: the first cause is the one kept.
     bool stop(error cause) noexcept {
+        drop_checked(access::get(cause));  // strata's own, read or not (STRATA_CHECKED)
         bool expected = false;
         if (!stopping_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return false;
         {
             std::lock_guard lock(m_);
             cause_ = std::move(cause);
+            drop_checked(access::get(cause_));
         }
         source_.request_stop();
         return true;
@@ -284,7 +286,10 @@ task_result_t<F> call_task(F& fn, std::stop_token token) noexcept {
 inline error without_cause(error fn_error, const error& cause) noexcept {
     frame* f = access::get(fn_error);
     if (!f || !cause || f->inner != access::get(cause)) return fn_error;
-    if (frame* c = clone_frame(f, nullptr)) return access::adopt(c);
+    if (frame* c = clone_frame(f, nullptr)) {
+        drop_checked(f);  // replaced by its copy
+        return access::adopt(c);
+    }
     return fn_error;
 }
 
@@ -590,11 +595,17 @@ requires(std::is_same_v<detail::task_result_t<F>, detail::task_result_t<More>>&&
     run(1, first);
     for (std::thread& t : threads)
         if (t.joinable()) t.join();
-    if (winner) return std::move(*winner);
+    if (winner) {
+        for (std::size_t k = 0; k < failed; ++k) detail::drop_checked(detail::access::get(failures[k].second));
+        return std::move(*winner);
+    }
     error e = std::move(failures[0].second);
     e.with("replica", static_cast<long long>(failures[0].first));
     e.with("replica_failures", static_cast<long long>(failed));
-    for (std::size_t k = 1; k < failed; ++k) detail::attach_chain(e, "replica_", failures[k].first, failures[k].second);
+    for (std::size_t k = 1; k < failed; ++k) {
+        detail::attach_chain(e, "replica_", failures[k].first, failures[k].second);
+        detail::drop_checked(detail::access::get(failures[k].second));  // kept as text
+    }
     return failure(std::move(e));
 }
 

@@ -34,6 +34,14 @@
 // extern (see detail/fmt_extern.hpp): needed only with a libfmt whose symbols
 // differ from Debian's g++-built one.
 
+// Define STRATA_CHECKED=1 (in every file of a program, like a debug mode) to
+// have an error that was destroyed without anyone looking at it reported, as
+// LLVM's checked errors are: see set_unchecked_error_handler (detail/frame.hpp).
+// Off by default: it costs a flag per frame and a store per check.
+#ifndef STRATA_CHECKED
+#define STRATA_CHECKED 0
+#endif
+
 // Whether exceptions are available; strata never throws without them.
 #ifndef STRATA_HAS_EXCEPTIONS
 #if defined(__cpp_exceptions) || defined(__EXCEPTIONS)

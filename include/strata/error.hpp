@@ -318,7 +318,7 @@ class [[nodiscard]] error {
 public:
     constexpr error() noexcept = default;
     error(const error& o) noexcept : f_(o.f_) { detail::add_ref(f_); }
-    error(error&& o) noexcept : f_(std::exchange(o.f_, nullptr)) {}
+    error(error&& o) noexcept : f_(std::exchange(o.f_, nullptr)) { detail::mark_unchecked(f_); }
     error& operator=(const error& o) noexcept {
         detail::add_ref(o.f_);
         detail::release(f_);
@@ -329,6 +329,7 @@ public:
         if (this != &o) {
             detail::release(f_);
             f_ = std::exchange(o.f_, nullptr);
+            detail::mark_unchecked(f_);
         }
         return *this;
     }
@@ -337,11 +338,22 @@ public:
     }
 
     // True when this holds an error (Go's err != nil).
-    explicit operator bool() const noexcept { return f_ != nullptr; }
-    bool empty() const noexcept { return f_ == nullptr; }
+    // Testing an error (operator bool, empty(), is<L>(), is_user_facing(),
+    // message()) is what STRATA_CHECKED counts as checking it.
+    explicit operator bool() const noexcept {
+        detail::mark_checked(f_);
+        return f_ != nullptr;
+    }
+    bool empty() const noexcept {
+        detail::mark_checked(f_);
+        return f_ == nullptr;
+    }
 
     // The outermost frame's message ("" when empty).
-    std::string_view message() const noexcept { return f_ ? f_->message : std::string_view(); }
+    std::string_view message() const noexcept {
+        detail::mark_checked(f_);
+        return f_ ? f_->message : std::string_view();
+    }
 
     // The next frame of the chain (empty at the root cause).
     error inner() const noexcept {
@@ -376,11 +388,15 @@ public:
 
     // The outermost frame's layer.
     const layer_info& layer() const noexcept { return f_ ? *f_->layer : empty_layer; }
-    bool is_user_facing() const noexcept { return f_ && f_->layer->user_facing; }
+    bool is_user_facing() const noexcept {
+        detail::mark_checked(f_);
+        return f_ && f_->layer->user_facing;
+    }
 
     // Is the outermost layer L (the book's err.(IntermediateErr))?
     template <layer_tag L>
     bool is() const noexcept {
+        detail::mark_checked(f_);
         return f_ && matches(f_->layer, &layer_info_of<L>);
     }
 
@@ -511,6 +527,10 @@ struct access {
     }
 };
 
+// Whether e holds an error, for strata's own bookkeeping: unlike operator bool,
+// not a check under STRATA_CHECKED.
+inline bool holds(const error& e) noexcept { return access::get(e) != nullptr; }
+
 }  // namespace detail
 
 // An exception that carries a strata error (thrown by throw_error() or
@@ -590,6 +610,7 @@ inline frame* new_frame(const layer_info* layer, frame* oom, location loc, fmt::
     s.inner = inner;
     if (stack) stack->apply(s);
     if (frame* fr = allocate_or_degrade(s)) return fr;
+    mark_checked(inner);  // wrapped, though memory ran out for the wrapper
     release(inner);
     return oom;
 }
@@ -639,6 +660,7 @@ template <layer_tag L = untagged, error_cause Inner, class... Args>
 // errors.As), sharing the chain below it.
 template <layer_tag L>
 [[nodiscard]] std::optional<wrapped_error<L>> find(const error& e) noexcept {
+    detail::mark_checked(detail::access::get(e));
     for (detail::frame* f = detail::access::get(e); f; f = f->inner) {
         if (error::matches(f->layer, &layer_info_of<L>)) {
             detail::add_ref(f);

@@ -497,13 +497,21 @@ struct fmt::formatter<strata::error> {
     constexpr auto parse(format_parse_context& ctx) -> decltype(ctx.begin()) {
         auto it = ctx.begin();
         if (it != ctx.end() && (*it == 'c' || *it == 'v')) mode = *it++;
-        if (it != ctx.end() && *it != '}')
+        if (it != ctx.end() && *it != '}') {
+#if STRATA_HAS_EXCEPTIONS
             throw format_error("strata::error takes {}, {:c} (chain) or {:v} (verbose)");
+#else
+            // As fmt's own formatters do: not a constant expression, so a bad
+            // specifier still fails to compile; at run time, fmt's failure path.
+            fmt::detail::throw_format_error("strata::error takes {}, {:c} (chain) or {:v} (verbose)");
+#endif
+        }
         return it;
     }
 
     template <class FormatContext>
     auto format(const strata::error& e, FormatContext& ctx) const -> decltype(ctx.out()) {
+        strata::detail::mark_checked(strata::detail::access::get(e));
         if (mode == 0) {
             return fmt::format_to(ctx.out(), "{}", e ? e.message() : std::string_view("(no error)"));
         }

@@ -243,6 +243,7 @@ inline void set_log_sink(log_sink sink) {
 // Never throws: a sink that throws is ignored, and out of memory the record is
 // written to stderr as far as it can be.
 [[nodiscard]] inline report handle(const error& e, const handle_options& options = {}) noexcept {
+    detail::mark_checked(detail::access::get(e));
     report r;
     detail::frame* f = detail::access::get(e);
     r.is_bug = !f || !f->layer->user_facing;

@@ -128,12 +128,12 @@ public:
     result(const result& o) noexcept(std::is_nothrow_copy_constructible_v<T>)
         requires std::is_copy_constructible_v<T>
         : err_(o.err_) {
-        if (!err_) ::new (std::addressof(val_)) T(o.val_);
+        if (!detail::holds(err_)) ::new (std::addressof(val_)) T(o.val_);
     }
     result(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
         requires std::is_move_constructible_v<T>
     {
-        if (o.err_)
+        if (detail::holds(o.err_))
             err_ = detail::take_error(o.err_);
         else
             ::new (std::addressof(val_)) T(std::move(o.val_));
@@ -144,12 +144,12 @@ public:
         requires(std::is_copy_constructible_v<T> && std::is_copy_assignable_v<T>)
     {
         if (this == &o) return *this;
-        if (!err_ && !o.err_) {
+        if (!detail::holds(err_) && !detail::holds(o.err_)) {
             val_ = o.val_;
-        } else if (!err_) {
+        } else if (!detail::holds(err_)) {
             val_.~T();
             err_ = o.err_;
-        } else if (!o.err_) {
+        } else if (!detail::holds(o.err_)) {
             ::new (std::addressof(val_)) T(o.val_);
             err_ = strata::error();
         } else {
@@ -162,12 +162,12 @@ public:
         requires(std::is_move_constructible_v<T> && std::is_move_assignable_v<T>)
     {
         if (this == &o) return *this;
-        if (!err_ && !o.err_) {
+        if (!detail::holds(err_) && !detail::holds(o.err_)) {
             val_ = std::move(o.val_);
-        } else if (!err_) {
+        } else if (!detail::holds(err_)) {
             val_.~T();
             err_ = detail::take_error(o.err_);
-        } else if (!o.err_) {
+        } else if (!detail::holds(o.err_)) {
             ::new (std::addressof(val_)) T(std::move(o.val_));
             err_ = strata::error();
         } else {
@@ -176,7 +176,7 @@ public:
         return *this;
     }
     ~result() {
-        if (!err_) val_.~T();
+        if (!detail::holds(err_)) val_.~T();
     }
 
     bool has_value() const noexcept { return !err_; }
@@ -295,11 +295,11 @@ public:
     result(failure f) noexcept : err_(detail::failure_of(std::move(f).get())) {}
     result(const result&) noexcept = default;
     result(result&& o) noexcept {
-        if (o.err_) err_ = detail::take_error(o.err_);
+        if (detail::holds(o.err_)) err_ = detail::take_error(o.err_);
     }
     result& operator=(const result&) noexcept = default;
     result& operator=(result&& o) noexcept {
-        if (this != &o) err_ = o.err_ ? detail::take_error(o.err_) : strata::error();
+        if (this != &o) err_ = detail::holds(o.err_) ? detail::take_error(o.err_) : strata::error();
         return *this;
     }
 

@@ -135,6 +135,8 @@ public:
         join_all();
         std::lock_guard lock(m_);
         if (first_) {
+            detail::drop_checked(detail::access::get(first_));  // handed to the caller below
+            for (std::size_t i = 0; i < later_.n; ++i) detail::drop_checked(detail::access::get(later_.items[i]));
             error e = first_;
             e.with("failed_task", first_index_);
             if (!first_name_.empty()) e.with("failed_task_name", first_name_);
@@ -231,7 +233,7 @@ private:
     // real failure, so the group must stop.
     bool record(const task& t, error e) noexcept {
         if (!e) return false;
-        if (e.is<canceled>() && t.sc.stop_requested()) {
+        if (e.is<canceled>() && t.sc.stop_requested()) {  // is<> checks it (STRATA_CHECKED)
             ++canceled_count_;
             return false;
         }
@@ -250,7 +252,10 @@ private:
             return true;
         }
         ++later_count_;
-        if (later_.n < attached_failures) later_.items[later_.n++] = std::move(e);
+        if (later_.n < attached_failures)
+            later_.items[later_.n++] = std::move(e);
+        else
+            detail::drop_checked(detail::access::get(e));  // counted only
         return false;
     }
 

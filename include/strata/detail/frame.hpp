@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <string_view>
@@ -14,6 +16,44 @@
 #include "../layer.hpp"
 #include "../location.hpp"
 #include "../misc.hpp"
+
+namespace strata {
+
+// What STRATA_CHECKED reports about an error destroyed without being checked:
+// its outermost frame.
+struct unchecked_error {
+    std::string_view layer;
+    std::string_view message;
+    location where;
+};
+
+using unchecked_error_handler = void (*)(const unchecked_error&) noexcept;
+
+namespace detail {
+
+inline void default_unchecked_error_handler(const unchecked_error& e) noexcept {
+    std::fprintf(stderr,
+                 "strata: an error was destroyed without being checked (STRATA_CHECKED): %.*s: %.*s, made at %s:%u "
+                 "in %s\n",
+                 static_cast<int>(e.layer.size()), e.layer.data(), static_cast<int>(e.message.size()),
+                 e.message.data(), e.where.file_name(), static_cast<unsigned>(e.where.line()),
+                 e.where.function_name());
+    std::abort();
+}
+
+inline std::atomic<unchecked_error_handler> unchecked_handler{&default_unchecked_error_handler};
+
+}  // namespace detail
+
+// Under STRATA_CHECKED, called for each error destroyed without anyone having
+// tested it (operator bool, empty(), is<L>(), is_user_facing(), message(), a
+// result's has_value()), wrapped it, found in it, formatted or handled it. The
+// default prints the error and aborts, as LLVM does; returns the previous one.
+inline unchecked_error_handler set_unchecked_error_handler(unchecked_error_handler h) noexcept {
+    return detail::unchecked_handler.exchange(h ? h : &detail::default_unchecked_error_handler);
+}
+
+}  // namespace strata
 
 namespace strata::detail {
 
@@ -97,6 +137,10 @@ struct frame {
     void* payload = nullptr;
     // 0 until handle() reports this error; then the report's sequence number.
     std::atomic<std::uint64_t> report_seq{0};
+#if STRATA_CHECKED
+    // Whether anyone looked at this error (STRATA_CHECKED).
+    mutable std::atomic<bool> checked{false};
+#endif
     std::string_view message;
     // For cause frames: what kind of cause, e.g. "std::error_code generic:2".
     std::string_view detail;
@@ -106,6 +150,27 @@ struct frame {
 };
 
 static_assert(alignof(frame) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
+
+// Records that someone looked at the error (STRATA_CHECKED; nothing otherwise).
+inline void mark_checked([[maybe_unused]] const frame* f) noexcept {
+#if STRATA_CHECKED
+    if (f && !f->checked.load(std::memory_order_relaxed)) f->checked.store(true, std::memory_order_relaxed);
+#endif
+}
+
+// A moved error that nobody else holds hands the duty to check it to its new
+// owner (as LLVM's does): a function that tested an error and returns it leaves
+// its caller to test it too.
+inline void mark_unchecked([[maybe_unused]] const frame* f) noexcept {
+#if STRATA_CHECKED
+    if (f && !(f->flags & immortal) && f->refs.load(std::memory_order_relaxed) == 1)
+        f->checked.store(false, std::memory_order_relaxed);
+#endif
+}
+
+// For an error strata drops on purpose (a replica that lost, a cause nobody
+// asked for): not a forgotten one.
+inline void drop_checked(const frame* f) noexcept { mark_checked(f); }
 
 inline void add_ref(frame* f) noexcept {
     if (f && !(f->flags & immortal)) f->refs.fetch_add(1, std::memory_order_relaxed);
@@ -121,6 +186,10 @@ inline void free_misc(misc_node* n) noexcept {
 }
 
 inline void destroy_frame(frame* f) noexcept {
+#if STRATA_CHECKED
+    if (!f->checked.load(std::memory_order_relaxed))
+        detail::unchecked_handler.load()(unchecked_error{f->layer->name, f->message, f->loc});
+#endif
     if (f->pops) f->pops->destroy(f->payload);
     free_misc(f->misc_head);
     f->~frame();
@@ -186,6 +255,7 @@ inline frame* allocate_frame(const frame_spec& s) noexcept {
     }
     f->loc = s.loc;
     f->inner = s.inner;
+    mark_checked(s.inner);  // wrapping an error is looking at it
     f->n_pcs = static_cast<std::uint16_t>(s.n_pcs);
     if (s.truncated) f->flags |= stack_truncated;
     if (s.n_pcs) std::memcpy(f->pcs(), s.pcs, s.n_pcs * sizeof(std::uintptr_t));
@@ -228,6 +298,9 @@ inline frame* clone_frame(const frame* f, frame* inner) noexcept {
     frame* c = allocate_frame(s);
     if (!c) return nullptr;
     add_ref(c->inner);
+#if STRATA_CHECKED
+    c->checked.store(f->checked.load(std::memory_order_relaxed), std::memory_order_relaxed);
+#endif
     for (const misc_node* n = f->misc_head; n; n = n->next) {
         misc_node* copy = make_misc_node(n->key, n->value);
         if (!copy) break;  // out of memory: keep the entries copied so far
