@@ -141,9 +141,18 @@ struct symbol_cache {
 };
 
 inline symbol_cache* the_symbol_cache() noexcept {
-    // Deliberately never destroyed: errors may be formatted during static destruction.
-    static symbol_cache* cache = new (std::nothrow) symbol_cache();
-    return cache;
+    // Deliberately never destroyed: errors may be formatted during static
+    // destruction. Made on first use; if memory is short then, tried again next
+    // time (the first that succeeds is installed), so one failure does not turn
+    // symbols off for the rest of the process.
+    static std::atomic<symbol_cache*> cache{nullptr};
+    if (symbol_cache* c = cache.load(std::memory_order_acquire)) return c;
+    symbol_cache* fresh = new (std::nothrow) symbol_cache();
+    if (!fresh) return nullptr;
+    symbol_cache* expected = nullptr;
+    if (cache.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) return fresh;
+    delete fresh;
+    return expected;
 }
 
 // libbacktrace (gcc 12) joins the compilation directory to a file name that is
@@ -516,10 +525,20 @@ struct fmt::formatter<strata::error> {
             return fmt::format_to(ctx.out(), "{}", e ? e.message() : std::string_view("(no error)"));
         }
         fmt::memory_buffer buf;
-        if (mode == 'c')
-            strata::detail::write_chain(buf, e);
-        else
-            strata::detail::write_verbose(buf, e);
+#if STRATA_HAS_EXCEPTIONS
+        try {
+#endif
+            if (mode == 'c')
+                strata::detail::write_chain(buf, e);
+            else
+                strata::detail::write_verbose(buf, e);
+#if STRATA_HAS_EXCEPTIONS
+        } catch (...) {
+            // Out of memory for the text: the outermost message, and why.
+            return fmt::format_to(ctx.out(), "{} [out of memory while formatting this error]",
+                                  e ? e.message() : std::string_view("(no error)"));
+        }
+#endif
         return fmt::format_to(ctx.out(), "{}", std::string_view(buf.data(), buf.size()));
     }
 };

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <new>
 #include <type_traits>
@@ -156,11 +157,15 @@ struct id_source {
 
 inline id_source& ids() noexcept { return id_source::ids(); }
 
+// "<prefix>-<seq>", assigned in one go: out is the whole ID or, if memory for it
+// cannot be had (it throws), left as it was.
 inline void format_id(std::string& out, std::uint64_t seq) {
     const fmt::format_int digits(seq);
-    out.assign(ids().prefix, 10);
-    out += '-';
-    out.append(digits.data(), digits.size());
+    char id[32];
+    std::memcpy(id, ids().prefix, 10);
+    id[10] = '-';
+    std::memcpy(id + 11, digits.data(), digits.size());
+    out.assign(id, 11 + digits.size());
 }
 
 inline std::string_view host_name() noexcept {
