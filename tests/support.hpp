@@ -1,6 +1,6 @@
 // Shared by the tests: a guard for the capture policy, small readers of misc
 // entries, waits and guards for threaded tests, and out-of-memory simulation
-// (the nothrow operator new that strata allocates with is replaced in
+// (every form of operator new, throwing and nothrow, is replaced in
 // support_oom.cpp).
 #pragma once
 
@@ -18,7 +18,7 @@
 #include <strata/error.hpp>
 #include <strata/stack.hpp>
 
-// Sanitizer runtimes define the nothrow operator new themselves (a link error with
+// Sanitizer runtimes define operator new and delete themselves (a link error with
 // clang's static runtimes), so the out-of-memory tests are left out of those builds.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define STRATA_TEST_REPLACE_NEW 0
@@ -128,6 +128,45 @@ public:
     ~out_of_memory() { fail_nothrow_new.store(0); }
     out_of_memory(const out_of_memory&) = delete;
     out_of_memory& operator=(const out_of_memory&) = delete;
+};
+
+// Allocation failures injected on purpose, for sweeping every allocation of an
+// operation. While an allocation_faults lives, every allocation the calling thread
+// asks of operator new (any form: throwing or nothrow, single or array, aligned or
+// not) is counted, 1, 2, 3, ..., and the chosen ones fail: the throwing forms throw
+// std::bad_alloc, the nothrow forms return nullptr. Other threads are neither
+// counted nor failed. (Built without exceptions, only the nothrow forms fail.)
+enum class fail_mode {
+    none,      // count only
+    only_nth,  // fail the nth allocation from now, and no other
+    from_nth,  // fail the nth allocation from now and every one after it
+};
+
+// Nests: the innermost one in force decides, and the outer one takes over again
+// (with its own counts) when the inner one ends.
+class allocation_faults {
+public:
+    explicit allocation_faults(fail_mode mode = fail_mode::none, long nth = 1) noexcept;
+    ~allocation_faults();
+    allocation_faults(const allocation_faults&) = delete;
+    allocation_faults& operator=(const allocation_faults&) = delete;
+
+    // Allocations asked for since this was made (the failed ones included).
+    long allocations() const noexcept;
+    // How many of them failed on purpose.
+    long failures() const noexcept;
+
+    // The calling thread's state; in support_oom.cpp, where operator new reads it.
+    struct state {
+        bool armed = false;
+        fail_mode mode = fail_mode::none;
+        long nth = 0;
+        long count = 0;
+        long failed = 0;
+    };
+
+private:
+    state saved_;
 };
 #endif
 
