@@ -106,7 +106,7 @@ TEST_CASE("testing an error, in any of the ways there are, checks it", "[checked
     CHECK(reports == 0);
 }
 
-TEST_CASE("wrapping an error checks it; the wrapper dropped unchecked is the one reported", "[checked]") {
+TEST_CASE("wrapping an error checks it, and the wrapper dropped unchecked is the one reported", "[checked]") {
     recording r;
     {
         strata::error inner = strata::make_error<strata::low_level>("inner");
@@ -138,7 +138,7 @@ TEST_CASE("a successful result is never reported", "[checked]") {
     CHECK(reports == 0);
 }
 
-TEST_CASE("checking one copy checks the error; with() on a checked error keeps it checked", "[checked]") {
+TEST_CASE("checking one copy checks the error, and with() on a checked error keeps it checked", "[checked]") {
     recording r;
     {
         strata::error a = strata::make_error("shared");

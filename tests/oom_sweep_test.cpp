@@ -794,19 +794,32 @@ constexpr auto fresh_errors = fresh_table(std::make_index_sequence<300>{});
 
 // ---------------------------------------------------------------------------
 
+// A new-expression's result stored where the optimizer must keep it (it may
+// elide an allocation whose result is unused); returned as it was.
+template <class T>
+T* kept(T* p) {
+    static T* volatile sink;
+    sink = p;
+    return sink;
+}
+
 TEST_CASE("allocation_faults counts and fails every form of operator new on its thread", "[oom][sweep]") {
     {
         allocation_faults count;
-        delete new int(1);
-        delete[] new char[3];
-        ::operator delete(::operator new(8, std::nothrow));
+        // Through volatile pointers: an optimizer may elide a new/delete pair.
+        int* volatile one = new int(1);
+        delete one;
+        char* volatile three = new char[3];
+        delete[] three;
+        void* volatile raw = ::operator new(8, std::nothrow);
+        ::operator delete(raw);
         CHECK(count.allocations() == 3);
         CHECK(count.failures() == 0);
     }
     {
         allocation_faults faults(fail_mode::only_nth, 2);
         int* a = new int(1);
-        CHECK_THROWS_AS(new int(2), std::bad_alloc);
+        CHECK_THROWS_AS(kept(new int(2)), std::bad_alloc);
         int* c = new (std::nothrow) int(3);
         CHECK(c != nullptr);
         CHECK(faults.allocations() == 3);
@@ -817,10 +830,10 @@ TEST_CASE("allocation_faults counts and fails every form of operator new on its 
     {
         allocation_faults faults(fail_mode::from_nth, 2);
         int* a = new int(1);
-        CHECK(new (std::nothrow) int(2) == nullptr);
-        CHECK_THROWS_AS(new char[4], std::bad_alloc);
-        CHECK(::operator new(16, std::align_val_t{64}, std::nothrow) == nullptr);
-        CHECK_THROWS_AS(::operator new(16, std::align_val_t{64}), std::bad_alloc);
+        CHECK(kept(new (std::nothrow) int(2)) == nullptr);
+        CHECK_THROWS_AS(kept(new char[4]), std::bad_alloc);
+        CHECK(kept(::operator new(16, std::align_val_t{64}, std::nothrow)) == nullptr);
+        CHECK_THROWS_AS(kept(::operator new(16, std::align_val_t{64})), std::bad_alloc);
         CHECK(faults.allocations() == 5);
         CHECK(faults.failures() == 4);
         delete a;
@@ -832,7 +845,8 @@ TEST_CASE("allocation_faults counts and fails every form of operator new on its 
         std::thread t([&] {
             while (step.load() != 1) std::this_thread::yield();
             try {
-                delete new int(1);
+                int* volatile p = new int(1);
+                delete p;
                 other_ok = true;
             } catch (...) {
             }

@@ -134,7 +134,7 @@ TEST_CASE("destroying a group waits for its tasks", "[task_group]") {
     CHECK(done == 4);
 }
 
-TEST_CASE("stop() stops the tasks; their cancellations are not failures, and wait() says why", "[task_group]") {
+TEST_CASE("stop() stops the tasks, their cancellations are not failures, and wait() says why", "[task_group]") {
     strata::task_group g;
     for (int i = 0; i < 3; ++i)
         g.spawn([](std::stop_token token) -> strata::result<void> {
