@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-strata_install_missing "${STRATA_BUILD_PACKAGES[@]}" clang-14 libclang-rt-14-dev
+strata_install_missing "${STRATA_BUILD_PACKAGES[@]}" clang clang-14 libclang-rt-14-dev llvm-14
 
 seconds=${1:-60}
 if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then

@@ -10,20 +10,25 @@
 #include <strata/result.hpp>
 
 #include <chrono>
+#include <mutex>
 #include <stop_token>
 #include <string>
+#include <system_error>
 #include <thread>
 
 static_assert(STRATA_CHECKED == 1, "this file tests STRATA_CHECKED");
 
 namespace {
 
+// A report may come from any thread (a task's): guarded.
+std::mutex reports_m;
 int reports = 0;
 std::string last_message;
 std::string last_layer;
 unsigned last_line = 0;
 
 void record(const strata::unchecked_error& e) noexcept {
+    std::lock_guard lock(reports_m);
     ++reports;
     last_message.assign(e.message);
     last_layer.assign(e.layer);
@@ -191,6 +196,49 @@ TEST_CASE("the errors strata drops on purpose are not reported: losers, causes, 
         });
         const strata::result<void> w = g.wait();
         CHECK_FALSE(w.has_value());
+    }
+    CHECK(reports == 0);
+}
+
+TEST_CASE("reading an error's parts checks it too: inner_as, layer, misc, inner, cause_detail", "[checked]") {
+    recording r;
+    {
+        const strata::error a = strata::wrap(std::make_error_code(std::errc::no_such_file_or_directory), "open");
+        CHECK(a.inner_as<std::error_code>() != nullptr);
+    }
+    {
+        const strata::error b = strata::make_error<strata::intermediate>("b");
+        CHECK(b.layer().user_facing);
+    }
+    {
+        const strata::error c = strata::make_error("c").with("k", 1);
+        CHECK(c.misc().find("k").has_value());
+    }
+    {
+        const strata::error d = strata::wrap(strata::make_error("root"), "d");
+        CHECK(d.inner().message() == "root");
+    }
+    CHECK(reports == 0);
+}
+
+TEST_CASE("a failure handed up through STRATA_TRY from a named result is the caller's to check", "[checked]") {
+    recording r;
+    auto pass_on = []() -> strata::result<int> {
+        strata::result<int> named = parse(true);
+        STRATA_TRY(named);  // tests it, and hands it up
+        return 0;
+    };
+    { const strata::result<int> dropped = pass_on(); }
+    CHECK(reports == 1);
+    CHECK(last_message == "bad input");
+}
+
+TEST_CASE("a group destroyed without wait() drops its failures knowingly: no report", "[checked]") {
+    recording r;
+    {
+        strata::task_group g;
+        for (int i = 0; i < 10; ++i)
+            g.spawn([](std::stop_token) -> strata::result<void> { return strata::make_error("task failed"); });
     }
     CHECK(reports == 0);
 }

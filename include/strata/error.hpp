@@ -318,7 +318,7 @@ class [[nodiscard]] error {
 public:
     constexpr error() noexcept = default;
     error(const error& o) noexcept : f_(o.f_) { detail::add_ref(f_); }
-    error(error&& o) noexcept : f_(std::exchange(o.f_, nullptr)) { detail::mark_unchecked(f_); }
+    error(error&& o) noexcept : f_(std::exchange(o.f_, nullptr)) {}
     error& operator=(const error& o) noexcept {
         detail::add_ref(o.f_);
         detail::release(f_);
@@ -329,7 +329,6 @@ public:
         if (this != &o) {
             detail::release(f_);
             f_ = std::exchange(o.f_, nullptr);
-            detail::mark_unchecked(f_);
         }
         return *this;
     }
@@ -357,6 +356,7 @@ public:
 
     // The next frame of the chain (empty at the root cause).
     error inner() const noexcept {
+        detail::mark_checked(f_);
         if (!f_) return {};
         detail::add_ref(f_->inner);
         return error(f_->inner);
@@ -367,6 +367,7 @@ public:
     // wrapped), or nullptr. Valid while this error lives.
     template <class T>
     const T* inner_as() const noexcept {
+        detail::mark_checked(f_);
         for (const detail::frame* f = f_; f; f = f->inner)
             if (f->pops && f->pops->type_id == &detail::type_id_of<T>) return static_cast<const T*>(f->payload);
         return nullptr;
@@ -381,13 +382,19 @@ public:
     }
 
     // This frame's misc entries.
-    misc_view misc() const noexcept { return misc_view(f_ ? f_->misc_head : nullptr); }
+    misc_view misc() const noexcept {
+        detail::mark_checked(f_);
+        return misc_view(f_ ? f_->misc_head : nullptr);
+    }
 
     // Where this frame was made.
     ::strata::location location() const noexcept { return f_ ? f_->loc : ::strata::location(); }
 
     // The outermost frame's layer.
-    const layer_info& layer() const noexcept { return f_ ? *f_->layer : empty_layer; }
+    const layer_info& layer() const noexcept {
+        detail::mark_checked(f_);
+        return f_ ? *f_->layer : empty_layer;
+    }
     bool is_user_facing() const noexcept {
         detail::mark_checked(f_);
         return f_ && f_->layer->user_facing;
@@ -402,7 +409,10 @@ public:
 
     // For a root cause made from a non-strata value: what it was, e.g.
     // "generic:2" for a std::error_code or the exception's type. Otherwise "".
-    std::string_view cause_detail() const noexcept { return f_ ? f_->detail : std::string_view(); }
+    std::string_view cause_detail() const noexcept {
+        detail::mark_checked(f_);
+        return f_ ? f_->detail : std::string_view();
+    }
 
     // Frames in the chain, this one included. Walks the chain.
     std::size_t depth() const noexcept {

@@ -71,6 +71,7 @@ inline error failure_of(error&& e) noexcept {
 inline error take_error(error& slot) noexcept {
     error out = std::move(slot);
     slot = access::adopt(&moved_from_result_frame);
+    mark_unchecked(access::get(out));  // the caller's to check (STRATA_CHECKED)
     return out;
 }
 
@@ -82,10 +83,16 @@ inline error take_error(error& slot) noexcept {
 struct try_access {
     template <class Bound, class T>
     static error take(result<T>& r) noexcept {
-        if constexpr (std::is_lvalue_reference_v<Bound>)
-            return r.err_;
-        else if constexpr (std::is_void_v<T> || std::is_trivially_destructible_v<T>)
-            return std::move(r.err_);
+        if constexpr (std::is_lvalue_reference_v<Bound>) {
+            error out = r.err_;
+            mark_unchecked(access::get(out));  // the caller's to check (STRATA_CHECKED)
+            return out;
+        }
+        else if constexpr (std::is_void_v<T> || std::is_trivially_destructible_v<T>) {
+            error out = std::move(r.err_);
+            mark_unchecked(access::get(out));  // the caller's to check (STRATA_CHECKED)
+            return out;
+        }
         else
             return take_error(r.err_);
     }

@@ -64,6 +64,10 @@ public:
                                                    "task_group destroyed before its tasks finished")
                             .with("stop_reason", "destroyed"));
         join_all();
+        // Destroyed without wait(): its failures are dropped knowingly, not
+        // forgotten (STRATA_CHECKED).
+        detail::drop_checked(detail::access::get(first_));
+        for (std::size_t i = 0; i < later_.n; ++i) detail::drop_checked(detail::access::get(later_.items[i]));
     }
 
     // Starts fn(stop_token) on a thread of its own. fn returns a strata::result

@@ -5,6 +5,8 @@
 
 struct not_formattable {};
 
+strata::error open_config() { return strata::make_error("no config"); }
+
 int main() {
     auto e = strata::make_error<strata::low_level>("fine {}", 1);
 #if STRATA_CASE == 1  // a format string that does not match its arguments
@@ -21,14 +23,14 @@ int main() {
     auto bad = strata::make_error("x").with("key", not_formattable{});
 #elif STRATA_CASE == 7  // first_of with no replica
     auto bad = strata::first_of();
-#elif STRATA_CASE == 8  // an error dropped on the floor ([[nodiscard]], an error with -Werror)
-    strata::make_error("lost");
+#elif STRATA_CASE == 8  // an error from the user's own function dropped ([[nodiscard]] type; -Werror)
+    open_config();
     int bad = 0;
-#elif STRATA_CASE == 9  // a result dropped on the floor
-    [] { return strata::result<int>(strata::make_error("lost")); }();
+#elif STRATA_CASE == 9  // a result's error taken and dropped
+    std::move(strata::result<int>(strata::make_error("lost"))).error();
     int bad = 0;
-#elif STRATA_CASE == 10  // a wrap dropped on the floor
-    strata::wrap<strata::intermediate>(e, "lost");
+#elif STRATA_CASE == 10  // the inner error dropped
+    e.inner();
     int bad = 0;
 #else
     auto bad = fmt::format("{} {:c} {:v}", e, e, e);

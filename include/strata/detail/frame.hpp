@@ -128,6 +128,10 @@ struct frame {
     std::atomic<std::uint32_t> refs{1};
     std::uint16_t n_pcs = 0;
     std::uint8_t flags = 0;
+    // Whether anyone looked at this error (used only under STRATA_CHECKED, but
+    // always there, in what would be padding: the layout is the same in both
+    // modes).
+    mutable std::atomic<bool> checked{false};
     const layer_info* layer;
     location loc;
     frame* inner = nullptr;
@@ -137,10 +141,6 @@ struct frame {
     void* payload = nullptr;
     // 0 until handle() reports this error; then the report's sequence number.
     std::atomic<std::uint64_t> report_seq{0};
-#if STRATA_CHECKED
-    // Whether anyone looked at this error (STRATA_CHECKED).
-    mutable std::atomic<bool> checked{false};
-#endif
     std::string_view message;
     // For cause frames: what kind of cause, e.g. "std::error_code generic:2".
     std::string_view detail;
@@ -158,13 +158,12 @@ inline void mark_checked([[maybe_unused]] const frame* f) noexcept {
 #endif
 }
 
-// A moved error that nobody else holds hands the duty to check it to its new
-// owner (as LLVM's does): a function that tested an error and returns it leaves
-// its caller to test it too.
+// A failure handed up by STRATA_TRY (or taken out of a result) is the caller's
+// to check again, as with LLVM's errors: a function that tested an error and
+// returns it leaves its caller to test it too.
 inline void mark_unchecked([[maybe_unused]] const frame* f) noexcept {
 #if STRATA_CHECKED
-    if (f && !(f->flags & immortal) && f->refs.load(std::memory_order_relaxed) == 1)
-        f->checked.store(false, std::memory_order_relaxed);
+    if (f && !(f->flags & immortal)) f->checked.store(false, std::memory_order_relaxed);
 #endif
 }
 
@@ -298,9 +297,7 @@ inline frame* clone_frame(const frame* f, frame* inner) noexcept {
     frame* c = allocate_frame(s);
     if (!c) return nullptr;
     add_ref(c->inner);
-#if STRATA_CHECKED
     c->checked.store(f->checked.load(std::memory_order_relaxed), std::memory_order_relaxed);
-#endif
     for (const misc_node* n = f->misc_head; n; n = n->next) {
         misc_node* copy = make_misc_node(n->key, n->value);
         if (!copy) break;  // out of memory: keep the entries copied so far
