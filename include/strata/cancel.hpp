@@ -528,9 +528,8 @@ template <class Rep, class Period, detail::stoppable_task F>
 template <class Rep, class Period, detail::stoppable_task F>
 [[nodiscard, gnu::always_inline]] inline detail::task_result_t<F> with_timeout(
     std::chrono::duration<Rep, Period> timeout, F&& fn, location where = location::current()) noexcept {
-    detail::stack_buffer stack;
-    if (get_capture_policy() != capture_policy::off) stack.capture();
-    return detail::timed_call(detail::clamp_timeout(timeout), timeout_options{}, fn, where, stack);
+    // Forced inline too, so the capture still runs in the caller's frame.
+    return with_timeout(timeout, timeout_options{}, std::forward<F>(fn), where);
 }
 
 // Replicated requests (the book's "first result wins"): runs every fn(stop_token)

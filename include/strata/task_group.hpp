@@ -324,14 +324,6 @@ private:
         if (!monitor_.joinable()) monitor_ = std::thread([this]() noexcept { monitor(); });
     }
 
-    // The list's owning pointer to p. Under m_.
-    std::shared_ptr<task> find(const task* p) const noexcept {
-        if (tasks_.get() == p) return tasks_;
-        for (task* q = tasks_.get(); q; q = q->next.get())
-            if (q->next.get() == p) return q->next;
-        return {};
-    }
-
     void monitor() noexcept {
         using clock = std::chrono::steady_clock;
         const clock::duration every = options_.heartbeat;
@@ -343,14 +335,15 @@ private:
             // stopping it runs callbacks, which must not run under m_).
             std::shared_ptr<task> silent;
             detail::stall st{};
-            for (task* p = tasks_.get(); p; p = p->next.get()) {
+            for (const std::shared_ptr<task>* at = &tasks_; *at; at = &(*at)->next) {
+                const task* p = at->get();
                 // A task already stopped (by the group, or for a stall) is not
                 // expected to beat any more.
                 if (!p->running || p->sc.stop_requested()) continue;
                 const clock::time_point last = p->sc.last_beat();
                 if (now - last >= every) {
                     st = detail::stall_of(p->sc, every, now, last);
-                    silent = find(p);
+                    silent = *at;
                     break;
                 }
                 if (last + every < wake) wake = last + every;
