@@ -25,6 +25,7 @@
 #include "layer.hpp"
 #include "location.hpp"
 #include "misc.hpp"
+#include "sensitive.hpp"
 #include "stack.hpp"
 
 namespace strata {
@@ -84,10 +85,12 @@ inline void append(fmt::memory_buffer& buf, std::string_view s) noexcept {
 
 // Formats a message; a bad run-time format string or a throwing formatter gives a
 // message that says so, and out of memory gives the static out-of-memory text.
-inline void format_message(fmt::memory_buffer& buf, fmt::string_view f, fmt::format_args args) noexcept {
+// False when the message is such a replacement.
+inline bool format_message(fmt::memory_buffer& buf, fmt::string_view f, fmt::format_args args) noexcept {
 #if STRATA_HAS_EXCEPTIONS
     try {
         fmt::vformat_to(fmt::appender(buf), f, args);
+        return true;
     } catch (const std::bad_alloc&) {
         buf.clear();
         append(buf, oom_message);
@@ -104,8 +107,10 @@ inline void format_message(fmt::memory_buffer& buf, fmt::string_view f, fmt::for
         buf.clear();
         append(buf, "formatting the message threw an unknown exception");
     }
+    return false;
 #else
     fmt::vformat_to(fmt::appender(buf), f, args);
+    return true;
 #endif
 }
 
@@ -141,6 +146,7 @@ inline frame* allocate_or_degrade(frame_spec& s) noexcept {
     if (frame* f = allocate_frame(s)) return f;
     s.message = oom_message;
     s.detail = {};
+    s.n_secrets = 0;
     return allocate_frame(s);
 }
 
@@ -447,8 +453,13 @@ protected:
     explicit error(detail::frame* f) noexcept : f_(f) {}
 
     template <class V>
-    void add_misc(std::string_view key, const V& value) noexcept {
-        if constexpr (std::is_same_v<V, bool>) {
+    void add_misc(std::string_view key, const V& value, bool secret = false) noexcept {
+        auto add_misc_value = [&](std::string_view k, const misc_value& v) {
+            this->add_misc_value(k, secret ? v.marked_sensitive() : v);
+        };
+        if constexpr (is_sensitive_v<V>) {
+            add_misc(key, value.value, true);
+        } else if constexpr (std::is_same_v<V, bool>) {
             add_misc_value(key, misc_value::of_bool(value));
         } else if constexpr (std::is_same_v<V, char>) {
             add_misc_value(key, misc_value::of_string(std::string_view(&value, 1)));
@@ -612,11 +623,20 @@ frame* cause_of(Inner&& inner, const stack_buffer* stack) noexcept {
 inline frame* new_frame(const layer_info* layer, frame* oom, location loc, fmt::string_view f, fmt::format_args args,
                         frame* inner, const stack_buffer* stack) noexcept {
     fmt::memory_buffer buf;
-    format_message(buf, f, args);
+    // sensitive() arguments mark their part of this buffer in `secrets`.
+    secret_collector secrets;
+    secrets.buffer = static_cast<const void*>(static_cast<fmt::detail::buffer<char>*>(&buf));
+    secret_collector* const outer = std::exchange(active_secrets, &secrets);
+    const bool formatted = format_message(buf, f, args);
+    active_secrets = outer;
     frame_spec s;
     s.layer = layer;
     s.loc = loc;
     s.message = std::string_view(buf.data(), buf.size());
+    if (formatted && secrets.n) {
+        s.secrets = secrets.spans;
+        s.n_secrets = secrets.n;
+    }
     s.inner = inner;
     if (stack) stack->apply(s);
     if (frame* fr = allocate_or_degrade(s)) return fr;

@@ -18,6 +18,7 @@
 #include "error.hpp"
 #include "location.hpp"
 #include "misc.hpp"
+#include "origin.hpp"
 
 namespace strata {
 
@@ -304,9 +305,40 @@ inline void put_quoted(fmt::memory_buffer& out, std::string_view s) {
     out.push_back('"');
 }
 
-inline void put_misc_value(fmt::memory_buffer& out, const misc_value& v) {
+// A frame's message, with each part that came from a sensitive() argument
+// replaced by its hash when `redact`.
+inline void put_message(fmt::memory_buffer& out, const frame* f, bool redact) {
+    if (!redact || f->n_secrets == 0) {
+        put(out, f->message);
+        return;
+    }
+    std::size_t at = 0;
+    for (std::uint32_t i = 0; i < f->n_secrets; ++i) {
+        const secret_span sp = f->secrets[i];
+        if (sp.begin < at || sp.begin > f->message.size() || sp.size > f->message.size() - sp.begin) continue;
+        put(out, f->message.substr(at, sp.begin - at));
+        append_sensitive_token(out, f->message.substr(sp.begin, sp.size));
+        at = sp.begin + sp.size;
+    }
+    put(out, f->message.substr(at));
+}
+
+// The outermost message as it may be shown when memory for hashing its sensitive
+// parts is short.
+inline std::string_view safe_message(const frame* f) noexcept {
+    if (!f) return "(no error)";
+    if (f->n_secrets) return "(message withheld: it holds a sensitive value)";
+    return f->message;
+}
+
+inline void put_plain_misc_value(fmt::memory_buffer& out, const misc_value& v, bool quoted) {
     switch (v.type()) {
-        case misc_value::kind::string: put_quoted(out, v.as_string()); break;
+        case misc_value::kind::string:
+            if (quoted)
+                put_quoted(out, v.as_string());
+            else
+                put(out, v.as_string());
+            break;
         case misc_value::kind::signed_integer: put(out, v.as_signed()); break;
         case misc_value::kind::unsigned_integer: put(out, v.as_unsigned()); break;
         case misc_value::kind::floating_point:
@@ -314,6 +346,18 @@ inline void put_misc_value(fmt::memory_buffer& out, const misc_value& v) {
             break;
         case misc_value::kind::boolean: put(out, v.as_bool() ? "true" : "false"); break;
     }
+}
+
+// A misc value as {:v} prints it (strings quoted); a sensitive one as its hash
+// when `redact`. The hash is of the value's text, as in a message.
+inline void put_misc_value(fmt::memory_buffer& out, const misc_value& v, bool redact = false) {
+    if (redact && v.is_sensitive()) {
+        fmt::memory_buffer text;
+        put_plain_misc_value(text, v, false);
+        append_sensitive_token(out, std::string_view(text.data(), text.size()));
+        return;
+    }
+    put_plain_misc_value(out, v, true);
 }
 
 // Frames a chain prints: all of them up to STRATA_FORMAT_MAX_FRAMES, else the
@@ -334,7 +378,8 @@ struct frame_window {
     }
 };
 
-inline void write_chain(fmt::memory_buffer& out, const error& e) {
+// The {:c} form, "outer: middle: root cause", sensitive values hashed.
+inline void write_chain(fmt::memory_buffer& out, const error& e, bool redact = true) {
     const frame* f = access::get(e);
     if (!f) {
         put(out, "(no error)");
@@ -348,7 +393,7 @@ inline void write_chain(fmt::memory_buffer& out, const error& e) {
             i += w.skip;
         }
         if (i) put(out, ": ");
-        put(out, f->message);
+        put_message(out, f, redact);
     }
 }
 
@@ -394,28 +439,54 @@ inline void symbolize_all(stack_view st) noexcept {
 #endif
 }
 
-inline void write_stack(fmt::memory_buffer& out, stack_view st, std::string_view indent) {
+// "function at file:line", or the address when nothing is known of it.
+inline void put_symbol(fmt::memory_buffer& out, const symbol& s, std::uintptr_t pc) {
+    if (!s.function.empty())
+        put(out, s.function);
+    else
+        put_hex(out, pc);
+    if (!s.file.empty()) put(out, " at ", s.file, ':', s.line);
+}
+
+// Calls each(symbol, pc) for the frames of a stack worth showing: from the first
+// that is not strata's own, down to main or the thread's start.
+template <class Each>
+void for_each_shown(stack_view st, Each&& each) {
     symbolize_all(st);
-    std::size_t shown = 0;
     bool at_top = true;
     for (std::size_t i = 0; i < st.size(); ++i) {
         const symbol& s = symbolize(st[i]);
         if (at_top && is_internal(s)) continue;
         at_top = false;
-        put(out, indent, shown++, "# ");
-        if (!s.function.empty())
-            put(out, s.function);
-        else
-            put_hex(out, st[i]);
-        if (!s.file.empty()) put(out, " at ", s.file, ':', s.line);
-        put(out, "\n");
+        each(s, st[i]);
         if (s.function == "main" || s.function == "start_thread") break;
     }
+}
+
+inline void write_stack(fmt::memory_buffer& out, stack_view st, std::string_view indent) {
+    std::size_t shown = 0;
+    for_each_shown(st, [&](const symbol& s, std::uintptr_t pc) {
+        put(out, indent, shown++, "# ");
+        put_symbol(out, s, pc);
+        put(out, "\n");
+    });
     if (st.truncated())
         put(out, indent, "... deeper frames not captured (STRATA_MAX_STACK_DEPTH=", STRATA_MAX_STACK_DEPTH, ")\n");
 }
 
-inline void write_frame(fmt::memory_buffer& out, const frame* f, std::size_t index, std::string_view indent) {
+// A stack decoded from JSON, as the sender symbolized it.
+inline void write_decoded_stack(fmt::memory_buffer& out, const decoded_frame& d, std::string_view indent) {
+    std::string_view lines = d.symbolized;
+    for (std::size_t n = 0; !lines.empty(); ++n) {
+        const auto end = lines.find('\n');
+        put(out, indent, n, "# ", lines.substr(0, end), '\n');
+        lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 1);
+    }
+    if (d.truncated) put(out, indent, "... deeper frames not captured by the sender\n");
+}
+
+inline void write_frame(fmt::memory_buffer& out, const frame* f, std::size_t index, std::string_view indent,
+                        bool redact) {
     put(out, indent, '#', index, ' ');
     if (f->layer->is_cause) {
         put(out, "cause ", f->layer->name);
@@ -424,20 +495,23 @@ inline void write_frame(fmt::memory_buffer& out, const frame* f, std::size_t ind
         put(out, f->layer->name);
         if (f->layer->user_facing) put(out, " [user-facing]");
     }
-    put(out, ": ", f->message, '\n');
+    put(out, ": ");
+    put_message(out, f, redact);
+    put(out, '\n');
     if (!f->loc.empty())
         put(out, indent, "   at ", f->loc.function_name(), " (", f->loc.file_name(), ':', f->loc.line(), ")\n");
     for (const misc_node* n = f->misc_head; n; n = n->next) {
         put(out, indent, "   ", n->key, " = ");
-        put_misc_value(out, n->value);
+        put_misc_value(out, n->value, redact);
         put(out, "\n");
     }
 }
 
 // The {:v} form: every frame (layer, message, call site, misc), then each captured
 // stack, innermost (the origin) first. A stack further out prints only the frames
-// it does not share with the one below it.
-inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_view indent = "") {
+// it does not share with the one below it. Sensitive values are shown, unless
+// `redact` (handle()'s record, which leaves the process).
+inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_view indent = "", bool redact = false) {
     const frame* top = access::get(e);
     if (!top) {
         put(out, indent, "(no error)\n");
@@ -454,8 +528,9 @@ inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_v
             for (std::size_t k = 0; k < w.skip; ++k) f = f->inner;
             i += w.skip;
         }
-        write_frame(out, f, i, indent);
-        if (f->n_pcs) {
+        write_frame(out, f, i, indent, redact);
+        const decoded_frame* d = decoded_of(f);
+        if (f->n_pcs || (d && d->has_stack)) {
             // Keep the innermost eight stacks; the origin is always among them.
             if (n_stacks == 8) {
                 for (std::size_t k = 1; k < 8; ++k) {
@@ -476,6 +551,13 @@ inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_v
     inner_indent += "  ";
     for (std::size_t k = n_stacks; k-- > 0;) {
         const frame* f = with_stack[k];
+        if (const decoded_frame* d = decoded_of(f)) {
+            put(out, indent, "stack of #", stack_index[k], k == n_stacks - 1 ? " (origin, as " : " (as ",
+                d->from ? std::string_view(d->from->host) : std::string_view("the sender"), " pid ",
+                d->from ? d->from->pid : 0L, " symbolized it):\n");
+            write_decoded_stack(out, *d, inner_indent);
+            continue;
+        }
         stack_view st(f->pcs(), f->n_pcs, (f->flags & stack_truncated) != 0);
         if (k == n_stacks - 1) {
             put(out, indent, "stack of #", stack_index[k], " (origin):\n");
@@ -485,7 +567,7 @@ inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_v
         // Frames shared with the stack below are the common tail (the callers).
         const frame* below = with_stack[k + 1];
         std::size_t common = 0;
-        while (common < st.size() && common < below->n_pcs &&
+        while (!decoded_of(below) && common < st.size() && common < below->n_pcs &&
                st[st.size() - 1 - common] == below->pcs()[below->n_pcs - 1 - common])
             ++common;
         put(out, indent, "stack of #", stack_index[k], ":\n");
@@ -520,23 +602,26 @@ struct fmt::formatter<strata::error> {
 
     template <class FormatContext>
     auto format(const strata::error& e, FormatContext& ctx) const -> decltype(ctx.out()) {
-        strata::detail::mark_checked(strata::detail::access::get(e));
-        if (mode == 0) {
-            return fmt::format_to(ctx.out(), "{}", e ? e.message() : std::string_view("(no error)"));
-        }
+        const strata::detail::frame* f = strata::detail::access::get(e);
+        strata::detail::mark_checked(f);
+        if (mode == 0 && (!f || f->n_secrets == 0))
+            return fmt::format_to(ctx.out(), "{}", f ? f->message : std::string_view("(no error)"));
         fmt::memory_buffer buf;
 #if STRATA_HAS_EXCEPTIONS
         try {
 #endif
-            if (mode == 'c')
+            if (mode == 0)
+                strata::detail::put_message(buf, f, true);
+            else if (mode == 'c')
                 strata::detail::write_chain(buf, e);
             else
                 strata::detail::write_verbose(buf, e);
 #if STRATA_HAS_EXCEPTIONS
         } catch (...) {
-            // Out of memory for the text: the outermost message, and why.
+            // Out of memory for the text: the outermost message (unless it holds a
+            // sensitive value), and why.
             return fmt::format_to(ctx.out(), "{} [out of memory while formatting this error]",
-                                  e ? e.message() : std::string_view("(no error)"));
+                                  strata::detail::safe_message(f));
         }
 #endif
         return fmt::format_to(ctx.out(), "{}", std::string_view(buf.data(), buf.size()));

@@ -16,7 +16,6 @@
 #include <string_view>
 
 #include <pthread.h>
-#include <sys/random.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -115,15 +114,6 @@ struct retired_sink {
 };
 inline std::atomic<retired_sink*> retired_sinks{nullptr};
 
-inline std::uint64_t random_bits() noexcept {
-    std::uint64_t bits = 0;
-    if (getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits)) {
-        bits = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-               (static_cast<std::uint64_t>(::getpid()) << 32) ^ reinterpret_cast<std::uintptr_t>(&bits);
-    }
-    return bits;
-}
-
 // The calling thread's id, cached; 0 means "look it up again" (after fork()).
 inline thread_local long cached_thread_id = 0;
 
@@ -218,10 +208,13 @@ inline void write_record(fmt::memory_buffer& out, const error& e, const report& 
     else
         put(out, "  why: the outermost layer \"", e.layer().name, "\" is user-facing\n");
     put(out, "  where: host ", host_name(), ", pid ", pid, ", thread ", tid, '\n');
+    if (const origin* o = origin_of(e))
+        put(out, "  from: host ", o->host, ", pid ", o->pid, ", thread ", o->thread, " (sent ", o->time,
+            ", decoded from JSON)\n");
     put(out, "  chain: ");
-    write_chain(out, e);
+    write_chain(out, e, true);
     put(out, "\n");
-    write_verbose(out, e, "  ");
+    write_verbose(out, e, "  ", true);
 }
 
 }  // namespace detail
@@ -272,8 +265,17 @@ inline void set_log_sink(log_sink sink) {
 #if STRATA_HAS_EXCEPTIONS
     try {
 #endif
-        detail::format_id(r.id, seq);
-        r.user_message = r.is_bug ? std::string(options.bug_message) : std::string(e.message());
+        if (const detail::decoded_frame* d = detail::decoded_of(f); d && !d->id.empty())
+            r.id = d->id;  // the sender handled it: its ID finds the sender's record too
+        else
+            detail::format_id(r.id, seq);
+        if (r.is_bug) {
+            r.user_message = std::string(options.bug_message);
+        } else {
+            fmt::memory_buffer shown;
+            detail::put_message(shown, f, true);
+            r.user_message.assign(shown.data(), shown.size());
+        }
         if (!first) return r;
         const auto now = std::chrono::system_clock::now();
         const long pid = static_cast<long>(::getpid());
@@ -299,7 +301,7 @@ inline void set_log_sink(log_sink sink) {
     } catch (...) {
         // Out of memory while reporting: say so on stderr without allocating.
         std::fprintf(stderr, "[%.10s-%llu] strata: out of memory while reporting an error: %.200s\n", detail::ids().prefix,
-                     static_cast<unsigned long long>(seq), e ? e.message().data() : "(no error)");
+                     static_cast<unsigned long long>(seq), detail::safe_message(f).data());
     }
 #endif
     return r;

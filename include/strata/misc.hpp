@@ -46,6 +46,13 @@ public:
     }
 
     constexpr kind type() const noexcept { return k_; }
+    // Marked with strata::sensitive(): shown in local {:v} output, hashed elsewhere.
+    constexpr bool is_sensitive() const noexcept { return sensitive_; }
+    constexpr misc_value marked_sensitive() const noexcept {
+        misc_value v = *this;
+        v.sensitive_ = true;
+        return v;
+    }
     // Each accessor returns its kind's value, or a zero value for another kind.
     constexpr std::string_view as_string() const noexcept { return k_ == kind::string ? s_ : std::string_view(); }
     constexpr std::int64_t as_signed() const noexcept { return k_ == kind::signed_integer ? i_ : 0; }
@@ -55,6 +62,7 @@ public:
 
 private:
     kind k_ = kind::string;
+    bool sensitive_ = false;
     union {
         std::string_view s_;
         std::int64_t i_;

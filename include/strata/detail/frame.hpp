@@ -92,6 +92,12 @@ inline constexpr payload_ops payload_ops_of{
     alignof(T),
 };
 
+// A part of a frame's message that came from a sensitive() argument.
+struct secret_span {
+    std::uint32_t begin;
+    std::uint32_t size;
+};
+
 struct misc_node {
     misc_node* next = nullptr;
     std::string_view key;
@@ -110,6 +116,7 @@ inline misc_node* make_misc_node(std::string_view key, const misc_value& value) 
     if (value.type() == misc_value::kind::string) {
         if (!str.empty()) std::memcpy(text + key.size(), str.data(), str.size());
         n->value = misc_value::of_string(std::string_view(text + key.size(), str.size()));
+        if (value.is_sensitive()) n->value = n->value.marked_sensitive();
     } else {
         n->value = value;
     }
@@ -119,6 +126,7 @@ inline misc_node* make_misc_node(std::string_view key, const misc_value& value) 
 enum frame_flags : std::uint8_t {
     immortal = 1,         // static frame: never counted, never freed
     stack_truncated = 2,  // the stack was deeper than STRATA_MAX_STACK_DEPTH
+    decoded = 4,          // made by from_json: the payload is a decoded_frame (origin.hpp)
 };
 
 struct frame {
@@ -144,6 +152,9 @@ struct frame {
     std::string_view message;
     // For cause frames: what kind of cause, e.g. "std::error_code generic:2".
     std::string_view detail;
+    // The parts of the message that came from sensitive() arguments, in order.
+    const secret_span* secrets = nullptr;
+    std::uint32_t n_secrets = 0;
 
     std::uintptr_t* pcs() noexcept { return reinterpret_cast<std::uintptr_t*>(this + 1); }
     const std::uintptr_t* pcs() const noexcept { return reinterpret_cast<const std::uintptr_t*>(this + 1); }
@@ -224,11 +235,14 @@ struct frame_spec {
     bool truncated = false;
     const payload_ops* pops = nullptr;
     const void* payload = nullptr;  // copied with pops->copy
+    const secret_span* secrets = nullptr;  // spans of `message`
+    std::size_t n_secrets = 0;
+    std::uint8_t extra_flags = 0;  // e.g. decoded
 };
 
 inline constexpr std::size_t align_up(std::size_t n, std::size_t a) noexcept { return (n + a - 1) / a * a; }
 
-// One allocation: [frame][pcs][payload][message NUL][detail NUL]. Returns nullptr when
+// One allocation: [frame][pcs][payload][message NUL][detail NUL][secret spans]. Returns nullptr when
 // memory is short (the caller degrades); never throws.
 inline frame* allocate_frame(const frame_spec& s) noexcept {
     std::size_t size = sizeof(frame) + s.n_pcs * sizeof(std::uintptr_t);
@@ -239,6 +253,8 @@ inline frame* allocate_frame(const frame_spec& s) noexcept {
     }
     const std::size_t msg_at = size;
     size += s.message.size() + 1 + s.detail.size() + 1;  // both NUL-terminated, for what()
+    const std::size_t secrets_at = align_up(size, alignof(secret_span));
+    if (s.n_secrets) size = secrets_at + s.n_secrets * sizeof(secret_span);
     void* mem = ::operator new(size, std::nothrow);
     if (!mem) return nullptr;
     auto* f = ::new (mem) frame(s.layer, {}, 0);
@@ -266,6 +282,13 @@ inline frame* allocate_frame(const frame_spec& s) noexcept {
     if (!s.detail.empty()) std::memcpy(text, s.detail.data(), s.detail.size());
     text[s.detail.size()] = '\0';
     f->detail = std::string_view(text, s.detail.size());
+    if (s.n_secrets) {
+        auto* spans = reinterpret_cast<secret_span*>(bytes + secrets_at);
+        std::memcpy(static_cast<void*>(spans), s.secrets, s.n_secrets * sizeof(secret_span));
+        f->secrets = spans;
+        f->n_secrets = static_cast<std::uint32_t>(s.n_secrets);
+    }
+    f->flags |= s.extra_flags;
     return f;
 }
 
@@ -294,6 +317,9 @@ inline frame* clone_frame(const frame* f, frame* inner) noexcept {
     s.truncated = (f->flags & stack_truncated) != 0;
     s.pops = f->pops;
     s.payload = f->payload;
+    s.secrets = f->secrets;
+    s.n_secrets = f->n_secrets;
+    s.extra_flags = static_cast<std::uint8_t>(f->flags & decoded);
     frame* c = allocate_frame(s);
     if (!c) return nullptr;
     add_ref(c->inner);

@@ -1,0 +1,214 @@
+// strata/sensitive.hpp: strata::sensitive(x), a value kept out of exported records.
+//
+//   return strata::make_error<auth>("wrong password for {}", strata::sensitive(user))
+//       .with("card", strata::sensitive(card_number));
+//
+// The value is shown only in local {:v} output (and by e.message() and the misc
+// accessors, which are local). Everywhere a record leaves the process, or is shown
+// to someone, it is replaced by a short keyed hash, "<sensitive:3fa94c0b12de>": in
+// {} and {:c}, in handle()'s user message and log record, and in to_json(). The
+// same value gives the same hash under the same key, so two records can be
+// correlated without revealing it. The key is random per process unless set with
+// set_sensitive_key() or the environment variable STRATA_SENSITIVE_KEY; give every
+// process of a fleet the same key to correlate across them.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "detail/frame.hpp"
+
+namespace strata {
+
+// A value marked secret; made by sensitive(x). Holds a reference to an lvalue (use
+// it in the call that makes the error, as a format argument or a misc value) and
+// a copy of an rvalue.
+template <class T>
+struct sensitive_value {
+    T value;
+};
+
+template <class T>
+[[nodiscard]] constexpr sensitive_value<T> sensitive(T&& x) noexcept(std::is_nothrow_constructible_v<T, T&&>) {
+    return sensitive_value<T>{std::forward<T>(x)};
+}
+
+template <class T>
+inline constexpr bool is_sensitive_v = false;
+template <class T>
+inline constexpr bool is_sensitive_v<sensitive_value<T>> = true;
+
+namespace detail {
+
+inline std::uint64_t random_bits() noexcept {
+    std::uint64_t bits = 0;
+    if (getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits)) {
+        bits = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+               (static_cast<std::uint64_t>(::getpid()) << 32) ^ reinterpret_cast<std::uintptr_t>(&bits);
+    }
+    return bits;
+}
+
+// SipHash-2-4 (Aumasson and Bernstein): a keyed hash made for short inputs.
+inline std::uint64_t siphash24(std::uint64_t k0, std::uint64_t k1, std::string_view data) noexcept {
+    auto rotl = [](std::uint64_t x, int b) { return (x << b) | (x >> (64 - b)); };
+    std::uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
+    std::uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+    auto round = [&] {
+        v0 += v1;
+        v1 = rotl(v1, 13);
+        v1 ^= v0;
+        v0 = rotl(v0, 32);
+        v2 += v3;
+        v3 = rotl(v3, 16);
+        v3 ^= v2;
+        v0 += v3;
+        v3 = rotl(v3, 21);
+        v3 ^= v0;
+        v2 += v1;
+        v1 = rotl(v1, 17);
+        v1 ^= v2;
+        v2 = rotl(v2, 32);
+    };
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+    const std::size_t n = data.size();
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t m = 0;
+        for (int b = 0; b < 8; ++b) m |= static_cast<std::uint64_t>(p[i + b]) << (8 * b);
+        v3 ^= m;
+        round();
+        round();
+        v0 ^= m;
+    }
+    std::uint64_t last = static_cast<std::uint64_t>(n & 0xff) << 56;
+    for (int b = 0; i + b < n; ++b) last |= static_cast<std::uint64_t>(p[i + b]) << (8 * b);
+    v3 ^= last;
+    round();
+    round();
+    v0 ^= last;
+    v2 ^= 0xff;
+    round();
+    round();
+    round();
+    round();
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+// The process's hashing key: from STRATA_SENSITIVE_KEY at first use, else random.
+struct sensitive_key {
+    std::atomic<std::uint64_t> k0{0}, k1{0};
+
+    sensitive_key() noexcept {
+        if (const char* env = std::getenv("STRATA_SENSITIVE_KEY"); env && *env) {
+            set(env);
+        } else {
+            k0.store(random_bits(), std::memory_order_relaxed);
+            k1.store(random_bits(), std::memory_order_relaxed);
+        }
+    }
+    // A key of any length becomes 128 bits.
+    void set(std::string_view secret) noexcept {
+        k0.store(siphash24(0x7374726174612d30ULL, 0x6b65792d64657269ULL, secret), std::memory_order_relaxed);
+        k1.store(siphash24(0x7374726174612d31ULL, 0x6b65792d64657269ULL, secret), std::memory_order_relaxed);
+    }
+    static sensitive_key& get() noexcept {
+        static sensitive_key k;
+        return k;
+    }
+};
+
+inline constexpr std::size_t sensitive_digest_size = 12;  // hex digits: 48 bits
+inline constexpr std::string_view sensitive_prefix = "<sensitive:";
+
+// The 12 hex digits of a value's keyed hash.
+inline void sensitive_digest_of(std::string_view value, char (&out)[sensitive_digest_size]) noexcept {
+    sensitive_key& k = sensitive_key::get();
+    const std::uint64_t h =
+        siphash24(k.k0.load(std::memory_order_relaxed), k.k1.load(std::memory_order_relaxed), value);
+    static constexpr char hex[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < sensitive_digest_size; ++i) out[i] = hex[(h >> (60 - 4 * i)) & 15];
+}
+
+// Appends "<sensitive:<digest>>" for `value`.
+inline void append_sensitive_token(fmt::detail::buffer<char>& out, std::string_view value) {
+    char digest[sensitive_digest_size];
+    sensitive_digest_of(value, digest);
+    out.append(sensitive_prefix.data(), sensitive_prefix.data() + sensitive_prefix.size());
+    out.append(digest, digest + sensitive_digest_size);
+    out.push_back('>');
+}
+
+// Where make_error/wrap collect the spans of their message that came from
+// sensitive() arguments. Set only while strata formats a message, for its buffer.
+struct secret_collector {
+    static constexpr std::uint32_t capacity = 16;
+    const void* buffer = nullptr;
+    secret_span spans[capacity];
+    std::uint32_t n = 0;
+};
+inline thread_local secret_collector* active_secrets = nullptr;
+
+}  // namespace detail
+
+// Hashes values from now on with a key derived from `secret` (of any length). Set
+// it once, at start-up, and the same in every process whose records should
+// correlate. STRATA_SENSITIVE_KEY in the environment does the same at first use.
+inline void set_sensitive_key(std::string_view secret) noexcept { detail::sensitive_key::get().set(secret); }
+
+// The hash a value is shown as: "<sensitive:" + 12 hex digits + ">". The text of a
+// non-string value is what fmt prints for it ("{}").
+[[nodiscard]] inline std::string sensitive_token(std::string_view value) {
+    fmt::memory_buffer out;
+    detail::append_sensitive_token(out, value);
+    return std::string(out.data(), out.size());
+}
+
+}  // namespace strata
+
+// A sensitive value takes the format specification of the value it holds. In a
+// strata message it is kept (and marked); formatted anywhere else it prints only
+// its hash.
+template <class T, class Char>
+struct fmt::formatter<strata::sensitive_value<T>, Char> {
+    fmt::formatter<std::remove_cvref_t<T>, Char> inner;
+
+    constexpr auto parse(basic_format_parse_context<Char>& ctx) -> decltype(ctx.begin()) { return inner.parse(ctx); }
+
+    template <class FormatContext>
+    auto format(const strata::sensitive_value<T>& v, FormatContext& ctx) const -> decltype(ctx.out()) {
+        fmt::basic_memory_buffer<Char, 128> text;
+        if constexpr (std::is_same_v<FormatContext, fmt::format_context>) {
+            fmt::format_context scratch(fmt::appender(text), ctx.args(), ctx.locale());
+            auto f = inner;  // some formatters' format() is not const
+            f.format(v.value, scratch);
+            auto& out = fmt::detail::get_container(ctx.out());
+            strata::detail::secret_collector* c = strata::detail::active_secrets;
+            if (c && c->buffer == static_cast<const void*>(&out) && c->n < c->capacity &&
+                out.size() + text.size() < 0xffffffffu) {
+                const auto begin = static_cast<std::uint32_t>(out.size());
+                out.append(text.data(), text.data() + text.size());
+                c->spans[c->n++] = strata::detail::secret_span{begin, static_cast<std::uint32_t>(text.size())};
+                return ctx.out();
+            }
+        } else {
+            fmt::format_to(fmt::appender(text), "{}", v.value);
+        }
+        fmt::memory_buffer token;
+        strata::detail::append_sensitive_token(token, std::string_view(text.data(), text.size()));
+        return std::copy(token.data(), token.data() + token.size(), ctx.out());
+    }
+};
