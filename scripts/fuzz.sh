@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-strata_install_missing "${STRATA_BUILD_PACKAGES[@]}" clang clang-14 libclang-rt-14-dev llvm-14
+strata_install_missing "${STRATA_BUILD_PACKAGES[@]}" nlohmann-json3-dev clang clang-14 libclang-rt-14-dev llvm-14
 
 seconds=${1:-60}
 if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
@@ -28,7 +28,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:external_symbolizer_pat
 
 failed=()
 summary=()
-for name in format_string misc; do
+for name in format_string misc json; do
     bin=$build/fuzz/${name}_fuzz
     work=$build/corpus-work/$name
     artifacts=$build/artifacts/$name

@@ -402,7 +402,7 @@ inline void write_chain(fmt::memory_buffer& out, const error& e, bool redact = t
 // function template's name starts with its return type (often a strata type).
 inline bool is_internal(const symbol& s) noexcept {
     static constexpr std::string_view internal[] = {"strata::detail::", "strata::wrap<", "strata::make_error<",
-                                                    "strata::from_exception(", "_Unwind_"};
+                                                    "strata::from_exception(", "strata::from_json(", "_Unwind_"};
     const std::string_view name = s.function;
     for (std::string_view prefix : internal) {
         for (auto pos = name.find(prefix); pos != std::string_view::npos; pos = name.find(prefix, pos + 1))

@@ -615,6 +615,14 @@ public:
     }
 };
 
+inline std::string failure_message(std::string_view where, std::string_view what) {
+    std::string message = "strata::from_json: ";
+    message.append(where);
+    if (!where.empty()) message.append(": ");
+    message.append(what);
+    return message;
+}
+
 inline std::string input_excerpt(std::string_view text) {
     constexpr std::size_t n = 64;
     return std::string(text.substr(0, n)) + (text.size() > n ? "..." : "");
@@ -647,12 +655,27 @@ inline std::string input_excerpt(std::string_view text) {
 // sender's (printed as the sender symbolized them; stack() is empty); origin_of()
 // says where it came from. A failed result, in layer bad_json, says what is wrong
 // with the input and where (a path such as $.strata.frames[2].misc[0].value); its
-// misc has the input's size and first bytes. Never throws.
-[[nodiscard]] inline result<error> from_json(std::string_view text) noexcept {
-    auto failed = [&](std::string_view where, std::string_view what) -> result<error> {
-        return failure(make_error<bad_json>("strata::from_json: {}{}{}", where, where.empty() ? "" : ": ", what)
-                           .with("input_bytes", text.size())
-                           .with("input_start", detail::input_excerpt(text)));
+// misc has the input's size and first bytes; its call site is the caller's. Never
+// throws.
+[[nodiscard]] inline result<error> from_json(std::string_view text, location loc = location::current()) noexcept {
+    // The failure's call site is the caller's; its message is built first (a
+    // run-time format string, so no compile-time check is needed here).
+    auto failed = [&](std::string_view where, std::string_view what) noexcept -> result<error> {
+#if STRATA_HAS_EXCEPTIONS
+        try {
+#endif
+            return failure(make_error<bad_json>(format_string<std::string>(fmt::runtime("{}"), loc),
+                                                detail::failure_message(where, what))
+                               .with("input_bytes", text.size())
+                               .with("input_start", detail::input_excerpt(text)));
+#if STRATA_HAS_EXCEPTIONS
+        } catch (...) {
+            return failure(make_error<bad_json>(
+                               format_string<>(fmt::runtime("strata::from_json: out of memory while describing bad input"),
+                                               loc))
+                               .with("input_bytes", text.size()));
+        }
+#endif
     };
 #if STRATA_HAS_EXCEPTIONS
     try {
