@@ -4,7 +4,7 @@
 # Packages for building strata and its example with g++.
 STRATA_BUILD_PACKAGES=(g++ cmake ninja-build libfmt-dev libboost-stacktrace1.81-dev)
 # And for the tests (both compilers).
-STRATA_TEST_PACKAGES=("${STRATA_BUILD_PACKAGES[@]}" clang catch2)
+STRATA_TEST_PACKAGES=("${STRATA_BUILD_PACKAGES[@]}" clang catch2 libspdlog-dev nlohmann-json3-dev)
 
 strata_install_missing() {
     local missing=() pkg

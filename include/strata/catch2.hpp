@@ -1,0 +1,371 @@
+// strata/catch2.hpp: Catch2 (2.13) matchers for strata errors and results, for
+// the tests of code that uses strata. Not included by <strata/strata.hpp>:
+// include it in test files only (it includes <catch2/catch.hpp>).
+//
+//   #include <catch2/catch.hpp>
+//   #include <strata/catch2.hpp>
+//   using namespace strata::testing;
+//
+//   strata::result<config> r = load_config("missing.toml");
+//   REQUIRE_THAT(r, FailsWith(IsLayer<strata::intermediate>() && MessageContains("missing.toml")));
+//   CHECK_THAT(r.error(), IsUserFacing() && HasLayer<strata::low_level>() && ChainContains("No such file"));
+//   CHECK_THAT(r.error(), HasMisc("path", "missing.toml") && !HasMisc("retries"));
+//   REQUIRE_THAT(load_config("ok.toml"), Succeeds());
+//
+// Error matchers (Catch::MatcherBase<strata::error>) take a strata::error or any
+// strata::wrapped_error<L>, and combine with &&, || and ! as Catch2's own do.
+// Result matchers (Fails, FailsWith, Succeeds) take any strata::result<T> and
+// combine among themselves the same way. When a match fails, Catch prints the
+// error's chain ({:c}), or for a result "success" or "failure: <chain>", then
+// what the matcher expected. As with Catch2's matchers, a combination refers to
+// its parts: use it within the assertion, do not keep it in a variable.
+//
+// Matching an error counts as looking at it (STRATA_CHECKED).
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <concepts>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "error.hpp"
+#include "format.hpp"
+#include "layer.hpp"
+#include "misc.hpp"
+#include "result.hpp"
+
+namespace strata::testing {
+
+// What every error matcher is: Catch2's matcher of strata::error.
+using error_matcher = Catch::MatcherBase<error>;
+
+namespace detail {
+
+inline std::string quoted(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    out += '"';
+    out += s;
+    out += '"';
+    return out;
+}
+
+// Every frame's message, outermost first, joined with ": ": the text {:c}
+// prints, but never eliding the middle of a deep chain, and with any
+// sensitive() value as it was given. "" for an empty error.
+inline std::string full_chain(const error& e) {
+    std::string out;
+    bool first = true;
+    for (error f = e; f; f = f.inner()) {
+        if (!first) out += ": ";
+        first = false;
+        out += f.message();
+    }
+    return out;
+}
+
+}  // namespace detail
+
+// ---- Error matchers ----------------------------------------------------------
+
+// The outermost layer is L (e.is<L>()). An empty error has no layer.
+template <layer_tag L>
+class layer_matcher : public error_matcher {
+public:
+    bool match(const error& e) const override { return e.is<L>(); }
+    std::string describe() const override {
+        return "has outermost layer " + detail::quoted(layer_info_of<L>.name);
+    }
+};
+
+// Some frame of the chain, the outermost included, is of layer L (strata::find<L>).
+template <layer_tag L>
+class has_layer_matcher : public error_matcher {
+public:
+    bool match(const error& e) const override { return strata::find<L>(e).has_value(); }
+    std::string describe() const override {
+        return "has a frame of layer " + detail::quoted(layer_info_of<L>.name) + " in its chain";
+    }
+};
+
+// The outermost frame's message contains `text`. An empty error has no message.
+class message_matcher : public error_matcher {
+public:
+    explicit message_matcher(std::string text) : text_(std::move(text)) {}
+    bool match(const error& e) const override {
+        return static_cast<bool>(e) && e.message().find(text_) != std::string_view::npos;
+    }
+    std::string describe() const override { return "has a message containing " + detail::quoted(text_); }
+
+private:
+    std::string text_;
+};
+
+// The chain text ("outer: middle: root cause", as {:c} prints it, but with no
+// frame elided however deep the chain and sensitive() values not hashed)
+// contains `text`. An empty error has no chain.
+class chain_matcher : public error_matcher {
+public:
+    explicit chain_matcher(std::string text) : text_(std::move(text)) {}
+    bool match(const error& e) const override {
+        return static_cast<bool>(e) && detail::full_chain(e).find(text_) != std::string::npos;
+    }
+    std::string describe() const override { return "has a chain containing " + detail::quoted(text_); }
+
+private:
+    std::string text_;
+};
+
+// handle()'s decision: a bug when the error is empty or its outermost layer is
+// not user-facing; user-facing (a known edge case) otherwise.
+class bug_matcher : public error_matcher {
+public:
+    explicit bug_matcher(bool bug) noexcept : bug_(bug) {}
+    bool match(const error& e) const override { return e.is_user_facing() != bug_; }
+    std::string describe() const override {
+        return bug_ ? "is a bug (empty, or its outermost layer is not user-facing)"
+                    : "is user-facing (its outermost layer is user-facing)";
+    }
+
+private:
+    bool bug_;
+};
+
+// The outermost frame has a misc entry `key`, and, when a value is given, one
+// with that key and value. Strings match strings; integers match integers by
+// value, whether the entry was stored signed or unsigned; bool matches bool.
+class misc_matcher : public error_matcher {
+public:
+    explicit misc_matcher(std::string key) : key_(std::move(key)) {}
+    misc_matcher(std::string key, std::string_view value) : key_(std::move(key)), kind_(kind::string), s_(value) {}
+    misc_matcher(std::string key, bool value) : key_(std::move(key)), kind_(kind::boolean), b_(value) {}
+    misc_matcher(std::string key, std::int64_t value) : key_(std::move(key)), kind_(kind::signed_integer), i_(value) {}
+    misc_matcher(std::string key, std::uint64_t value)
+        : key_(std::move(key)), kind_(kind::unsigned_integer), u_(value) {}
+
+    bool match(const error& e) const override {
+        for (const misc_entry& m : e.misc())
+            if (m.key == key_ && value_matches(m.value)) return true;
+        return false;
+    }
+    std::string describe() const override {
+        std::string out = "has misc entry " + detail::quoted(key_);
+        switch (kind_) {
+            case kind::any: break;
+            case kind::string: out += " = " + detail::quoted(s_); break;
+            case kind::boolean: out += b_ ? " = true" : " = false"; break;
+            case kind::signed_integer: out += " = " + std::to_string(i_); break;
+            case kind::unsigned_integer: out += " = " + std::to_string(u_); break;
+        }
+        return out;
+    }
+
+private:
+    enum class kind { any, string, boolean, signed_integer, unsigned_integer };
+
+    bool value_matches(const misc_value& v) const noexcept {
+        using k = misc_value::kind;
+        switch (kind_) {
+            case kind::any: return true;
+            case kind::string: return v.type() == k::string && v.as_string() == s_;
+            case kind::boolean: return v.type() == k::boolean && v.as_bool() == b_;
+            case kind::signed_integer:
+                return (v.type() == k::signed_integer && v.as_signed() == i_) ||
+                       (v.type() == k::unsigned_integer && std::cmp_equal(v.as_unsigned(), i_));
+            case kind::unsigned_integer:
+                return (v.type() == k::unsigned_integer && v.as_unsigned() == u_) ||
+                       (v.type() == k::signed_integer && std::cmp_equal(v.as_signed(), u_));
+        }
+        return false;
+    }
+
+    std::string key_;
+    kind kind_ = kind::any;
+    std::string s_;
+    bool b_ = false;
+    std::int64_t i_ = 0;
+    std::uint64_t u_ = 0;
+};
+
+template <layer_tag L>
+layer_matcher<L> IsLayer() {
+    return {};
+}
+template <layer_tag L>
+has_layer_matcher<L> HasLayer() {
+    return {};
+}
+inline message_matcher MessageContains(std::string text) { return message_matcher(std::move(text)); }
+inline chain_matcher ChainContains(std::string text) { return chain_matcher(std::move(text)); }
+inline bug_matcher IsBug() { return bug_matcher(true); }
+inline bug_matcher IsUserFacing() { return bug_matcher(false); }
+
+inline misc_matcher HasMisc(std::string key) { return misc_matcher(std::move(key)); }
+inline misc_matcher HasMisc(std::string key, std::string_view value) { return misc_matcher(std::move(key), value); }
+inline misc_matcher HasMisc(std::string key, const char* value) {
+    return misc_matcher(std::move(key), std::string_view(value ? value : "(null)"));
+}
+template <std::integral I>
+misc_matcher HasMisc(std::string key, I value) {
+    // As error::with stores them: a char is a one-character string.
+    if constexpr (std::is_same_v<I, bool>)
+        return misc_matcher(std::move(key), value);
+    else if constexpr (std::is_same_v<I, char>)
+        return misc_matcher(std::move(key), std::string_view(&value, 1));
+    else if constexpr (std::is_signed_v<I>)
+        return misc_matcher(std::move(key), static_cast<std::int64_t>(value));
+    else
+        return misc_matcher(std::move(key), static_cast<std::uint64_t>(value));
+}
+// Floating-point values are not matched: exact comparison makes brittle tests.
+template <std::floating_point F>
+misc_matcher HasMisc(std::string key, F value) = delete;
+
+// ---- Result matchers ---------------------------------------------------------
+
+// What the matchers of strata::result<T> (any T) derive from. Each has
+// `template <class T> bool match(const result<T>&) const`, describe() and
+// toString() (what Catch prints), as Catch2's matchers do.
+struct result_matcher_base {};
+
+template <class M>
+concept result_matcher = std::derived_from<M, result_matcher_base>;
+
+// The result failed.
+class fails_matcher : public result_matcher_base {
+public:
+    template <class T>
+    bool match(const result<T>& r) const {
+        return !r.has_value();
+    }
+    std::string describe() const { return "is a failure"; }
+    std::string toString() const { return describe(); }
+};
+
+// The result failed, and its error matches M (an error matcher, or a
+// combination of them).
+template <std::derived_from<error_matcher> M>
+class fails_with_matcher : public result_matcher_base {
+public:
+    explicit fails_with_matcher(const M& m) : m_(m) {}
+    template <class T>
+    bool match(const result<T>& r) const {
+        return !r.has_value() && m_.match(r.error());
+    }
+    std::string describe() const { return "is a failure whose error " + m_.toString(); }
+    std::string toString() const { return describe(); }
+
+private:
+    M m_;
+};
+
+// The result holds a value.
+class succeeds_matcher : public result_matcher_base {
+public:
+    template <class T>
+    bool match(const result<T>& r) const {
+        return r.has_value();
+    }
+    std::string describe() const { return "is a success"; }
+    std::string toString() const { return describe(); }
+};
+
+template <result_matcher A, result_matcher B>
+class result_all_of : public result_matcher_base {
+public:
+    result_all_of(const A& a, const B& b) : a_(a), b_(b) {}
+    template <class T>
+    bool match(const result<T>& r) const {
+        return a_.match(r) && b_.match(r);
+    }
+    std::string describe() const { return "( " + a_.toString() + " and " + b_.toString() + " )"; }
+    std::string toString() const { return describe(); }
+
+private:
+    A a_;
+    B b_;
+};
+
+template <result_matcher A, result_matcher B>
+class result_any_of : public result_matcher_base {
+public:
+    result_any_of(const A& a, const B& b) : a_(a), b_(b) {}
+    template <class T>
+    bool match(const result<T>& r) const {
+        return a_.match(r) || b_.match(r);
+    }
+    std::string describe() const { return "( " + a_.toString() + " or " + b_.toString() + " )"; }
+    std::string toString() const { return describe(); }
+
+private:
+    A a_;
+    B b_;
+};
+
+template <result_matcher A>
+class result_not_of : public result_matcher_base {
+public:
+    explicit result_not_of(const A& a) : a_(a) {}
+    template <class T>
+    bool match(const result<T>& r) const {
+        return !a_.match(r);
+    }
+    std::string describe() const { return "not " + a_.toString(); }
+    std::string toString() const { return describe(); }
+
+private:
+    A a_;
+};
+
+template <result_matcher A, result_matcher B>
+result_all_of<A, B> operator&&(const A& a, const B& b) {
+    return result_all_of<A, B>(a, b);
+}
+template <result_matcher A, result_matcher B>
+result_any_of<A, B> operator||(const A& a, const B& b) {
+    return result_any_of<A, B>(a, b);
+}
+template <result_matcher A>
+result_not_of<A> operator!(const A& a) {
+    return result_not_of<A>(a);
+}
+
+inline fails_matcher Fails() { return {}; }
+template <std::derived_from<error_matcher> M>
+fails_with_matcher<M> FailsWith(const M& m) {
+    return fails_with_matcher<M>(m);
+}
+inline succeeds_matcher Succeeds() { return {}; }
+
+}  // namespace strata::testing
+
+// ---- What Catch prints for errors and results --------------------------------
+
+namespace Catch {
+
+// The chain, "outer: middle: root cause" ({:c}); "(no error)" for an empty error.
+template <>
+struct StringMaker<strata::error> {
+    static std::string convert(const strata::error& e) { return fmt::format("{:c}", e); }
+};
+
+template <strata::layer_tag L>
+struct StringMaker<strata::wrapped_error<L>> {
+    static std::string convert(const strata::wrapped_error<L>& e) { return StringMaker<strata::error>::convert(e); }
+};
+
+// "success", or "failure: " and the error's chain.
+template <class T>
+struct StringMaker<strata::result<T>> {
+    static std::string convert(const strata::result<T>& r) {
+        if (r.has_value()) return "success";
+        return "failure: " + StringMaker<strata::error>::convert(r.error());
+    }
+};
+
+}  // namespace Catch
