@@ -7,7 +7,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,6 +84,21 @@ inline void append(fmt::memory_buffer& buf, std::string_view s) noexcept {
 #else
     buf.append(s.data(), s.data() + s.size());
 #endif
+}
+
+// A frame's message with each part that came from a sensitive() argument
+// replaced by its hash token. Throws only what appending to `out` throws.
+inline void append_redacted_message(fmt::memory_buffer& out, const frame* f) {
+    const std::string_view m = f->message;
+    std::size_t at = 0;
+    for (std::uint32_t i = 0; i < f->n_secrets; ++i) {
+        const secret_span sp = f->secrets[i];
+        if (sp.begin < at || sp.begin > m.size() || sp.size > m.size() - sp.begin) continue;
+        out.append(m.data() + at, m.data() + sp.begin);
+        append_hash_token(out, sp.hash);
+        at = sp.begin + sp.size;
+    }
+    out.append(m.data() + at, m.data() + m.size());
 }
 
 // Formats a message; a bad run-time format string or a throwing formatter gives a
@@ -253,7 +271,8 @@ concept foreign_cause =
     std::is_same_v<std::remove_cvref_t<T>, std::errc> ||
     std::is_same_v<std::remove_cvref_t<T>, std::exception_ptr> ||
     std::is_base_of_v<std::exception, std::remove_cvref_t<T>> ||
-    fmt::is_formattable<std::remove_cvref_t<T>>::value;
+    (fmt::is_formattable<std::remove_cvref_t<T>>::value &&
+     !is_sensitive_v<std::remove_cvref_t<T>>);  // a secret is an argument or a misc value, never a kept cause
 
 template <class T>
 concept strata_error = std::derived_from<std::remove_cvref_t<T>, error>;
@@ -555,20 +574,43 @@ inline bool holds(const error& e) noexcept { return access::get(e) != nullptr; }
 }  // namespace detail
 
 // An exception that carries a strata error (thrown by throw_error() or
-// result::value(); see exception.hpp). what() is the outermost message. Defined
-// here so that wrap() can give back the chain an exception carries.
+// result::value(); see exception.hpp). what() is the outermost message, with
+// sensitive values hashed (what() is what generic handlers log). Defined here so
+// that wrap() can give back the chain an exception carries.
 class exception : public std::exception {
 public:
-    explicit exception(strata::error e) noexcept : e_(std::move(e)) {}
+    explicit exception(strata::error e) noexcept : e_(std::move(e)) {
+        const detail::frame* f = detail::access::get(e_);
+        if (!f || f->n_secrets == 0) return;
+#if STRATA_HAS_EXCEPTIONS
+        try {
+#endif
+            fmt::memory_buffer b;
+            detail::append_redacted_message(b, f);
+            b.push_back('\0');
+            if (char* text = new (std::nothrow) char[b.size()]) {
+                std::memcpy(text, b.data(), b.size());
+                redacted_ = std::shared_ptr<char[]>(text);
+            }
+#if STRATA_HAS_EXCEPTIONS
+        } catch (...) {
+            redacted_.reset();  // what() withholds the message
+        }
+#endif
+    }
     const char* what() const noexcept override {
+        if (!e_) return "(no error)";
+        if (detail::access::get(e_)->n_secrets)
+            return redacted_ ? redacted_.get() : "(message withheld: it holds a sensitive value)";
         // Frame messages are NUL-terminated inside their allocation.
-        return e_ ? e_.message().data() : "(no error)";
+        return e_.message().data();
     }
     const strata::error& error() const& noexcept { return e_; }
     strata::error error() && noexcept { return std::move(e_); }
 
 private:
     strata::error e_;
+    std::shared_ptr<char[]> redacted_;  // what(), when the message holds a sensitive value
 };
 
 namespace detail {

@@ -20,7 +20,9 @@ namespace strata {
     throw exception(std::move(e));
 #else
     std::fprintf(stderr, "strata: fatal error (exceptions are disabled): %s\n",
-                 e ? e.message().data() : "(no error)");
+                 !e ? "(no error)"
+                 : detail::access::get(e)->n_secrets ? "(message withheld: it holds a sensitive value)"
+                                                      : e.message().data());
     std::abort();
 #endif
 }

@@ -308,19 +308,10 @@ inline void put_quoted(fmt::memory_buffer& out, std::string_view s) {
 // A frame's message, with each part that came from a sensitive() argument
 // replaced by its hash when `redact`.
 inline void put_message(fmt::memory_buffer& out, const frame* f, bool redact) {
-    if (!redact || f->n_secrets == 0) {
+    if (!redact || f->n_secrets == 0)
         put(out, f->message);
-        return;
-    }
-    std::size_t at = 0;
-    for (std::uint32_t i = 0; i < f->n_secrets; ++i) {
-        const secret_span sp = f->secrets[i];
-        if (sp.begin < at || sp.begin > f->message.size() || sp.size > f->message.size() - sp.begin) continue;
-        put(out, f->message.substr(at, sp.begin - at));
-        append_sensitive_token(out, f->message.substr(sp.begin, sp.size));
-        at = sp.begin + sp.size;
-    }
-    put(out, f->message.substr(at));
+    else
+        append_redacted_message(out, f);
 }
 
 // The outermost message as it may be shown when memory for hashing its sensitive
@@ -604,6 +595,9 @@ struct fmt::formatter<strata::error> {
     auto format(const strata::error& e, FormatContext& ctx) const -> decltype(ctx.out()) {
         const strata::detail::frame* f = strata::detail::access::get(e);
         strata::detail::mark_checked(f);
+        // Inside another strata message (an argument of make_error or wrap), {:v}
+        // hashes sensitive values too: that message does not know they are secret.
+        const bool in_message = strata::detail::active_secrets != nullptr;
         if (mode == 0 && (!f || f->n_secrets == 0))
             return fmt::format_to(ctx.out(), "{}", f ? f->message : std::string_view("(no error)"));
         fmt::memory_buffer buf;
@@ -615,7 +609,7 @@ struct fmt::formatter<strata::error> {
             else if (mode == 'c')
                 strata::detail::write_chain(buf, e);
             else
-                strata::detail::write_verbose(buf, e);
+                strata::detail::write_verbose(buf, e, "", in_message);
 #if STRATA_HAS_EXCEPTIONS
         } catch (...) {
             // Out of memory for the text: the outermost message (unless it holds a

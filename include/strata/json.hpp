@@ -20,10 +20,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -50,63 +48,32 @@ struct bad_json {
 inline constexpr std::size_t json_max_input = 64u << 20;       // bytes
 inline constexpr std::size_t json_max_nesting = 8;              // the schema needs 5
 inline constexpr std::size_t json_max_frames = 1u << 20;        // frames in one chain
-inline constexpr std::size_t json_max_layers = 4096;            // distinct unknown layer names a process keeps
 
 namespace detail {
 
-using ojson = nlohmann::ordered_json;
+using ojson = nlohmann::ordered_json;  // writing: keys in the schema's order
+using djson = nlohmann::json;          // reading: keys looked up in a map, not a list
 
-// The layer records of decoded frames. A layer strata itself defines maps to its
-// own record; any other name gets one record per (name, user-facing, cause), kept
-// for the life of the process (frames point at it), at most json_max_layers.
-struct decoded_layers {
-    struct entry {
-        std::string name;
-        layer_info info;
-    };
-    std::mutex mutex;
-    std::unordered_map<std::string, std::unique_ptr<entry>> by_key;
-
-    static decoded_layers& get() {
-        static decoded_layers* d = new decoded_layers;  // never destroyed: frames may outlive statics
-        return *d;
-    }
-
-    // nullptr when the table is full.
-    const layer_info* find_or_add(std::string_view name, bool user_facing, bool is_cause) {
-        static const layer_info* const builtin[] = {
-            &layer_info_of<untagged>, &layer_info_of<low_level>, &layer_info_of<intermediate>,
-            &layer_info_of<canceled_layer_probe>, &layer_info_of<timed_out_layer_probe>, &layer_info_of<bad_json>,
-            &error_code_cause, &exception_cause, &value_cause};
-        for (const layer_info* l : builtin)
-            if (l->name == name && l->user_facing == user_facing && l->is_cause == is_cause) return l;
-        std::string key;
-        key.reserve(name.size() + 2);
-        key.push_back(user_facing ? 'u' : '-');
-        key.push_back(is_cause ? 'c' : '-');
-        key.append(name);
-        std::lock_guard lock(mutex);
-        if (auto it = by_key.find(key); it != by_key.end()) return &it->second->info;
-        if (by_key.size() >= json_max_layers) return nullptr;
-        auto e = std::make_unique<entry>();
-        e->name.assign(name);
-        e->info = layer_info{e->name, user_facing, is_cause};
-        const layer_info* l = &e->info;
-        by_key.emplace(std::move(key), std::move(e));
-        return l;
-    }
-
-    // (The canceled and timed_out layers live in cancel.hpp, which this header
-    // does not need; their names and flags are matched here instead.)
-    struct canceled_layer_probe {
-        static constexpr std::string_view name = "canceled";
-        static constexpr bool user_facing = true;
-    };
-    struct timed_out_layer_probe {
-        static constexpr std::string_view name = "timed_out";
-        static constexpr bool user_facing = true;
-    };
+// The static record of a layer strata defines itself, if `name` and the flags are
+// one; nullptr otherwise (the decoded frame then carries its own record).
+struct canceled_probe {  // cancel.hpp's layers, matched without including it
+    static constexpr std::string_view name = "canceled";
+    static constexpr bool user_facing = true;
 };
+struct timed_out_probe {
+    static constexpr std::string_view name = "timed_out";
+    static constexpr bool user_facing = true;
+};
+
+inline const layer_info* builtin_layer(std::string_view name, bool user_facing, bool is_cause) noexcept {
+    static const layer_info* const builtin[] = {
+        &layer_info_of<untagged>,       &layer_info_of<low_level>,       &layer_info_of<intermediate>,
+        &layer_info_of<canceled_probe>, &layer_info_of<timed_out_probe>, &error_code_cause,
+        &exception_cause,               &value_cause};
+    for (const layer_info* l : builtin)
+        if (l->name == name && l->user_facing == user_facing && l->is_cause == is_cause) return l;
+    return nullptr;
+}
 
 inline std::string utc_now_text(std::chrono::system_clock::time_point t) {
     fmt::memory_buffer b;
@@ -294,7 +261,7 @@ inline std::string encode(const error& e) {
 
 // First pass over the input: well-formed JSON, nested no deeper than the limit.
 // Builds nothing, so a hostile input costs no memory here.
-struct json_checker : nlohmann::json_sax<ojson> {
+struct json_checker : nlohmann::json_sax<djson> {
     std::size_t depth = 0;
     std::string problem;
 
@@ -344,19 +311,28 @@ public:
         return false;
     }
 
-    static const char* type_of(const ojson& v) { return v.type_name(); }
+    static const char* type_of(const djson& v) { return v.type_name(); }
+
+    // Text the receiver puts into its own records' headers: no line breaks or
+    // other control characters, so a peer cannot forge a log line.
+    static bool one_line(std::string_view s, std::size_t min, std::size_t max) {
+        if (s.size() < min || s.size() > max) return false;
+        for (const char c : s)
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+        return true;
+    }
 
     // The member `key` of `obj`, which must be of the given kind; nullptr (and a
     // problem) when it is missing or of another type, unless optional.
-    const ojson* member(const ojson& obj, const char* key, ojson::value_t kind, const std::string& where,
+    const djson* member(const djson& obj, const char* key, djson::value_t kind, const std::string& where,
                         bool optional = false) {
         const auto it = obj.find(key);
         if (it == obj.end()) {
             if (!optional) fail(where, fmt::format("missing \"{}\"", key));
             return nullptr;
         }
-        const bool ok = it->type() == kind || (kind == ojson::value_t::number_integer && it->is_number_integer()) ||
-                        (kind == ojson::value_t::number_float && it->is_number());
+        const bool ok = it->type() == kind || (kind == djson::value_t::number_integer && it->is_number_integer()) ||
+                        (kind == djson::value_t::number_float && it->is_number());
         if (!ok) {
             fail(where + "." + key, fmt::format("expected {}, got {}", kind_name(kind), type_of(*it)));
             return nullptr;
@@ -364,28 +340,28 @@ public:
         return &*it;
     }
 
-    static const char* kind_name(ojson::value_t k) {
+    static const char* kind_name(djson::value_t k) {
         switch (k) {
-            case ojson::value_t::object: return "an object";
-            case ojson::value_t::array: return "an array";
-            case ojson::value_t::string: return "a string";
-            case ojson::value_t::boolean: return "a boolean";
-            case ojson::value_t::number_integer:
-            case ojson::value_t::number_unsigned: return "an integer";
-            case ojson::value_t::number_float: return "a number";
+            case djson::value_t::object: return "an object";
+            case djson::value_t::array: return "an array";
+            case djson::value_t::string: return "a string";
+            case djson::value_t::boolean: return "a boolean";
+            case djson::value_t::number_integer:
+            case djson::value_t::number_unsigned: return "an integer";
+            case djson::value_t::number_float: return "a number";
             default: return "a value";
         }
     }
 
-    const std::string* string_member(const ojson& obj, const char* key, const std::string& where,
+    const std::string* string_member(const djson& obj, const char* key, const std::string& where,
                                      bool optional = false) {
-        const ojson* v = member(obj, key, ojson::value_t::string, where, optional);
+        const djson* v = member(obj, key, djson::value_t::string, where, optional);
         return v ? &v->get_ref<const std::string&>() : nullptr;
     }
 
-    bool integer_member(const ojson& obj, const char* key, const std::string& where, std::int64_t lo,
+    bool integer_member(const djson& obj, const char* key, const std::string& where, std::int64_t lo,
                         std::int64_t hi, std::int64_t& out, bool optional = false) {
-        const ojson* v = member(obj, key, ojson::value_t::number_integer, where, optional);
+        const djson* v = member(obj, key, djson::value_t::number_integer, where, optional);
         if (!v) return optional && problem.empty();
         if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(hi))
             return fail(where + "." + key, fmt::format("{} is out of range", v->get<std::uint64_t>()));
@@ -396,7 +372,7 @@ public:
         return true;
     }
 
-    bool misc_entry(const ojson& m, const std::string& where, frame* f) {
+    bool misc_entry(const djson& m, const std::string& where, frame* f) {
         if (!m.is_object()) return fail(where, fmt::format("expected an object, got {}", type_of(m)));
         const std::string* key = string_member(m, "key", where);
         const std::string* type = string_member(m, "type", where);
@@ -469,15 +445,15 @@ public:
     }
 
     // One frame, over `inner` (adopted); nullptr and a problem on failure.
-    frame* make_frame(const ojson& fr, const std::string& where, frame* inner,
+    frame* make_frame(const djson& fr, const std::string& where, frame* inner,
                       const std::vector<std::shared_ptr<const origin>>& origins) {
         if (!fr.is_object()) {
             fail(where, fmt::format("expected an object, got {}", type_of(fr)));
             return nullptr;
         }
         const std::string* layer = string_member(fr, "layer", where);
-        const ojson* user_facing = member(fr, "user_facing", ojson::value_t::boolean, where);
-        const ojson* cause = member(fr, "cause", ojson::value_t::boolean, where, true);
+        const djson* user_facing = member(fr, "user_facing", djson::value_t::boolean, where);
+        const djson* cause = member(fr, "cause", djson::value_t::boolean, where, true);
         const std::string* message = string_member(fr, "message", where);
         const std::string* detail_text = string_member(fr, "detail", where, true);
         const std::string* id = string_member(fr, "id", where, true);
@@ -485,16 +461,18 @@ public:
         if (!layer || !user_facing || !message || !problem.empty()) return nullptr;
         if (!integer_member(fr, "origin", where, 0, static_cast<std::int64_t>(origins.size()) - 1, origin_at))
             return nullptr;
-        if (layer->empty() || layer->size() > 256)
-            return fail(where + ".layer", "a layer name must have 1 to 256 characters"), nullptr;
-        const layer_info* info = decoded_layers::get().find_or_add(*layer, user_facing->get<bool>(),
-                                                                   cause && cause->get<bool>());
-        if (!info) {
-            fail(where + ".layer", fmt::format("this process already knows {} decoded layer names, the most it keeps",
-                                               json_max_layers));
-            return nullptr;
-        }
+        if (!one_line(*layer, 1, 256))
+            return fail(where + ".layer", "a layer name must be one line of 1 to 256 printable characters"), nullptr;
+        if (id && !one_line(*id, 1, 128))
+            return fail(where + ".id", "an ID must be one line of 1 to 128 printable characters"), nullptr;
         auto d = std::make_shared<decoded_frame>();
+        const bool is_cause = cause && cause->get<bool>();
+        const layer_info* info = builtin_layer(*layer, user_facing->get<bool>(), is_cause);
+        if (!info) {
+            d->layer_name = *layer;
+            d->layer = layer_info{d->layer_name, user_facing->get<bool>(), is_cause};
+            info = &d->layer;  // in the shared block, which the frame keeps alive
+        }
         d->from = origins[static_cast<std::size_t>(origin_at)];
         if (id) d->id = *id;
         std::uint_least32_t line = 0;
@@ -512,12 +490,12 @@ public:
         if (const auto st = fr.find("stack"); st != fr.end()) {
             const std::string sw = where + ".stack";
             if (!st->is_object()) return fail(sw, fmt::format("expected an object, got {}", type_of(*st))), nullptr;
-            const ojson* sym = member(*st, "symbolized", ojson::value_t::array, sw);
-            const ojson* raw = member(*st, "raw", ojson::value_t::array, sw);
-            const ojson* truncated = member(*st, "truncated", ojson::value_t::boolean, sw);
+            const djson* sym = member(*st, "symbolized", djson::value_t::array, sw);
+            const djson* raw = member(*st, "raw", djson::value_t::array, sw);
+            const djson* truncated = member(*st, "truncated", djson::value_t::boolean, sw);
             if (!sym || !raw || !truncated) return nullptr;
             for (std::size_t i = 0; i < sym->size(); ++i) {
-                const ojson& l = (*sym)[i];
+                const djson& l = (*sym)[i];
                 if (!l.is_string() || l.get_ref<const std::string&>().find('\n') != std::string::npos)
                     return fail(fmt::format("{}.symbolized[{}]", sw, i), "expected a string of one line"), nullptr;
                 d->symbolized += l.get_ref<const std::string&>();
@@ -525,7 +503,7 @@ public:
             }
             d->raw = std::make_unique<std::uintptr_t[]>(raw->size() ? raw->size() : 1);
             for (std::size_t i = 0; i < raw->size(); ++i) {
-                const ojson& pc = (*raw)[i];
+                const djson& pc = (*raw)[i];
                 if (!pc.is_string() || !parse_pc(pc.get_ref<const std::string&>(), d->raw[i]))
                     return fail(fmt::format("{}.raw[{}]", sw, i), "expected an address such as \"0x7f3a1c\""), nullptr;
             }
@@ -568,15 +546,15 @@ public:
     }
 
     // The whole document; an empty error for an encoded empty error.
-    bool decode(const ojson& j, error& out) {
+    bool decode(const djson& j, error& out) {
         if (!j.is_object()) return fail("$", fmt::format("expected an object, got {}", type_of(j)));
         std::int64_t version = 0;
         if (!integer_member(j, "strata.version", "$", 0, INT32_MAX, version)) return false;
         if (version != json_schema_version)
             return fail("$.strata.version", fmt::format("schema version {} is not one this strata reads ({})", version,
                                                         json_schema_version));
-        const ojson* os = member(j, "strata.origins", ojson::value_t::array, "$");
-        const ojson* frames = member(j, "strata.frames", ojson::value_t::array, "$");
+        const djson* os = member(j, "strata.origins", djson::value_t::array, "$");
+        const djson* frames = member(j, "strata.frames", djson::value_t::array, "$");
         if (!os || !frames) return false;
         if (frames->size() > json_max_frames)
             return fail("$.strata.frames", fmt::format("{} frames; the most accepted is {}", frames->size(),
@@ -584,7 +562,7 @@ public:
         std::vector<std::shared_ptr<const origin>> origins;
         for (std::size_t i = 0; i < os->size(); ++i) {
             const std::string ow = fmt::format("$.strata.origins[{}]", i);
-            const ojson& o = (*os)[i];
+            const djson& o = (*os)[i];
             if (!o.is_object()) return fail(ow, fmt::format("expected an object, got {}", type_of(o)));
             auto org = std::make_shared<origin>();
             const std::string* host = string_member(o, "host", ow);
@@ -593,6 +571,10 @@ public:
             if (!host || !time || !integer_member(o, "pid", ow, 0, INT64_MAX, pid) ||
                 !integer_member(o, "thread", ow, 0, INT64_MAX, thread))
                 return false;
+            if (!one_line(*host, 1, 255))
+                return fail(ow + ".host", "a host name must be one line of 1 to 255 printable characters");
+            if (!one_line(*time, 1, 64))
+                return fail(ow + ".time", "a time must be one line of 1 to 64 printable characters");
             org->host = *host;
             org->time = *time;
             org->pid = static_cast<long>(pid);
@@ -684,10 +666,10 @@ inline std::string input_excerpt(std::string_view text) {
             return failed("", fmt::format("the input has {} bytes; the most accepted is {}", text.size(),
                                           json_max_input));
         detail::json_checker check;
-        if (!detail::ojson::sax_parse(text, &check, nlohmann::detail::input_format_t::json, true) ||
+        if (!detail::djson::sax_parse(text, &check, nlohmann::detail::input_format_t::json, true) ||
             !check.problem.empty())
             return failed("", check.problem.empty() ? std::string("not valid JSON") : check.problem);
-        const detail::ojson j = detail::ojson::parse(text, nullptr, false);
+        const detail::djson j = detail::djson::parse(text, nullptr, false);
         if (j.is_discarded()) return failed("", "not valid JSON");
         detail::decoder d;
         error out;

@@ -27,6 +27,11 @@ namespace detail {
 // The payload of a decoded frame. Shared (immutable) between copies of the frame,
 // so that the call site's strings stay where the frame's location points.
 struct decoded_frame {
+    // The frame's layer record points here: a decoded layer lives as long as the
+    // frames that have it, so no table of names grows with what a peer sends.
+    // (A layer strata defines itself keeps its static record.)
+    std::string layer_name;
+    layer_info layer;
     std::shared_ptr<const origin> from;
     std::string file;
     std::string function;

@@ -134,22 +134,25 @@ struct sensitive_key {
 inline constexpr std::size_t sensitive_digest_size = 12;  // hex digits: 48 bits
 inline constexpr std::string_view sensitive_prefix = "<sensitive:";
 
-// The 12 hex digits of a value's keyed hash.
-inline void sensitive_digest_of(std::string_view value, char (&out)[sensitive_digest_size]) noexcept {
+// A value's keyed hash, under the key in force now.
+inline std::uint64_t sensitive_hash(std::string_view value) noexcept {
     sensitive_key& k = sensitive_key::get();
-    const std::uint64_t h =
-        siphash24(k.k0.load(std::memory_order_relaxed), k.k1.load(std::memory_order_relaxed), value);
-    static constexpr char hex[] = "0123456789abcdef";
-    for (std::size_t i = 0; i < sensitive_digest_size; ++i) out[i] = hex[(h >> (60 - 4 * i)) & 15];
+    return siphash24(k.k0.load(std::memory_order_relaxed), k.k1.load(std::memory_order_relaxed), value);
 }
 
-// Appends "<sensitive:<digest>>" for `value`.
-inline void append_sensitive_token(fmt::detail::buffer<char>& out, std::string_view value) {
+// Appends "<sensitive:" + the hash's first 12 hex digits + ">".
+inline void append_hash_token(fmt::detail::buffer<char>& out, std::uint64_t h) {
+    static constexpr char hex[] = "0123456789abcdef";
     char digest[sensitive_digest_size];
-    sensitive_digest_of(value, digest);
+    for (std::size_t i = 0; i < sensitive_digest_size; ++i) digest[i] = hex[(h >> (60 - 4 * i)) & 15];
     out.append(sensitive_prefix.data(), sensitive_prefix.data() + sensitive_prefix.size());
     out.append(digest, digest + sensitive_digest_size);
     out.push_back('>');
+}
+
+// Appends the token of `value`.
+inline void append_sensitive_token(fmt::detail::buffer<char>& out, std::string_view value) {
+    append_hash_token(out, sensitive_hash(value));
 }
 
 // Where make_error/wrap collect the spans of their message that came from
@@ -190,25 +193,29 @@ struct fmt::formatter<strata::sensitive_value<T>, Char> {
 
     template <class FormatContext>
     auto format(const strata::sensitive_value<T>& v, FormatContext& ctx) const -> decltype(ctx.out()) {
-        fmt::basic_memory_buffer<Char, 128> text;
+        // The hash is of the value as "{}" prints it, whatever the specification.
+        fmt::basic_memory_buffer<Char, 128> plain;
+        fmt::format_to(fmt::appender(plain), "{}", v.value);
+        const std::uint64_t hash = strata::detail::sensitive_hash(std::string_view(plain.data(), plain.size()));
         if constexpr (std::is_same_v<FormatContext, fmt::format_context>) {
-            fmt::format_context scratch(fmt::appender(text), ctx.args(), ctx.locale());
-            auto f = inner;  // some formatters' format() is not const
-            f.format(v.value, scratch);
             auto& out = fmt::detail::get_container(ctx.out());
             strata::detail::secret_collector* c = strata::detail::active_secrets;
-            if (c && c->buffer == static_cast<const void*>(&out) && c->n < c->capacity &&
-                out.size() + text.size() < 0xffffffffu) {
-                const auto begin = static_cast<std::uint32_t>(out.size());
-                out.append(text.data(), text.data() + text.size());
-                c->spans[c->n++] = strata::detail::secret_span{begin, static_cast<std::uint32_t>(text.size())};
-                return ctx.out();
+            if (c && c->buffer == static_cast<const void*>(&out) && c->n < c->capacity) {
+                fmt::basic_memory_buffer<Char, 128> text;
+                fmt::format_context scratch(fmt::appender(text), ctx.args(), ctx.locale());
+                auto f = inner;  // some formatters' format() is not const
+                f.format(v.value, scratch);
+                if (out.size() + text.size() < 0xffffffffu) {
+                    const auto begin = static_cast<std::uint32_t>(out.size());
+                    out.append(text.data(), text.data() + text.size());
+                    c->spans[c->n++] =
+                        strata::detail::secret_span{begin, static_cast<std::uint32_t>(text.size()), hash};
+                    return ctx.out();
+                }
             }
-        } else {
-            fmt::format_to(fmt::appender(text), "{}", v.value);
         }
         fmt::memory_buffer token;
-        strata::detail::append_sensitive_token(token, std::string_view(text.data(), text.size()));
+        strata::detail::append_hash_token(token, hash);
         return std::copy(token.data(), token.data() + token.size(), ctx.out());
     }
 };

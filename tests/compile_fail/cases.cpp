@@ -32,6 +32,10 @@ int main() {
 #elif STRATA_CASE == 10  // the inner error dropped
     e.inner();
     int bad = 0;
+#elif STRATA_CASE == 11  // a secret as a kept cause (inner_as would hand it back)
+    auto bad = strata::wrap(strata::sensitive(std::string("hunter2")), "login failed");
+#elif STRATA_CASE == 12  // a sensitive value's spec is checked as its value's
+    auto bad = strata::make_error("{:d}", strata::sensitive(std::string("hunter2")));
 #else
     auto bad = fmt::format("{} {:c} {:v}", e, e, e);
 #endif

@@ -93,9 +93,12 @@ inline constexpr payload_ops payload_ops_of{
 };
 
 // A part of a frame's message that came from a sensitive() argument.
+// Its hash is taken when the message is made, of the value as "{}" prints it (so
+// that a width or fill does not change it, and it matches a misc value's).
 struct secret_span {
     std::uint32_t begin;
     std::uint32_t size;
+    std::uint64_t hash;
 };
 
 struct misc_node {
@@ -198,7 +201,8 @@ inline void free_misc(misc_node* n) noexcept {
 inline void destroy_frame(frame* f) noexcept {
 #if STRATA_CHECKED
     if (!f->checked.load(std::memory_order_relaxed))
-        detail::unchecked_handler.load()(unchecked_error{f->layer->name, f->message, f->loc});
+        detail::unchecked_handler.load()(unchecked_error{
+            f->layer->name, f->n_secrets ? "(message withheld: it holds a sensitive value)" : f->message, f->loc});
 #endif
     if (f->pops) f->pops->destroy(f->payload);
     free_misc(f->misc_head);
