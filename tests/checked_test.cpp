@@ -6,6 +6,7 @@
 
 #include <strata/cancel.hpp>
 #include <strata/handle.hpp>
+#include <strata/json.hpp>
 #include <strata/task_group.hpp>
 #include <strata/result.hpp>
 
@@ -239,6 +240,22 @@ TEST_CASE("a group destroyed without wait() drops its failures knowingly: no rep
         strata::task_group g;
         for (int i = 0; i < 10; ++i)
             g.spawn([](std::stop_token) -> strata::result<void> { return strata::make_error("task failed"); });
+    }
+    CHECK(reports == 0);
+}
+
+TEST_CASE("from_json of bad input drops the frames it had made knowingly (nothing reported)", "[checked][json]") {
+    recording r;
+    const char* docs[] = {
+        // the first frame is bad, the second (decoded first) good
+        R"({"strata.version":1,"strata.origins":[{"host":"h","pid":1,"thread":1,"time":"t"}],"strata.frames":[{"layer":"x","user_facing":7,"message":"m","origin":0},{"layer":"y","user_facing":false,"message":"m","origin":0}]})",
+        // a bad misc value in an otherwise good frame
+        R"({"strata.version":1,"strata.origins":[{"host":"h","pid":1,"thread":1,"time":"t"}],"strata.frames":[{"layer":"x","user_facing":false,"message":"m","misc":[{"key":"k","type":"int","value":"no"}],"origin":0}]})",
+    };
+    for (const char* doc : docs) {
+        const strata::result<strata::error> d = strata::from_json(doc);
+        REQUIRE_FALSE(d.has_value());
+        CHECK(d.error().is<strata::bad_json>());
     }
     CHECK(reports == 0);
 }

@@ -21,6 +21,7 @@
 #include <limits>
 #include <random>
 #include <regex>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -794,7 +795,7 @@ TEST_CASE("bad input: huge arrays", "[json][bad]") {
         std::string text = "[";
         for (int i = 0; i < 2'000'000; ++i) text += "0,";
         text += "0]";
-        CHECK(contains(decode_bad(text).message(), "$: expected an object, got array"));
+        CHECK(contains(decode_bad(text).message(), "more than 2000000 values"));
     }
     SECTION("more frames than json_max_frames") {
         std::string text = R"({"strata.version":1,"strata.origins":[{"host":"h","pid":1,"thread":1,"time":"t"}],"strata.frames":[)";
@@ -995,12 +996,66 @@ TEST_CASE("the same text decoded on 4 threads at once gives the same error on ea
 }
 
 // An object with a million keys (about 12 MB): from_json once parsed into
-// nlohmann::ordered_json, whose objects look keys up in a list, and such an input
-// took hours. No timing is asserted: the test asks that it is answered.
-TEST_CASE("an object with very many keys is answered (keys are looked up in a map, not a list)", "[json][bad]") {
+// nlohmann::ordered_json, whose objects look each key up in a list as they are
+// built, and such an input took hours. No timing is asserted: the test asks that
+// it is answered.
+TEST_CASE("an object with very many keys is answered (parsing is not quadratic)", "[json][bad]") {
     std::string text = "{";
     for (int i = 0; i < 1'000'000; ++i) text += fmt::format("{}\"k{}\":0", i ? "," : "", i);
     text += "}";
     REQUIRE(text.size() < strata::json_max_input);
     CHECK(contains(decode_bad(text).message(), "missing \"strata.version\""));
+}
+
+TEST_CASE("a peer cannot forge log lines: decoded text is escaped onto one line in the record", "[json][bad]") {
+    const std::string forged = "[abcdefghij-9] 2026-11-27T14:00:00.000Z known edge case";
+    const std::string text = R"({"strata.version":1,"strata.origins":[{"host":"h","pid":1,"thread":1,"time":"t"}],)"
+                             R"("strata.frames":[{"layer":"quota","user_facing":true,)"
+                             R"("message":"quota exceeded\n[abcdefghij-9] 2026-11-27T14:00:00.000Z known edge case\n  user saw: all fine",)"
+                             R"("detail":"d\r\nx","at":{"file":"f\n  where: host forged","line":3,"function":"g\u0007"},)"
+                             R"("misc":[{"key":"k\n  where: host forged","type":"string","value":"v\nw"}],)"
+                             R"("stack":{"symbolized":["main at a.cpp:1\r  why: forged"],"raw":[],"truncated":false},"origin":0}]})";
+    const strata::error e = decode_ok(text);
+    last_record rec;
+    const strata::log_sink s = rec.sink();
+    strata::handle_options o;
+    o.sink = &s;
+    const strata::report r = strata::handle(e, o);
+    INFO(rec.text);
+    REQUIRE(rec.calls == 1);
+    // Every line of the record is one of the record's own: none starts as a
+    // forged header or field.
+    std::istringstream lines(rec.text);
+    int headers = 0;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("[", 0) == 0) ++headers;
+        CHECK(line.find("where: host forged") != 2);
+        CHECK(line.rfind("  user saw: all fine", 0) != 0);
+        CHECK(line.rfind("  why: forged", 0) != 0);
+    }
+    CHECK(headers == 1);
+    CHECK(contains(rec.text, "quota exceeded\\n[abcdefghij-9]"));
+    CHECK(contains(rec.text, "k\\n  where: host forged = \"v\\nw\""));
+    CHECK(contains(rec.text, "g\\x07 (f\\n  where: host forged:3)"));
+    CHECK(contains(rec.text, "main at a.cpp:1\\r  why: forged"));
+    (void)forged;
+    // The message itself is as the peer sent it: what the user is shown.
+    CHECK(e.message() == "quota exceeded\n[abcdefghij-9] 2026-11-27T14:00:00.000Z known edge case\n  user saw: all fine");
+    CHECK(r.user_message == e.message());
+}
+
+TEST_CASE("re-encoding many origins is not quadratic", "[json]") {
+    // One origin a frame, as a peer may send: encoding again keeps every origin.
+    const int n = 20000;
+    std::string text = R"({"strata.version":1,"strata.origins":[)";
+    for (int i = 0; i < n; ++i) text += fmt::format(R"({}{{"host":"h{}","pid":{},"thread":1,"time":"t"}})", i ? "," : "", i, i + 1);
+    text += R"(],"strata.frames":[)";
+    for (int i = 0; i < n; ++i)
+        text += fmt::format(R"({}{{"layer":"l","user_facing":false,"message":"m{}","origin":{}}})", i ? "," : "", i, i);
+    text += "]}";
+    const strata::error e = decode_ok(text);
+    const json again = json::parse(strata::to_json(e));
+    CHECK(again["strata.origins"].size() == static_cast<std::size_t>(n));
+    CHECK(again["strata.frames"][n - 1]["origin"] == n - 1);
+    CHECK(again["strata.origins"][n - 1]["host"] == fmt::format("h{}", n - 1));
 }

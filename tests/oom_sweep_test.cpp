@@ -21,6 +21,7 @@
 #include <strata/exception.hpp>
 #include <strata/format.hpp>
 #include <strata/handle.hpp>
+#include <strata/json.hpp>
 #include <strata/result.hpp>
 
 #include <fmt/format.h>
@@ -1013,6 +1014,39 @@ TEST_CASE("out of memory at every allocation: {:v} of a stack never symbolized b
     CHECK_FALSE(exhausted);
     g_formatted_verbose = true;
     warn_summary("  (" + std::to_string(next) + " fresh functions used)\n");
+}
+
+TEST_CASE("out of memory at every allocation: to_json and from_json", "[oom][sweep]") {
+    // to_json gives the whole text or, out of memory, an empty string; from_json
+    // gives the error, or a bad_json failure that says so. Neither throws (both are
+    // noexcept: a throw would terminate the sweep).
+    const builder chain{"4-deep chain with misc", &build_rich_chain<api_layer>, &is_layer<api_layer>, "api", true};
+    sweep(
+        "to_json of a prepared " + chain.name, [&] { return chain.build(); },
+        [&](strata::error& e) { return strata::to_json(e); },
+        [&](const std::string& text, const std::string& full) -> verdict {
+            if (text.empty()) return {"", "empty (out of memory)"};
+            if (text.size() != full.size()) return {"a partial text: " + text.substr(0, 80), ""};
+            return {"", "whole"};
+        });
+    const std::string encoded = strata::to_json(chain.build());
+    REQUIRE_FALSE(encoded.empty());
+    const std::string chain_text = fmt::format("{:c}", strata::from_json(encoded).value());
+    sweep(
+        "from_json of a 4-deep chain's JSON", [&] { return encoded; },
+        [&](std::string& text) { return strata::from_json(text); },
+        [&](const strata::result<strata::error>& r, const strata::result<strata::error>&) -> verdict {
+            if (r) {
+                if (fmt::format("{:c}", *r) != chain_text) return {"decoded, but the chain differs", ""};
+                if (!r->is<api_layer>()) return {"decoded, but the layer differs", ""};
+                return {"", "decoded"};
+            }
+            if (!r.error().is<strata::bad_json>()) return {"failed outside bad_json", ""};
+            if (r.error().message().find("out of memory") == std::string_view::npos)
+                return {"failed without saying memory ran out: " + std::string(r.error().message()), ""};
+            return {"", "failed: out of memory"};
+        });
+    warn_summary();
 }
 
 TEST_CASE("out of memory at every allocation: totals", "[oom][sweep]") {

@@ -772,3 +772,32 @@ TEST_CASE("over generated chains, no sensitive value leaves the process, and {:v
     CHECK(with_user_facing_top > 50);
     CHECK(secrets_checked > 1000);
 }
+
+TEST_CASE("a sensitive misc value read back and added again, or formatted, stays hashed", "[sensitive]") {
+    fixed_key();
+    const std::string card = "4111-2222-3333-4444";
+    const strata::error e = strata::make_error<vault_layer>("charge failed").with("card", strata::sensitive(card));
+    const strata::misc_value v = *e.misc().find("card");
+    REQUIRE(v.is_sensitive());
+    // Passed on to another frame: still sensitive.
+    const strata::error w = strata::wrap<login_layer>(e, "payment failed").with("card", v);
+    REQUIRE(w.misc().find("card")->is_sensitive());
+    CHECK_FALSE(contains(strata::to_json(w), card));
+    // Formatted on its own, or into another message: only its token.
+    CHECK(fmt::format("{}", v) == strata::sensitive_token(card));
+    const strata::error m = strata::wrap<login_layer>(e, "payment failed for {}", v);
+    CHECK_FALSE(contains(strata::to_json(m), card));
+    CHECK(m.message() == "payment failed for " + strata::sensitive_token(card));
+}
+
+TEST_CASE("a sensitive float hashes alike in a message and in misc", "[sensitive]") {
+    fixed_key();
+    const strata::error e = strata::make_error<vault_layer>("rate {}", strata::sensitive(0.1f)).with("rate", strata::sensitive(0.1f));
+    const std::string token = strata::sensitive_token("0.1");
+    CHECK(fmt::format("{}", e) == "rate " + token);
+    CHECK(contains(strata::to_json(e), "\"value\":\"" + token + "\""));
+    // A double keeps its kind.
+    const strata::error d = strata::make_error<vault_layer>("x").with("ratio", strata::sensitive(0.25));
+    CHECK(d.misc().find("ratio")->type() == strata::misc_value::kind::floating_point);
+    CHECK(contains(strata::to_json(d), strata::sensitive_token("0.25")));
+}

@@ -477,7 +477,20 @@ protected:
             this->add_misc_value(k, secret ? v.marked_sensitive() : v);
         };
         if constexpr (is_sensitive_v<V>) {
-            add_misc(key, value.value, true);
+            using T = std::remove_cvref_t<decltype(value.value)>;
+            if constexpr (std::is_floating_point_v<T> && !std::is_same_v<T, double>) {
+                // As its text: a float widened to double would print (and hash)
+                // otherwise than it does in a message.
+                if (!f_) return;
+                fmt::memory_buffer buf;
+                detail::format_message(buf, "{}", fmt::make_format_args(value.value));
+                this->add_misc_value(key,
+                                     misc_value::of_string(std::string_view(buf.data(), buf.size())).marked_sensitive());
+            } else {
+                add_misc(key, value.value, true);
+            }
+        } else if constexpr (std::is_same_v<V, misc_value>) {
+            add_misc_value(key, value);  // its kind, and whether it is sensitive, kept
         } else if constexpr (std::is_same_v<V, bool>) {
             add_misc_value(key, misc_value::of_bool(value));
         } else if constexpr (std::is_same_v<V, char>) {

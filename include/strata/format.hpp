@@ -307,11 +307,46 @@ inline void put_quoted(fmt::memory_buffer& out, std::string_view s) {
 
 // A frame's message, with each part that came from a sensitive() argument
 // replaced by its hash when `redact`.
-inline void put_message(fmt::memory_buffer& out, const frame* f, bool redact) {
-    if (!redact || f->n_secrets == 0)
+inline bool has_control(std::string_view s) noexcept {
+    for (const char c : s)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+    return false;
+}
+
+// Text with its line breaks and other control characters escaped (\n, \r, \t,
+// \xNN): in a log record, one field stays on one line, so that no message (least
+// of all one decoded from another process) can forge a record's lines.
+inline void put_escaped(fmt::memory_buffer& out, std::string_view s) {
+    if (!has_control(s)) {
+        put(out, s);
+        return;
+    }
+    static constexpr char hex[] = "0123456789abcdef";
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '\n')
+            put(out, "\\n");
+        else if (c == '\r')
+            put(out, "\\r");
+        else if (c == '\t')
+            put(out, "\\t");
+        else if (u < 0x20 || u == 0x7f)
+            put(out, "\\x", hex[u >> 4], hex[u & 15]);
+        else
+            out.push_back(c);
+    }
+}
+
+inline void put_message(fmt::memory_buffer& out, const frame* f, bool redact, bool escape = false) {
+    if (escape && has_control(f->message)) {
+        fmt::memory_buffer text;
+        put_message(text, f, redact, false);
+        put_escaped(out, std::string_view(text.data(), text.size()));
+    } else if (!redact || f->n_secrets == 0) {
         put(out, f->message);
-    else
+    } else {
         append_redacted_message(out, f);
+    }
 }
 
 // The outermost message as it may be shown when memory for hashing its sensitive
@@ -370,7 +405,7 @@ struct frame_window {
 };
 
 // The {:c} form, "outer: middle: root cause", sensitive values hashed.
-inline void write_chain(fmt::memory_buffer& out, const error& e, bool redact = true) {
+inline void write_chain(fmt::memory_buffer& out, const error& e, bool redact = true, bool escape = false) {
     const frame* f = access::get(e);
     if (!f) {
         put(out, "(no error)");
@@ -384,7 +419,7 @@ inline void write_chain(fmt::memory_buffer& out, const error& e, bool redact = t
             i += w.skip;
         }
         if (i) put(out, ": ");
-        put_message(out, f, redact);
+        put_message(out, f, redact, escape);
     }
 }
 
@@ -470,29 +505,51 @@ inline void write_decoded_stack(fmt::memory_buffer& out, const decoded_frame& d,
     std::string_view lines = d.symbolized;
     for (std::size_t n = 0; !lines.empty(); ++n) {
         const auto end = lines.find('\n');
-        put(out, indent, n, "# ", lines.substr(0, end), '\n');
+        put(out, indent, n, "# ");
+        put_escaped(out, lines.substr(0, end));  // the sender's text: kept to one line
+        put(out, '\n');
         lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 1);
     }
     if (d.truncated) put(out, indent, "... deeper frames not captured by the sender\n");
 }
 
+// One frame of {:v}. Exported text (`redact`: handle()'s record) has its
+// sensitive values hashed and every field escaped onto one line.
 inline void write_frame(fmt::memory_buffer& out, const frame* f, std::size_t index, std::string_view indent,
                         bool redact) {
+    auto field = [&](std::string_view s) {
+        if (redact)
+            put_escaped(out, s);
+        else
+            put(out, s);
+    };
     put(out, indent, '#', index, ' ');
     if (f->layer->is_cause) {
-        put(out, "cause ", f->layer->name);
-        if (!f->detail.empty()) put(out, " (", f->detail, ')');
+        put(out, "cause ");
+        field(f->layer->name);
+        if (!f->detail.empty()) {
+            put(out, " (");
+            field(f->detail);
+            put(out, ')');
+        }
     } else {
-        put(out, f->layer->name);
+        field(f->layer->name);
         if (f->layer->user_facing) put(out, " [user-facing]");
     }
     put(out, ": ");
-    put_message(out, f, redact);
+    put_message(out, f, redact, redact);
     put(out, '\n');
-    if (!f->loc.empty())
-        put(out, indent, "   at ", f->loc.function_name(), " (", f->loc.file_name(), ':', f->loc.line(), ")\n");
+    if (!f->loc.empty()) {
+        put(out, indent, "   at ");
+        field(f->loc.function_name());
+        put(out, " (");
+        field(f->loc.file_name());
+        put(out, ':', f->loc.line(), ")\n");
+    }
     for (const misc_node* n = f->misc_head; n; n = n->next) {
-        put(out, indent, "   ", n->key, " = ");
+        put(out, indent, "   ");
+        field(n->key);
+        put(out, " = ");
         put_misc_value(out, n->value, redact);
         put(out, "\n");
     }
@@ -634,13 +691,15 @@ struct fmt::formatter<strata::location> {
     }
 };
 
+// A misc value as {:v} prints it; a sensitive one as its hash (it has left the
+// error that knew it was secret).
 template <>
 struct fmt::formatter<strata::misc_value> {
     constexpr auto parse(format_parse_context& ctx) -> decltype(ctx.begin()) { return ctx.begin(); }
     template <class FormatContext>
     auto format(const strata::misc_value& v, FormatContext& ctx) const -> decltype(ctx.out()) {
         fmt::memory_buffer buf;
-        strata::detail::put_misc_value(buf, v);
+        strata::detail::put_misc_value(buf, v, true);
         return fmt::format_to(ctx.out(), "{}", std::string_view(buf.data(), buf.size()));
     }
 };

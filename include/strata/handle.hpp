@@ -36,8 +36,10 @@ struct report {
     bool is_bug = true;
 };
 
-// What a log sink receives: the record as text (multi-line, ending in a newline),
-// and its parts for sinks that build their own.
+// What a log sink receives: the record as text (multi-line, ending in a newline;
+// sensitive values hashed, every field escaped onto one line), and its parts for
+// sinks that build their own. Such a sink should print `err` with {:c}, not {:v},
+// which shows sensitive values.
 struct log_record {
     std::string_view id;
     std::string_view text;
@@ -200,7 +202,9 @@ inline void write_record(fmt::memory_buffer& out, const error& e, const report& 
     put(out, '[', r.id, "] ");
     put_utc(out, t);
     put(out, ' ', r.is_bug ? "bug" : "known edge case", '\n');
-    put(out, "  user saw: [", r.id, "] ", r.user_message, '\n');
+    put(out, "  user saw: [", r.id, "] ");
+    put_escaped(out, r.user_message);
+    put(out, '\n');
     if (!e)
         put(out, "  why: handle() was given an empty strata::error\n");
     else if (r.is_bug)
@@ -212,7 +216,7 @@ inline void write_record(fmt::memory_buffer& out, const error& e, const report& 
         put(out, "  from: host ", o->host, ", pid ", o->pid, ", thread ", o->thread, " (sent ", o->time,
             ", decoded from JSON)\n");
     put(out, "  chain: ");
-    write_chain(out, e, true);
+    write_chain(out, e, true, true);
     put(out, "\n");
     write_verbose(out, e, "  ", true);
 }
@@ -300,8 +304,12 @@ inline void set_log_sink(log_sink sink) {
 #if STRATA_HAS_EXCEPTIONS
     } catch (...) {
         // Out of memory while reporting: say so on stderr without allocating.
-        std::fprintf(stderr, "[%.10s-%llu] strata: out of memory while reporting an error: %.200s\n", detail::ids().prefix,
-                     static_cast<unsigned long long>(seq), detail::safe_message(f).data());
+        if (!r.id.empty())  // the ID the caller got (the sender's, for a decoded error)
+            std::fprintf(stderr, "[%s] strata: out of memory while reporting an error: %.200s\n", r.id.c_str(),
+                         detail::safe_message(f).data());
+        else
+            std::fprintf(stderr, "[%.10s-%llu] strata: out of memory while reporting an error: %.200s\n",
+                         detail::ids().prefix, static_cast<unsigned long long>(seq), detail::safe_message(f).data());
     }
 #endif
     return r;

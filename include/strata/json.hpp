@@ -12,7 +12,10 @@
 // crash, and memory bounded by the input's size.
 //
 // Not part of <strata/strata.hpp>: nlohmann/json costs more to compile than all of
-// strata, so only the files that encode or decode pay for it.
+// strata, so only the files that encode or decode pay for it. strata writes the
+// text itself and reads it with nlohmann's parser into a small tree of its own:
+// nothing either does needs memory to free what it built, so running out of
+// memory gives an empty string or a failed result, never a terminate.
 #pragma once
 
 #include <cmath>
@@ -22,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -48,11 +52,11 @@ struct bad_json {
 inline constexpr std::size_t json_max_input = 64u << 20;       // bytes
 inline constexpr std::size_t json_max_nesting = 8;              // the schema needs 5
 inline constexpr std::size_t json_max_frames = 1u << 20;        // frames in one chain
+inline constexpr std::size_t json_max_values = 2'000'000;       // values in one document
 
 namespace detail {
 
-using ojson = nlohmann::ordered_json;  // writing: keys in the schema's order
-using djson = nlohmann::json;          // reading: keys looked up in a map, not a list
+using djson = nlohmann::json;  // its SAX parser only: strata builds its own tree
 
 // The static record of a layer strata defines itself, if `name` and the flags are
 // one; nullptr otherwise (the decoded frame then carries its own record).
@@ -81,13 +85,7 @@ inline std::string utc_now_text(std::chrono::system_clock::time_point t) {
     return std::string(b.data(), b.size());
 }
 
-inline std::string hex_pc(std::uintptr_t pc) {
-    fmt::memory_buffer b;
-    put_hex(b, pc);
-    return std::string(b.data(), b.size());
-}
 
-inline std::string text_of(const fmt::memory_buffer& b) { return std::string(b.data(), b.size()); }
 
 // The symbolized lines of a frame's stack ("function at file:line"), as {:v} shows them.
 inline std::string symbolized_lines(const frame* f) {
@@ -96,60 +94,202 @@ inline std::string symbolized_lines(const frame* f) {
         put_symbol(b, s, pc);
         put(b, '\n');
     });
-    return text_of(b);
+    return std::string(b.data(), b.size());
 }
 
-inline ojson lines_array(std::string_view lines) {
-    ojson a = ojson::array();
+// JSON text, written straight into a buffer: no document is built, so nothing
+// needs memory to be freed when memory runs out halfway.
+class json_writer {
+public:
+    explicit json_writer(fmt::memory_buffer& out) : out_(out) {}
+
+    void begin_object() { open('{'); }
+    void end_object() { close('}'); }
+    void begin_array() { open('['); }
+    void end_array() { close(']'); }
+    void key(std::string_view k) {
+        comma();
+        string_text(k);
+        out_.push_back(':');
+        need_comma_ = false;
+    }
+    void value(std::string_view s) {
+        comma();
+        string_text(s);
+        need_comma_ = true;
+    }
+    void value(const char* s) { value(std::string_view(s)); }
+    void value(bool b) { raw(b ? "true" : "false"); }
+    void value(std::int64_t i) { number(i); }
+    void value(std::uint64_t u) { number(u); }
+    void value(double d) {
+        if (std::isnan(d))
+            value("nan");
+        else if (std::isinf(d))
+            value(d > 0 ? "inf" : "-inf");
+        else
+            real(d);
+    }
+
+private:
+    template <class N>
+    void number(N n) {
+        comma();
+        fmt::format_to(fmt::appender(out_), "{}", n);
+        need_comma_ = true;
+    }
+    // fmt's shortest text that reads back as the same double, always with a point
+    // or an exponent, so that it reads back as a double (-0.0, 2.0).
+    void real(double d) {
+        comma();
+        const std::size_t at = out_.size();
+        fmt::format_to(fmt::appender(out_), "{}", d);
+        if (std::string_view(out_.data() + at, out_.size() - at).find_first_of(".e") == std::string_view::npos)
+            put(out_, ".0");
+        need_comma_ = true;
+    }
+    void raw(std::string_view text) {
+        comma();
+        put(out_, text);
+        need_comma_ = true;
+    }
+    void open(char c) {
+        comma();
+        out_.push_back(c);
+        need_comma_ = false;
+    }
+    void close(char c) {
+        out_.push_back(c);
+        need_comma_ = true;
+    }
+    void comma() {
+        if (need_comma_) out_.push_back(',');
+    }
+
+    // A JSON string: quotes, backslashes and control characters escaped; bytes
+    // that are not valid UTF-8 become U+FFFD, so that the text is always valid.
+    void string_text(std::string_view s) {
+        static constexpr char hex[] = "0123456789abcdef";
+        out_.push_back('"');
+        const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+        const std::size_t n = s.size();
+        for (std::size_t i = 0; i < n;) {
+            const unsigned char c = p[i];
+            if (c < 0x80) {
+                switch (c) {
+                    case '"': put(out_, "\\\""); break;
+                    case '\\': put(out_, "\\\\"); break;
+                    case '\n': put(out_, "\\n"); break;
+                    case '\r': put(out_, "\\r"); break;
+                    case '\t': put(out_, "\\t"); break;
+                    case '\b': put(out_, "\\b"); break;
+                    case '\f': put(out_, "\\f"); break;
+                    default:
+                        if (c < 0x20) {
+                            const char esc[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                            out_.append(esc, esc + 6);
+                        } else {
+                            out_.push_back(static_cast<char>(c));
+                        }
+                }
+                ++i;
+                continue;
+            }
+            const std::size_t len = utf8_length(p + i, n - i);
+            if (len == 0) {
+                put(out_, "\xEF\xBF\xBD");  // U+FFFD for one bad byte
+                ++i;
+            } else {
+                out_.append(s.data() + i, s.data() + i + len);
+                i += len;
+            }
+        }
+        out_.push_back('"');
+    }
+
+    // The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+    // forms, no surrogates, nothing above U+10FFFF), or 0.
+    static std::size_t utf8_length(const unsigned char* p, std::size_t left) {
+        const unsigned char c = p[0];
+        std::size_t len;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0) lo = 0xA0;
+            if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0) lo = 0x90;
+            if (c == 0xF4) hi = 0x8F;
+        } else {
+            return 0;
+        }
+        if (left < len) return 0;
+        if (p[1] < lo || p[1] > hi) return 0;
+        for (std::size_t k = 2; k < len; ++k)
+            if (p[k] < 0x80 || p[k] > 0xBF) return 0;
+        return len;
+    }
+
+    fmt::memory_buffer& out_;
+    bool need_comma_ = false;
+};
+
+inline void write_lines(json_writer& w, std::string_view lines) {
+    w.begin_array();
     while (!lines.empty()) {
         const auto end = lines.find('\n');
-        a.push_back(std::string(lines.substr(0, end)));
+        w.value(lines.substr(0, end));
         lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 1);
     }
-    return a;
+    w.end_array();
 }
 
-inline ojson misc_json(const misc_node* n) {
-    ojson m = ojson::object();
-    m["key"] = std::string(n->key);
+inline void write_misc(json_writer& w, const misc_node* n) {
+    w.begin_object();
+    w.key("key");
+    w.value(n->key);
     const misc_value& v = n->value;
     if (v.is_sensitive()) {
         fmt::memory_buffer b;
         put_misc_value(b, v, true);
-        m["type"] = "string";
-        m["value"] = text_of(b);
-        return m;
-    }
-    switch (v.type()) {
-        case misc_value::kind::string:
-            m["type"] = "string";
-            m["value"] = std::string(v.as_string());
-            break;
-        case misc_value::kind::signed_integer:
-            m["type"] = "int";
-            m["value"] = v.as_signed();
-            break;
-        case misc_value::kind::unsigned_integer:
-            m["type"] = "uint";
-            m["value"] = v.as_unsigned();
-            break;
-        case misc_value::kind::floating_point: {
-            m["type"] = "float";
-            const double d = v.as_double();
-            if (std::isnan(d))
-                m["value"] = "nan";
-            else if (std::isinf(d))
-                m["value"] = d > 0 ? "inf" : "-inf";
-            else
-                m["value"] = d;
-            break;
+        w.key("type");
+        w.value("string");
+        w.key("value");
+        w.value(std::string_view(b.data(), b.size()));
+    } else {
+        w.key("type");
+        switch (v.type()) {
+            case misc_value::kind::string:
+                w.value("string");
+                w.key("value");
+                w.value(v.as_string());
+                break;
+            case misc_value::kind::signed_integer:
+                w.value("int");
+                w.key("value");
+                w.value(v.as_signed());
+                break;
+            case misc_value::kind::unsigned_integer:
+                w.value("uint");
+                w.key("value");
+                w.value(v.as_unsigned());
+                break;
+            case misc_value::kind::floating_point:
+                w.value("float");
+                w.key("value");
+                w.value(v.as_double());
+                break;
+            case misc_value::kind::boolean:
+                w.value("bool");
+                w.key("value");
+                w.value(v.as_bool());
+                break;
         }
-        case misc_value::kind::boolean:
-            m["type"] = "bool";
-            m["value"] = v.as_bool();
-            break;
     }
-    return m;
+    w.end_object();
 }
 
 inline std::string frame_id(const frame* f) {
@@ -163,131 +303,288 @@ inline std::string frame_id(const frame* f) {
 
 inline std::string encode(const error& e) {
     const frame* top = access::get(e);
-    ojson j = ojson::object();
-    j["exception.type"] = top ? std::string(top->layer->name) : std::string("(no error)");
-    fmt::memory_buffer message;
-    if (top) put_message(message, top, true);
-    j["exception.message"] = text_of(message);
+    fmt::memory_buffer out;
+    json_writer w(out);
+    fmt::memory_buffer text;
+    w.begin_object();
+    w.key("exception.type");
+    w.value(top ? top->layer->name : std::string_view("(no error)"));
+    w.key("exception.message");
+    if (top) put_message(text, top, true);
+    w.value(std::string_view(text.data(), text.size()));
 
-    // Origins: this process first (for frames made here), then each decoded one
-    // in the order the chain meets it.
-    std::vector<const origin*> origins;
-    auto origin_index = [&](const origin* o) {
-        for (std::size_t i = 0; i < origins.size(); ++i)
-            if (origins[i] == o) return i;
-        origins.push_back(o);
-        return origins.size() - 1;
-    };
-
-    ojson frames = ojson::array();
-    std::string origin_stack;
-    bool have_origin_stack = false;
+    // The origin stack: the innermost one captured, as {:v} shows it.
+    const frame* origin_frame = nullptr;
     for (const frame* f = top; f; f = f->inner) {
         const decoded_frame* d = decoded_of(f);
-        ojson fr = ojson::object();
-        fr["layer"] = std::string(f->layer->name);
-        fr["user_facing"] = f->layer->user_facing;
-        if (f->layer->is_cause) fr["cause"] = true;
-        fmt::memory_buffer msg;
-        put_message(msg, f, true);
-        fr["message"] = text_of(msg);
-        if (!f->detail.empty()) fr["detail"] = std::string(f->detail);
+        if (d ? d->has_stack : f->n_pcs != 0) origin_frame = f;
+    }
+    std::string origin_lines;
+    if (origin_frame) {
+        const decoded_frame* d = decoded_of(origin_frame);
+        origin_lines = d ? d->symbolized : symbolized_lines(origin_frame);
+        text.clear();
+        std::string_view lines = origin_lines;
+        for (std::size_t n = 0; !lines.empty(); ++n) {
+            const auto end = lines.find('\n');
+            put(text, n, "# ", lines.substr(0, end), '\n');
+            lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 1);
+        }
+        w.key("exception.stacktrace");
+        w.value(std::string_view(text.data(), text.size()));
+    }
+    w.key("strata.version");
+    w.value(static_cast<std::int64_t>(json_schema_version));
+    w.key("strata.is_bug");
+    w.value(!top || !top->layer->user_facing);
+    w.key("strata.chain");
+    text.clear();
+    write_chain(text, e, true);
+    w.value(std::string_view(text.data(), text.size()));
+    if (top) {
+        if (const std::string id = frame_id(top); !id.empty()) {
+            w.key("strata.id");
+            w.value(id);
+        }
+    }
+
+    // Origins: this process (for frames made here) and each decoded one, in the
+    // order the chain meets them.
+    std::vector<const origin*> origins;
+    std::unordered_map<const origin*, std::size_t> index_of;  // a peer may send one origin a frame
+    auto origin_index = [&](const origin* o) {
+        const auto [it, added] = index_of.emplace(o, origins.size());
+        if (added) origins.push_back(o);
+        return it->second;
+    };
+    std::vector<std::size_t> frame_origin;
+    for (const frame* f = top; f; f = f->inner) {
+        const decoded_frame* d = decoded_of(f);
+        frame_origin.push_back(origin_index(d ? d->from.get() : nullptr));
+    }
+    w.key("strata.origins");
+    w.begin_array();
+    for (const origin* o : origins) {
+        w.begin_object();
+        w.key("host");
+        w.value(o ? std::string_view(o->host) : host_name());
+        w.key("pid");
+        w.value(static_cast<std::int64_t>(o ? o->pid : static_cast<long>(::getpid())));
+        w.key("thread");
+        w.value(static_cast<std::int64_t>(o ? o->thread : thread_id()));
+        w.key("time");
+        w.value(o ? o->time : utc_now_text(std::chrono::system_clock::now()));
+        w.end_object();
+    }
+    w.end_array();
+
+    w.key("strata.frames");
+    w.begin_array();
+    std::size_t index = 0;
+    for (const frame* f = top; f; f = f->inner, ++index) {
+        const decoded_frame* d = decoded_of(f);
+        w.begin_object();
+        w.key("layer");
+        w.value(f->layer->name);
+        w.key("user_facing");
+        w.value(f->layer->user_facing);
+        if (f->layer->is_cause) {
+            w.key("cause");
+            w.value(true);
+        }
+        w.key("message");
+        text.clear();
+        put_message(text, f, true);
+        w.value(std::string_view(text.data(), text.size()));
+        if (!f->detail.empty()) {
+            w.key("detail");
+            w.value(f->detail);
+        }
         if (!f->loc.empty()) {
-            ojson at = ojson::object();
-            at["file"] = std::string(f->loc.file_name());
-            at["line"] = static_cast<std::uint64_t>(f->loc.line());
-            at["function"] = std::string(f->loc.function_name());
-            fr["at"] = std::move(at);
+            w.key("at");
+            w.begin_object();
+            w.key("file");
+            w.value(f->loc.file_name());
+            w.key("line");
+            w.value(static_cast<std::uint64_t>(f->loc.line()));
+            w.key("function");
+            w.value(f->loc.function_name());
+            w.end_object();
         }
         if (f->misc_head) {
-            ojson misc = ojson::array();
-            for (const misc_node* n = f->misc_head; n; n = n->next) misc.push_back(misc_json(n));
-            fr["misc"] = std::move(misc);
+            w.key("misc");
+            w.begin_array();
+            for (const misc_node* n = f->misc_head; n; n = n->next) write_misc(w, n);
+            w.end_array();
         }
         if (d ? d->has_stack : f->n_pcs != 0) {
-            ojson st = ojson::object();
-            const std::string lines = d ? d->symbolized : symbolized_lines(f);
-            st["symbolized"] = lines_array(lines);
-            ojson raw = ojson::array();
-            if (d)
-                for (std::size_t i = 0; i < d->n_raw; ++i) raw.push_back(hex_pc(d->raw[i]));
-            else
-                for (std::size_t i = 0; i < f->n_pcs; ++i) raw.push_back(hex_pc(f->pcs()[i]));
-            st["raw"] = std::move(raw);
-            st["truncated"] = d ? d->truncated : (f->flags & stack_truncated) != 0;
-            fr["stack"] = std::move(st);
-            origin_stack = lines;  // the innermost stack is the origin's
-            have_origin_stack = true;
+            w.key("stack");
+            w.begin_object();
+            w.key("symbolized");
+            write_lines(w, f == origin_frame ? std::string_view(origin_lines)
+                                             : d ? std::string_view(d->symbolized)
+                                                 : std::string_view(symbolized_lines(f)));
+            w.key("raw");
+            w.begin_array();
+            const std::size_t n = d ? d->n_raw : f->n_pcs;
+            for (std::size_t i = 0; i < n; ++i) {
+                text.clear();
+                put_hex(text, d ? d->raw[i] : f->pcs()[i]);
+                w.value(std::string_view(text.data(), text.size()));
+            }
+            w.end_array();
+            w.key("truncated");
+            w.value(d ? d->truncated : (f->flags & stack_truncated) != 0);
+            w.end_object();
         }
-        if (std::string id = frame_id(f); !id.empty()) fr["id"] = std::move(id);
-        fr["origin"] = origin_index(d ? d->from.get() : nullptr);
-        frames.push_back(std::move(fr));
-    }
-    if (have_origin_stack) {
-        fmt::memory_buffer st;
-        std::size_t n = 0;
-        for (const auto& line : lines_array(origin_stack)) put(st, n++, "# ", line.get_ref<const std::string&>(), '\n');
-        j["exception.stacktrace"] = text_of(st);
-    }
-    j["strata.version"] = json_schema_version;
-    j["strata.is_bug"] = !top || !top->layer->user_facing;
-    fmt::memory_buffer chain;
-    write_chain(chain, e, true);
-    j["strata.chain"] = text_of(chain);
-    if (top) {
-        if (std::string id = frame_id(top); !id.empty()) j["strata.id"] = std::move(id);
-    }
-    ojson os = ojson::array();
-    for (const origin* o : origins) {
-        ojson oj = ojson::object();
-        if (o) {
-            oj["host"] = o->host;
-            oj["pid"] = o->pid;
-            oj["thread"] = o->thread;
-            oj["time"] = o->time;
-        } else {
-            oj["host"] = std::string(host_name());
-            oj["pid"] = static_cast<long>(::getpid());
-            oj["thread"] = thread_id();
-            oj["time"] = utc_now_text(std::chrono::system_clock::now());
+        if (const std::string id = frame_id(f); !id.empty()) {
+            w.key("id");
+            w.value(id);
         }
-        os.push_back(std::move(oj));
+        w.key("origin");
+        w.value(static_cast<std::uint64_t>(frame_origin[index]));
+        w.end_object();
     }
-    j["strata.origins"] = std::move(os);
-    j["strata.frames"] = std::move(frames);
-    // Messages may hold any bytes: invalid UTF-8 becomes U+FFFD rather than failing.
-    return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
+    w.end_array();
+    w.end_object();
+    return std::string(out.data(), out.size());
 }
 
-// First pass over the input: well-formed JSON, nested no deeper than the limit.
-// Builds nothing, so a hostile input costs no memory here.
-struct json_checker : nlohmann::json_sax<djson> {
-    std::size_t depth = 0;
+// The parsed document: a small tree of strata's own. (nlohmann's own document
+// allocates when it is destroyed, which out of memory would terminate.) Built by
+// nlohmann's SAX parser, which also checks the syntax and the UTF-8.
+struct jnode {
+    enum class kind : unsigned char { null, boolean, integer, unsigned_integer, floating, string, array, object };
+    kind k = kind::null;
+    bool b = false;
+    std::int64_t i = 0;
+    std::uint64_t u = 0;
+    double d = 0;
+    std::string text;  // a string's value, or a number's text as written
+    std::string key;   // the member's name, in an object
+    std::vector<jnode> children;
+
+    bool is_object() const { return k == kind::object; }
+    bool is_array() const { return k == kind::array; }
+    bool is_string() const { return k == kind::string; }
+    bool is_boolean() const { return k == kind::boolean; }
+    bool is_number_integer() const { return k == kind::integer || k == kind::unsigned_integer; }
+    bool is_number_unsigned() const { return k == kind::unsigned_integer; }
+    bool is_number() const { return is_number_integer() || k == kind::floating; }
+    std::size_t size() const { return children.size(); }
+    bool empty() const { return children.empty(); }
+    const jnode& operator[](std::size_t n) const { return children[n]; }
+    // The first member of that name, or nullptr.
+    const jnode* find(std::string_view name) const {
+        for (const jnode& c : children)
+            if (c.key == name) return &c;
+        return nullptr;
+    }
+    const char* type_name() const {
+        switch (k) {
+            case kind::null: return "null";
+            case kind::boolean: return "boolean";
+            case kind::integer:
+            case kind::unsigned_integer:
+            case kind::floating: return "number";
+            case kind::string: return "string";
+            case kind::array: return "array";
+            case kind::object: return "object";
+        }
+        return "value";
+    }
+    // For messages: a number as written, a string quoted (cut at 40 bytes).
+    std::string shown() const {
+        if (is_number()) return text;
+        if (is_string()) return "\"" + text.substr(0, 40) + (text.size() > 40 ? "...\"" : "\"");
+        return type_name();
+    }
+};
+
+struct jtree_builder : nlohmann::json_sax<djson> {
+    jnode root;
+    std::vector<jnode*> open;  // the containers being filled, innermost last
+    std::string pending_key;
+    std::size_t values = 0;
+    bool started = false;
     std::string problem;
 
-    bool open(std::size_t) {
-        if (++depth > json_max_nesting) {
+    jnode* add(jnode::kind k) {
+        if (++values > json_max_values) {
+            problem = fmt::format("more than {} values", json_max_values);
+            return nullptr;
+        }
+        if (!started) {
+            started = true;
+            root.k = k;
+            return &root;
+        }
+        jnode& parent = *open.back();
+        jnode& n = parent.children.emplace_back();
+        n.k = k;
+        if (parent.is_object()) n.key = std::move(pending_key);
+        return &n;
+    }
+    bool container(jnode::kind k) {
+        if (open.size() >= json_max_nesting) {
             problem = fmt::format("nested deeper than {} levels", json_max_nesting);
             return false;
         }
+        jnode* n = add(k);
+        if (!n) return false;
+        open.push_back(n);
         return true;
     }
-    bool close() {
-        --depth;
+    bool null() override { return add(jnode::kind::null) != nullptr; }
+    bool boolean(bool v) override {
+        jnode* n = add(jnode::kind::boolean);
+        if (n) n->b = v;
+        return n != nullptr;
+    }
+    bool number_integer(number_integer_t v) override {
+        jnode* n = add(jnode::kind::integer);
+        if (!n) return false;
+        n->i = v;
+        n->text = fmt::format("{}", v);
         return true;
     }
-    bool null() override { return true; }
-    bool boolean(bool) override { return true; }
-    bool number_integer(number_integer_t) override { return true; }
-    bool number_unsigned(number_unsigned_t) override { return true; }
-    bool number_float(number_float_t, const string_t&) override { return true; }
-    bool string(string_t&) override { return true; }
-    bool binary(binary_t&) override { return true; }
-    bool start_object(std::size_t n) override { return open(n); }
-    bool key(string_t&) override { return true; }
-    bool end_object() override { return close(); }
-    bool start_array(std::size_t n) override { return open(n); }
-    bool end_array() override { return close(); }
+    bool number_unsigned(number_unsigned_t v) override {
+        jnode* n = add(jnode::kind::unsigned_integer);
+        if (!n) return false;
+        n->u = v;
+        n->text = fmt::format("{}", v);
+        return true;
+    }
+    bool number_float(number_float_t v, const string_t& written) override {
+        jnode* n = add(jnode::kind::floating);
+        if (!n) return false;
+        n->d = v;
+        n->text = written;
+        return true;
+    }
+    bool string(string_t& v) override {
+        jnode* n = add(jnode::kind::string);
+        if (n) n->text = std::move(v);
+        return n != nullptr;
+    }
+    bool binary(binary_t&) override {
+        problem = "binary values are not JSON";
+        return false;
+    }
+    bool start_object(std::size_t) override { return container(jnode::kind::object); }
+    bool key(string_t& k) override {
+        pending_key = std::move(k);
+        return true;
+    }
+    bool end_object() override {
+        open.pop_back();
+        return true;
+    }
+    bool start_array(std::size_t) override { return container(jnode::kind::array); }
+    bool end_array() override {
+        open.pop_back();
+        return true;
+    }
     bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& ex) override {
         // nlohmann's what() is "[json.exception.parse_error.101] parse error at line 1, column 5: ..."
         std::string_view what = ex.what();
@@ -311,7 +608,7 @@ public:
         return false;
     }
 
-    static const char* type_of(const djson& v) { return v.type_name(); }
+    static const char* type_of(const jnode& v) { return v.type_name(); }
 
     // Text the receiver puts into its own records' headers: no line breaks or
     // other control characters, so a peer cannot forge a log line.
@@ -322,93 +619,105 @@ public:
         return true;
     }
 
+    enum class want { object, array, string, boolean, integer, number };
+
+    static bool is(const jnode& v, want w) {
+        switch (w) {
+            case want::object: return v.is_object();
+            case want::array: return v.is_array();
+            case want::string: return v.is_string();
+            case want::boolean: return v.is_boolean();
+            case want::integer: return v.is_number_integer();
+            case want::number: return v.is_number();
+        }
+        return false;
+    }
+
+    static const char* want_name(want w) {
+        switch (w) {
+            case want::object: return "an object";
+            case want::array: return "an array";
+            case want::string: return "a string";
+            case want::boolean: return "a boolean";
+            case want::integer: return "an integer";
+            case want::number: return "a number";
+        }
+        return "a value";
+    }
+
     // The member `key` of `obj`, which must be of the given kind; nullptr (and a
     // problem) when it is missing or of another type, unless optional.
-    const djson* member(const djson& obj, const char* key, djson::value_t kind, const std::string& where,
-                        bool optional = false) {
-        const auto it = obj.find(key);
-        if (it == obj.end()) {
+    const jnode* member(const jnode& obj, const char* key, want w, const std::string& where, bool optional = false) {
+        const jnode* v = obj.find(key);
+        if (!v) {
             if (!optional) fail(where, fmt::format("missing \"{}\"", key));
             return nullptr;
         }
-        const bool ok = it->type() == kind || (kind == djson::value_t::number_integer && it->is_number_integer()) ||
-                        (kind == djson::value_t::number_float && it->is_number());
-        if (!ok) {
-            fail(where + "." + key, fmt::format("expected {}, got {}", kind_name(kind), type_of(*it)));
+        if (!is(*v, w)) {
+            fail(where + "." + key, fmt::format("expected {}, got {}", want_name(w), type_of(*v)));
             return nullptr;
         }
-        return &*it;
+        return v;
     }
 
-    static const char* kind_name(djson::value_t k) {
-        switch (k) {
-            case djson::value_t::object: return "an object";
-            case djson::value_t::array: return "an array";
-            case djson::value_t::string: return "a string";
-            case djson::value_t::boolean: return "a boolean";
-            case djson::value_t::number_integer:
-            case djson::value_t::number_unsigned: return "an integer";
-            case djson::value_t::number_float: return "a number";
-            default: return "a value";
-        }
-    }
-
-    const std::string* string_member(const djson& obj, const char* key, const std::string& where,
+    const std::string* string_member(const jnode& obj, const char* key, const std::string& where,
                                      bool optional = false) {
-        const djson* v = member(obj, key, djson::value_t::string, where, optional);
-        return v ? &v->get_ref<const std::string&>() : nullptr;
+        const jnode* v = member(obj, key, want::string, where, optional);
+        return v ? &v->text : nullptr;
     }
 
-    bool integer_member(const djson& obj, const char* key, const std::string& where, std::int64_t lo,
+    bool integer_member(const jnode& obj, const char* key, const std::string& where, std::int64_t lo,
                         std::int64_t hi, std::int64_t& out, bool optional = false) {
-        const djson* v = member(obj, key, djson::value_t::number_integer, where, optional);
+        const jnode* v = member(obj, key, want::integer, where, optional);
         if (!v) return optional && problem.empty();
-        if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(hi))
-            return fail(where + "." + key, fmt::format("{} is out of range", v->get<std::uint64_t>()));
-        const std::int64_t i = v->is_number_unsigned() ? static_cast<std::int64_t>(v->get<std::uint64_t>())
-                                                       : v->get<std::int64_t>();
+        if (v->is_number_unsigned() && v->u > static_cast<std::uint64_t>(hi))
+            return fail(where + "." + key, fmt::format("{} is out of range", v->u));
+        const std::int64_t i = v->is_number_unsigned() ? static_cast<std::int64_t>(v->u) : v->i;
         if (i < lo || i > hi) return fail(where + "." + key, fmt::format("{} is out of range", i));
         out = i;
         return true;
     }
 
-    bool misc_entry(const djson& m, const std::string& where, frame* f) {
+    bool misc_entry(const jnode& m, const std::string& where, frame* f) {
         if (!m.is_object()) return fail(where, fmt::format("expected an object, got {}", type_of(m)));
         const std::string* key = string_member(m, "key", where);
         const std::string* type = string_member(m, "type", where);
         if (!key || !type) return false;
-        const auto v = m.find("value");
-        if (v == m.end()) return fail(where, "missing \"value\"");
+        const jnode* v = m.find("value");
+        if (!v) return fail(where, "missing \"value\"");
         misc_value value;
         const std::string vw = where + ".value";
         if (*type == "string") {
             if (!v->is_string()) return fail(vw, fmt::format("expected a string, got {}", type_of(*v)));
-            value = misc_value::of_string(v->get_ref<const std::string&>());
+            value = misc_value::of_string(v->text);
         } else if (*type == "int") {
-            if (v->is_number_integer() && !v->is_number_unsigned())
-                value = misc_value::of_signed(v->get<std::int64_t>());
-            else if (v->is_number_unsigned() && v->get<std::uint64_t>() <= static_cast<std::uint64_t>(INT64_MAX))
-                value = misc_value::of_signed(static_cast<std::int64_t>(v->get<std::uint64_t>()));
+            if (v->k == jnode::kind::integer)
+                value = misc_value::of_signed(v->i);
+            else if (v->is_number_unsigned() && v->u <= static_cast<std::uint64_t>(INT64_MAX))
+                value = misc_value::of_signed(static_cast<std::int64_t>(v->u));
             else
-                return fail(vw, fmt::format("expected a 64-bit signed integer, got {}", v->dump()));
+                return fail(vw, fmt::format("expected a 64-bit signed integer, got {}", v->shown()));
         } else if (*type == "uint") {
             if (!v->is_number_unsigned())
-                return fail(vw, fmt::format("expected a 64-bit unsigned integer, got {}", v->dump()));
-            value = misc_value::of_unsigned(v->get<std::uint64_t>());
+                return fail(vw, fmt::format("expected a 64-bit unsigned integer, got {}", v->shown()));
+            value = misc_value::of_unsigned(v->u);
         } else if (*type == "float") {
-            if (v->is_number()) {
-                value = misc_value::of_double(v->get<double>());
-            } else if (v->is_string() && (*v == "nan" || *v == "inf" || *v == "-inf")) {
-                const std::string& s = v->get_ref<const std::string&>();
-                value = misc_value::of_double(s == "nan"   ? std::nan("")
-                                              : s == "inf" ? HUGE_VAL
-                                                           : -HUGE_VAL);
+            if (v->k == jnode::kind::floating) {
+                value = misc_value::of_double(v->d);
+            } else if (v->k == jnode::kind::integer) {
+                value = misc_value::of_double(static_cast<double>(v->i));
+            } else if (v->k == jnode::kind::unsigned_integer) {
+                value = misc_value::of_double(static_cast<double>(v->u));
+            } else if (v->is_string() && (v->text == "nan" || v->text == "inf" || v->text == "-inf")) {
+                value = misc_value::of_double(v->text == "nan"   ? std::nan("")
+                                              : v->text == "inf" ? HUGE_VAL
+                                                                 : -HUGE_VAL);
             } else {
-                return fail(vw, fmt::format("expected a number, \"nan\", \"inf\" or \"-inf\", got {}", v->dump()));
+                return fail(vw, fmt::format("expected a number, \"nan\", \"inf\" or \"-inf\", got {}", v->shown()));
             }
         } else if (*type == "bool") {
             if (!v->is_boolean()) return fail(vw, fmt::format("expected a boolean, got {}", type_of(*v)));
-            value = misc_value::of_bool(v->get<bool>());
+            value = misc_value::of_bool(v->b);
         } else {
             return fail(where + ".type",
                         fmt::format("expected \"string\", \"int\", \"uint\", \"float\" or \"bool\", got \"{}\"",
@@ -424,7 +733,7 @@ public:
         return true;
     }
 
-    bool parse_pc(const std::string& s, std::uintptr_t& out) {
+    bool parse_pc(std::string_view s, std::uintptr_t& out) {
         if (s.size() < 3 || s.size() > 18 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) return false;
         std::uintptr_t v = 0;
         for (std::size_t i = 2; i < s.size(); ++i) {
@@ -444,91 +753,92 @@ public:
         return true;
     }
 
-    // One frame, over `inner` (adopted); nullptr and a problem on failure.
-    frame* make_frame(const djson& fr, const std::string& where, frame* inner,
-                      const std::vector<std::shared_ptr<const origin>>& origins) {
+    // One frame, put over `chain` (which then holds it); false and a problem on
+    // failure. Whatever happens, `chain` owns every frame made so far, so that an
+    // exception (out of memory) frees them.
+    bool make_frame(const jnode& fr, const std::string& where, error& chain,
+                    const std::vector<std::shared_ptr<const origin>>& origins) {
         if (!fr.is_object()) {
             fail(where, fmt::format("expected an object, got {}", type_of(fr)));
-            return nullptr;
+            return false;
         }
         const std::string* layer = string_member(fr, "layer", where);
-        const djson* user_facing = member(fr, "user_facing", djson::value_t::boolean, where);
-        const djson* cause = member(fr, "cause", djson::value_t::boolean, where, true);
+        const jnode* user_facing = member(fr, "user_facing", want::boolean, where);
+        const jnode* cause = member(fr, "cause", want::boolean, where, true);
         const std::string* message = string_member(fr, "message", where);
         const std::string* detail_text = string_member(fr, "detail", where, true);
         const std::string* id = string_member(fr, "id", where, true);
         std::int64_t origin_at = 0;
-        if (!layer || !user_facing || !message || !problem.empty()) return nullptr;
+        if (!layer || !user_facing || !message || !problem.empty()) return false;
         if (!integer_member(fr, "origin", where, 0, static_cast<std::int64_t>(origins.size()) - 1, origin_at))
-            return nullptr;
+            return false;
         if (!one_line(*layer, 1, 256))
-            return fail(where + ".layer", "a layer name must be one line of 1 to 256 printable characters"), nullptr;
+            return fail(where + ".layer", "a layer name must be one line of 1 to 256 printable characters");
         if (id && !one_line(*id, 1, 128))
-            return fail(where + ".id", "an ID must be one line of 1 to 128 printable characters"), nullptr;
+            return fail(where + ".id", "an ID must be one line of 1 to 128 printable characters");
         auto d = std::make_shared<decoded_frame>();
-        const bool is_cause = cause && cause->get<bool>();
-        const layer_info* info = builtin_layer(*layer, user_facing->get<bool>(), is_cause);
+        const bool is_cause = cause && cause->b;
+        const layer_info* info = builtin_layer(*layer, user_facing->b, is_cause);
         if (!info) {
             d->layer_name = *layer;
-            d->layer = layer_info{d->layer_name, user_facing->get<bool>(), is_cause};
+            d->layer = layer_info{d->layer_name, user_facing->b, is_cause};
             info = &d->layer;  // in the shared block, which the frame keeps alive
         }
         d->from = origins[static_cast<std::size_t>(origin_at)];
         if (id) d->id = *id;
         std::uint_least32_t line = 0;
-        if (const auto at = fr.find("at"); at != fr.end()) {
+        if (const jnode* at = fr.find("at")) {
             const std::string aw = where + ".at";
-            if (!at->is_object()) return fail(aw, fmt::format("expected an object, got {}", type_of(*at))), nullptr;
+            if (!at->is_object()) return fail(aw, fmt::format("expected an object, got {}", type_of(*at)));
             const std::string* file = string_member(*at, "file", aw);
             const std::string* function = string_member(*at, "function", aw);
             std::int64_t l = 0;
-            if (!file || !function || !integer_member(*at, "line", aw, 0, UINT32_MAX, l)) return nullptr;
+            if (!file || !function || !integer_member(*at, "line", aw, 0, UINT32_MAX, l)) return false;
             d->file = *file;
             d->function = *function;
             line = static_cast<std::uint_least32_t>(l);
         }
-        if (const auto st = fr.find("stack"); st != fr.end()) {
+        if (const jnode* st = fr.find("stack")) {
             const std::string sw = where + ".stack";
-            if (!st->is_object()) return fail(sw, fmt::format("expected an object, got {}", type_of(*st))), nullptr;
-            const djson* sym = member(*st, "symbolized", djson::value_t::array, sw);
-            const djson* raw = member(*st, "raw", djson::value_t::array, sw);
-            const djson* truncated = member(*st, "truncated", djson::value_t::boolean, sw);
-            if (!sym || !raw || !truncated) return nullptr;
+            if (!st->is_object()) return fail(sw, fmt::format("expected an object, got {}", type_of(*st)));
+            const jnode* sym = member(*st, "symbolized", want::array, sw);
+            const jnode* raw = member(*st, "raw", want::array, sw);
+            const jnode* truncated = member(*st, "truncated", want::boolean, sw);
+            if (!sym || !raw || !truncated) return false;
             for (std::size_t i = 0; i < sym->size(); ++i) {
-                const djson& l = (*sym)[i];
-                if (!l.is_string() || l.get_ref<const std::string&>().find('\n') != std::string::npos)
-                    return fail(fmt::format("{}.symbolized[{}]", sw, i), "expected a string of one line"), nullptr;
-                d->symbolized += l.get_ref<const std::string&>();
+                const jnode& l = (*sym)[i];
+                if (!l.is_string() || l.text.find('\n') != std::string::npos)
+                    return fail(fmt::format("{}.symbolized[{}]", sw, i), "expected a string of one line");
+                d->symbolized += l.text;
                 d->symbolized += '\n';
             }
             d->raw = std::make_unique<std::uintptr_t[]>(raw->size() ? raw->size() : 1);
             for (std::size_t i = 0; i < raw->size(); ++i) {
-                const djson& pc = (*raw)[i];
-                if (!pc.is_string() || !parse_pc(pc.get_ref<const std::string&>(), d->raw[i]))
-                    return fail(fmt::format("{}.raw[{}]", sw, i), "expected an address such as \"0x7f3a1c\""), nullptr;
+                const jnode& pc = (*raw)[i];
+                if (!pc.is_string() || !parse_pc(pc.text, d->raw[i]))
+                    return fail(fmt::format("{}.raw[{}]", sw, i), "expected an address such as \"0x7f3a1c\"");
             }
             d->n_raw = raw->size();
-            d->truncated = truncated->get<bool>();
+            d->truncated = truncated->b;
             d->has_stack = true;
         }
         const decoded_payload payload = std::move(d);
         frame_spec s;
         s.layer = info;
-        s.inner = inner;
+        s.inner = access::get(chain);
         s.message = *message;
         if (detail_text) s.detail = *detail_text;
         s.pops = &payload_ops_of<decoded_payload>;
         s.payload = &payload;
         s.extra_flags = decoded;
         frame* f = allocate_frame(s);
-        if (!f) {
-            fail(where, "out of memory");
-            return nullptr;
-        }
+        if (!f) return fail(where, "out of memory");
+        (void)access::take(std::move(chain));  // the new frame took over its reference
+        chain = access::adopt(f);
         // The call site points into the shared payload, which no copy of the frame moves.
         const decoded_frame& df = **static_cast<const decoded_payload*>(f->payload);
         if (!df.file.empty() || line) f->loc = location(df.file.c_str(), line, df.function.c_str());
-        if (const auto misc = fr.find("misc"); misc != fr.end()) {
+        if (const jnode* misc = fr.find("misc")) {
             const std::string mw = where + ".misc";
             if (!misc->is_array()) {
                 fail(mw, fmt::format("expected an array, got {}", type_of(*misc)));
@@ -536,25 +846,20 @@ public:
                 for (std::size_t i = 0; i < misc->size() && problem.empty(); ++i)
                     misc_entry((*misc)[i], fmt::format("{}[{}]", mw, i), f);
             }
-            if (!problem.empty()) {
-                f->inner = nullptr;  // the caller still owns `inner`
-                destroy_frame(f);
-                return nullptr;
-            }
         }
-        return f;
+        return problem.empty();
     }
 
     // The whole document; an empty error for an encoded empty error.
-    bool decode(const djson& j, error& out) {
+    bool decode(const jnode& j, error& out) {
         if (!j.is_object()) return fail("$", fmt::format("expected an object, got {}", type_of(j)));
         std::int64_t version = 0;
         if (!integer_member(j, "strata.version", "$", 0, INT32_MAX, version)) return false;
         if (version != json_schema_version)
             return fail("$.strata.version", fmt::format("schema version {} is not one this strata reads ({})", version,
                                                         json_schema_version));
-        const djson* os = member(j, "strata.origins", djson::value_t::array, "$");
-        const djson* frames = member(j, "strata.frames", djson::value_t::array, "$");
+        const jnode* os = member(j, "strata.origins", want::array, "$");
+        const jnode* frames = member(j, "strata.frames", want::array, "$");
         if (!os || !frames) return false;
         if (frames->size() > json_max_frames)
             return fail("$.strata.frames", fmt::format("{} frames; the most accepted is {}", frames->size(),
@@ -562,7 +867,7 @@ public:
         std::vector<std::shared_ptr<const origin>> origins;
         for (std::size_t i = 0; i < os->size(); ++i) {
             const std::string ow = fmt::format("$.strata.origins[{}]", i);
-            const djson& o = (*os)[i];
+            const jnode& o = (*os)[i];
             if (!o.is_object()) return fail(ow, fmt::format("expected an object, got {}", type_of(o)));
             auto org = std::make_shared<origin>();
             const std::string* host = string_member(o, "host", ow);
@@ -582,17 +887,16 @@ public:
             origins.push_back(std::move(org));
         }
         if (!frames->empty() && origins.empty()) return fail("$.strata.origins", "empty, but there are frames");
-        // Innermost first, so that each frame adopts the one below it.
-        frame* below = nullptr;
-        for (std::size_t i = frames->size(); i-- > 0;) {
-            frame* f = make_frame((*frames)[i], fmt::format("$.strata.frames[{}]", i), below, origins);
-            if (!f) {
-                release(below);
-                return false;
-            }
-            below = f;
-        }
-        out = access::adopt(below);
+        // Innermost first, so that each frame adopts the one below it. A chain
+        // given up (bad input, or an exception) is dropped knowingly, not reported
+        // as unchecked under STRATA_CHECKED.
+        struct dropped_chain {
+            error e;
+            ~dropped_chain() { drop_checked(access::get(e)); }
+        } chain;
+        for (std::size_t i = frames->size(); i-- > 0;)
+            if (!make_frame((*frames)[i], fmt::format("$.strata.frames[{}]", i), chain.e, origins)) return false;
+        out = std::move(chain.e);
         return true;
     }
 };
@@ -665,12 +969,11 @@ inline std::string input_excerpt(std::string_view text) {
         if (text.size() > json_max_input)
             return failed("", fmt::format("the input has {} bytes; the most accepted is {}", text.size(),
                                           json_max_input));
-        detail::json_checker check;
-        if (!detail::djson::sax_parse(text, &check, nlohmann::detail::input_format_t::json, true) ||
-            !check.problem.empty())
-            return failed("", check.problem.empty() ? std::string("not valid JSON") : check.problem);
-        const detail::djson j = detail::djson::parse(text, nullptr, false);
-        if (j.is_discarded()) return failed("", "not valid JSON");
+        detail::jtree_builder tree;
+        if (!detail::djson::sax_parse(text, &tree, nlohmann::detail::input_format_t::json, true) ||
+            !tree.problem.empty())
+            return failed("", tree.problem.empty() ? std::string("not valid JSON") : tree.problem);
+        const detail::jnode& j = tree.root;
         detail::decoder d;
         error out;
         if (!d.decode(j, out)) return failed(d.path, d.problem);

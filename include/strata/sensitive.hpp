@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -109,22 +110,36 @@ inline std::uint64_t siphash24(std::uint64_t k0, std::uint64_t k1, std::string_v
 }
 
 // The process's hashing key: from STRATA_SENSITIVE_KEY at first use, else random.
+// The 128 bits are published together (one pointer to an immutable pair), so a
+// hash never mixes halves of two keys. Keys replaced are kept: a hash in flight
+// may still read one (set the key once, at start-up).
 struct sensitive_key {
-    std::atomic<std::uint64_t> k0{0}, k1{0};
+    struct pair {
+        std::uint64_t k0, k1;
+    };
+    std::atomic<const pair*> current{nullptr};
+    pair first{};
 
     sensitive_key() noexcept {
-        if (const char* env = std::getenv("STRATA_SENSITIVE_KEY"); env && *env) {
-            set(env);
-        } else {
-            k0.store(random_bits(), std::memory_order_relaxed);
-            k1.store(random_bits(), std::memory_order_relaxed);
-        }
+        if (const char* env = std::getenv("STRATA_SENSITIVE_KEY"); env && *env)
+            first = derive(env);
+        else
+            first = pair{random_bits(), random_bits()};
+        current.store(&first, std::memory_order_release);
     }
     // A key of any length becomes 128 bits.
-    void set(std::string_view secret) noexcept {
-        k0.store(siphash24(0x7374726174612d30ULL, 0x6b65792d64657269ULL, secret), std::memory_order_relaxed);
-        k1.store(siphash24(0x7374726174612d31ULL, 0x6b65792d64657269ULL, secret), std::memory_order_relaxed);
+    static pair derive(std::string_view secret) noexcept {
+        return pair{siphash24(0x7374726174612d30ULL, 0x6b65792d64657269ULL, secret),
+                    siphash24(0x7374726174612d31ULL, 0x6b65792d64657269ULL, secret)};
     }
+    // False when memory for the new key cannot be had (the old one stays).
+    bool set(std::string_view secret) noexcept {
+        const pair* p = new (std::nothrow) pair(derive(secret));
+        if (!p) return false;
+        current.store(p, std::memory_order_release);
+        return true;
+    }
+    pair get_pair() const noexcept { return *current.load(std::memory_order_acquire); }
     static sensitive_key& get() noexcept {
         static sensitive_key k;
         return k;
@@ -136,8 +151,8 @@ inline constexpr std::string_view sensitive_prefix = "<sensitive:";
 
 // A value's keyed hash, under the key in force now.
 inline std::uint64_t sensitive_hash(std::string_view value) noexcept {
-    sensitive_key& k = sensitive_key::get();
-    return siphash24(k.k0.load(std::memory_order_relaxed), k.k1.load(std::memory_order_relaxed), value);
+    const sensitive_key::pair k = sensitive_key::get().get_pair();
+    return siphash24(k.k0, k.k1, value);
 }
 
 // Appends "<sensitive:" + the hash's first 12 hex digits + ">".
@@ -170,7 +185,9 @@ inline thread_local secret_collector* active_secrets = nullptr;
 // Hashes values from now on with a key derived from `secret` (of any length). Set
 // it once, at start-up, and the same in every process whose records should
 // correlate. STRATA_SENSITIVE_KEY in the environment does the same at first use.
-inline void set_sensitive_key(std::string_view secret) noexcept { detail::sensitive_key::get().set(secret); }
+// Each call keeps a few bytes until the process ends. False only when memory for
+// the new key cannot be had; the key in force then stays.
+inline bool set_sensitive_key(std::string_view secret) noexcept { return detail::sensitive_key::get().set(secret); }
 
 // The hash a value is shown as: "<sensitive:" + 12 hex digits + ">". The text of a
 // non-string value is what fmt prints for it ("{}").

@@ -50,8 +50,14 @@ struct spdlog_sink_options {
     return [logger = std::move(logger), options](const log_record& r) {
         std::string_view text = r.text;
         if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-        const location at = r.err.location();
-        logger->log(r.time, spdlog::source_loc{at.file_name(), static_cast<int>(at.line()), at.function_name()},
+        // spdlog keeps a source_loc's strings as they are (an async logger reads them
+        // later): only a call site compiled into this program (a static string)
+        // goes there, not one decoded from another process.
+        const detail::frame* top = detail::access::get(r.err);
+        const location at = top && !(top->flags & detail::decoded) ? r.err.location() : location();
+        logger->log(r.time,
+                    at.empty() ? spdlog::source_loc{}
+                               : spdlog::source_loc{at.file_name(), static_cast<int>(at.line()), at.function_name()},
                     r.rep.is_bug ? options.bug_level : options.edge_case_level,
                     spdlog::string_view_t(text.data(), text.size()));
     };
