@@ -58,9 +58,8 @@ namespace detail {
 
 using djson = nlohmann::json;  // its SAX parser only: strata builds its own tree
 
-// The static record of a layer strata defines itself, if `name` and the flags are
-// one; nullptr otherwise (the decoded frame then carries its own record).
-struct canceled_probe {  // cancel.hpp's layers, matched without including it
+// cancel.hpp's layers, matched by name and flag without including it.
+struct canceled_probe {
     static constexpr std::string_view name = "canceled";
     static constexpr bool user_facing = true;
 };
@@ -69,6 +68,8 @@ struct timed_out_probe {
     static constexpr bool user_facing = true;
 };
 
+// The static record of a layer strata defines itself, if `name` and the flags are
+// one; nullptr otherwise (the decoded frame then carries its own record).
 inline const layer_info* builtin_layer(std::string_view name, bool user_facing, bool is_cause) noexcept {
     static const layer_info* const builtin[] = {
         &layer_info_of<untagged>,       &layer_info_of<low_level>,       &layer_info_of<intermediate>,
@@ -84,8 +85,6 @@ inline std::string utc_now_text(std::chrono::system_clock::time_point t) {
     put_utc(b, t);
     return std::string(b.data(), b.size());
 }
-
-
 
 // The symbolized lines of a frame's stack ("function at file:line"), as {:v} shows them.
 inline std::string symbolized_lines(const frame* f) {
