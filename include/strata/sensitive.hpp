@@ -116,25 +116,26 @@ inline std::uint64_t siphash24(std::uint64_t k0, std::uint64_t k1, std::string_v
 struct sensitive_key {
     struct pair {
         std::uint64_t k0, k1;
+        const pair* older;  // keeps the keys replaced reachable (never freed)
     };
     std::atomic<const pair*> current{nullptr};
     pair first{};
 
     sensitive_key() noexcept {
         if (const char* env = std::getenv("STRATA_SENSITIVE_KEY"); env && *env)
-            first = derive(env);
+            first = derive(env, nullptr);
         else
-            first = pair{random_bits(), random_bits()};
+            first = pair{random_bits(), random_bits(), nullptr};
         current.store(&first, std::memory_order_release);
     }
     // A key of any length becomes 128 bits.
-    static pair derive(std::string_view secret) noexcept {
+    static pair derive(std::string_view secret, const pair* older) noexcept {
         return pair{siphash24(0x7374726174612d30ULL, 0x6b65792d64657269ULL, secret),
-                    siphash24(0x7374726174612d31ULL, 0x6b65792d64657269ULL, secret)};
+                    siphash24(0x7374726174612d31ULL, 0x6b65792d64657269ULL, secret), older};
     }
     // False when memory for the new key cannot be had (the old one stays).
     bool set(std::string_view secret) noexcept {
-        const pair* p = new (std::nothrow) pair(derive(secret));
+        const pair* p = new (std::nothrow) pair(derive(secret, current.load(std::memory_order_acquire)));
         if (!p) return false;
         current.store(p, std::memory_order_release);
         return true;
