@@ -45,6 +45,27 @@
 
 namespace {
 
+// What handle()'s record prints for a field: line breaks and other control
+// characters escaped (\n, \r, \t, \xNN), so that a field stays on one line.
+std::string escaped(std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '\n')
+            out += "\\n";
+        else if (c == '\r')
+            out += "\\r";
+        else if (c == '\t')
+            out += "\\t";
+        else if (u < 0x20 || u == 0x7f)
+            out += {'\\', 'x', hex[u >> 4], hex[u & 15]};
+        else
+            out += c;
+    }
+    return out;
+}
+
 [[noreturn]] void fail(const char* what, int line) {
     std::fprintf(stderr, "misc_fuzz: invariant violated at line %d: %s\n", line, what);
     std::fflush(stderr);
@@ -201,7 +222,9 @@ std::string shown(const entry& x) {
 
 // Every frame header and misc line of `c`, in order, somewhere in `text` after
 // `indent` (greedy, so never a false "missing").
-bool printed(std::string_view text, const strata::error& e, const chain_model& c, std::string_view indent) {
+// In handle()'s record (`escape`), messages and keys are escaped onto one line.
+bool printed(std::string_view text, const strata::error& e, const chain_model& c, std::string_view indent,
+             bool escape = false) {
     std::size_t pos = 0;
     auto next = [&](const std::string& s) {
         const auto at = text.find(s, pos);
@@ -214,11 +237,12 @@ bool printed(std::string_view text, const strata::error& e, const chain_model& c
         std::string header = std::string(indent) + "#" + std::to_string(k) + " " + std::string(f.layer().name);
         if (f.is_user_facing()) header += " [user-facing]";
         header += ": ";
-        header += f.message();
+        header += escape ? escaped(f.message()) : std::string(f.message());
         header += '\n';
         if (!next(header)) return false;
         for (const entry& x : c[k])
-            if (!next(std::string(indent) + "   " + x.key + " = " + shown(x) + "\n")) return false;
+            if (!next(std::string(indent) + "   " + (escape ? escaped(x.key) : x.key) + " = " + shown(x) + "\n"))
+                return false;
     }
     return true;
 }
@@ -444,7 +468,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const strata::report rep = strata::handle(e, options);
     CHECK(calls == 1);
     CHECK(rep.is_bug == !e.is_user_facing());
-    CHECK(printed(logged, e, c, "  "));
+    CHECK(printed(logged, e, c, "  ", true));
     // Reporting changes no entry.
     check_chain(e, c);
     return 0;
