@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <memory>
 #include <new>
 #include <optional>
 #include <string>
@@ -598,23 +597,25 @@ public:
 #if STRATA_HAS_EXCEPTIONS
         try {
 #endif
+            // Kept in a frame of its own (NUL-terminated, shared by copies).
             fmt::memory_buffer b;
             detail::append_redacted_message(b, f);
-            b.push_back('\0');
-            if (char* text = new (std::nothrow) char[b.size()]) {
-                std::memcpy(text, b.data(), b.size());
-                redacted_ = std::shared_ptr<char[]>(text);
-            }
+            detail::frame_spec s;
+            s.layer = &layer_info_of<untagged>;
+            s.message = std::string_view(b.data(), b.size());
+            redacted_ = detail::access::adopt(detail::allocate_frame(s));
+            detail::drop_checked(detail::access::get(redacted_));
 #if STRATA_HAS_EXCEPTIONS
         } catch (...) {
-            redacted_.reset();  // what() withholds the message
+            // Out of memory: what() withholds the message.
         }
 #endif
     }
     const char* what() const noexcept override {
         if (!e_) return "(no error)";
         if (detail::access::get(e_)->n_secrets)
-            return redacted_ ? redacted_.get() : "(message withheld: it holds a sensitive value)";
+            return detail::holds(redacted_) ? detail::access::get(redacted_)->message.data()
+                                            : "(message withheld: it holds a sensitive value)";
         // Frame messages are NUL-terminated inside their allocation.
         return e_.message().data();
     }
@@ -623,7 +624,7 @@ public:
 
 private:
     strata::error e_;
-    std::shared_ptr<char[]> redacted_;  // what(), when the message holds a sensitive value
+    strata::error redacted_;  // what(), when the message holds a sensitive value
 };
 
 namespace detail {

@@ -601,8 +601,8 @@ inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_v
         const frame* f = with_stack[k];
         if (const decoded_frame* d = decoded_of(f)) {
             put(out, indent, "stack of #", stack_index[k], k == n_stacks - 1 ? " (origin, as " : " (as ",
-                d->from ? std::string_view(d->from->host) : std::string_view("the sender"), " pid ",
-                d->from ? d->from->pid : 0L, " symbolized it):\n");
+                d->from() ? std::string_view(d->from()->host) : std::string_view("the sender"), " pid ",
+                d->from() ? d->from()->pid : 0L, " symbolized it):\n");
             write_decoded_stack(out, *d, inner_indent);
             continue;
         }

@@ -359,7 +359,7 @@ inline std::string encode(const error& e) {
     std::vector<std::size_t> frame_origin;
     for (const frame* f = top; f; f = f->inner) {
         const decoded_frame* d = decoded_of(f);
-        frame_origin.push_back(origin_index(d ? d->from.get() : nullptr));
+        frame_origin.push_back(origin_index(d ? d->from() : nullptr));
     }
     w.key("strata.origins");
     w.begin_array();
@@ -756,7 +756,7 @@ public:
     // failure. Whatever happens, `chain` owns every frame made so far, so that an
     // exception (out of memory) frees them.
     bool make_frame(const jnode& fr, const std::string& where, error& chain,
-                    const std::vector<std::shared_ptr<const origin>>& origins) {
+                    const std::vector<shared_origin*>& origins) {
         if (!fr.is_object()) {
             fail(where, fmt::format("expected an object, got {}", type_of(fr)));
             return false;
@@ -775,7 +775,8 @@ public:
             return fail(where + ".layer", "a layer name must be one line of 1 to 256 printable characters");
         if (id && !one_line(*id, 1, 128))
             return fail(where + ".id", "an ID must be one line of 1 to 128 printable characters");
-        auto d = std::make_shared<decoded_frame>();
+        decoded_frame* d = new decoded_frame;
+        const decoded_payload payload(d);  // owns it from here
         const bool is_cause = cause && cause->b;
         const layer_info* info = builtin_layer(*layer, user_facing->b, is_cause);
         if (!info) {
@@ -783,7 +784,8 @@ public:
             d->layer = layer_info{d->layer_name, user_facing->b, is_cause};
             info = &d->layer;  // in the shared block, which the frame keeps alive
         }
-        d->from = origins[static_cast<std::size_t>(origin_at)];
+        d->from_block = origins[static_cast<std::size_t>(origin_at)];
+        d->from_block->refs.fetch_add(1, std::memory_order_relaxed);
         if (id) d->id = *id;
         std::uint_least32_t line = 0;
         if (const jnode* at = fr.find("at")) {
@@ -811,7 +813,7 @@ public:
                 d->symbolized += l.text;
                 d->symbolized += '\n';
             }
-            d->raw = std::make_unique<std::uintptr_t[]>(raw->size() ? raw->size() : 1);
+            d->raw = new std::uintptr_t[raw->size() ? raw->size() : 1]();
             for (std::size_t i = 0; i < raw->size(); ++i) {
                 const jnode& pc = (*raw)[i];
                 if (!pc.is_string() || !parse_pc(pc.text, d->raw[i]))
@@ -821,7 +823,6 @@ public:
             d->truncated = truncated->b;
             d->has_stack = true;
         }
-        const decoded_payload payload = std::move(d);
         frame_spec s;
         s.layer = info;
         s.inner = access::get(chain);
@@ -835,7 +836,7 @@ public:
         (void)access::take(std::move(chain));  // the new frame took over its reference
         chain = access::adopt(f);
         // The call site points into the shared payload, which no copy of the frame moves.
-        const decoded_frame& df = **static_cast<const decoded_payload*>(f->payload);
+        const decoded_frame& df = *static_cast<const decoded_payload*>(f->payload)->get();
         if (!df.file.empty() || line) f->loc = location(df.file.c_str(), line, df.function.c_str());
         if (const jnode* misc = fr.find("misc")) {
             const std::string mw = where + ".misc";
@@ -863,12 +864,18 @@ public:
         if (frames->size() > json_max_frames)
             return fail("$.strata.frames", fmt::format("{} frames; the most accepted is {}", frames->size(),
                                                        json_max_frames));
-        std::vector<std::shared_ptr<const origin>> origins;
+        struct origin_refs {  // this function's references; each frame takes its own
+            std::vector<shared_origin*> v;
+            ~origin_refs() {
+                for (shared_origin* o : v)
+                    if (o->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete o;
+            }
+        } origins;
+        origins.v.reserve(os->size());  // so that push_back below cannot throw
         for (std::size_t i = 0; i < os->size(); ++i) {
             const std::string ow = fmt::format("$.strata.origins[{}]", i);
             const jnode& o = (*os)[i];
             if (!o.is_object()) return fail(ow, fmt::format("expected an object, got {}", type_of(o)));
-            auto org = std::make_shared<origin>();
             const std::string* host = string_member(o, "host", ow);
             const std::string* time = string_member(o, "time", ow);
             std::int64_t pid = 0, thread = 0;
@@ -879,13 +886,14 @@ public:
                 return fail(ow + ".host", "a host name must be one line of 1 to 255 printable characters");
             if (!one_line(*time, 1, 64))
                 return fail(ow + ".time", "a time must be one line of 1 to 64 printable characters");
-            org->host = *host;
-            org->time = *time;
-            org->pid = static_cast<long>(pid);
-            org->thread = static_cast<long>(thread);
-            origins.push_back(std::move(org));
+            origins.v.push_back(new shared_origin);
+            origin& org = origins.v.back()->value;
+            org.host = *host;
+            org.time = *time;
+            org.pid = static_cast<long>(pid);
+            org.thread = static_cast<long>(thread);
         }
-        if (!frames->empty() && origins.empty()) return fail("$.strata.origins", "empty, but there are frames");
+        if (!frames->empty() && origins.v.empty()) return fail("$.strata.origins", "empty, but there are frames");
         // Innermost first, so that each frame adopts the one below it. A chain
         // given up (bad input, or an exception) is dropped knowingly, not reported
         // as unchecked under STRATA_CHECKED.
@@ -894,7 +902,7 @@ public:
             ~dropped_chain() { drop_checked(access::get(e)); }
         } chain;
         for (std::size_t i = frames->size(); i-- > 0;)
-            if (!make_frame((*frames)[i], fmt::format("$.strata.frames[{}]", i), chain.e, origins)) return false;
+            if (!make_frame((*frames)[i], fmt::format("$.strata.frames[{}]", i), chain.e, origins.v)) return false;
         out = std::move(chain.e);
         return true;
     }
