@@ -370,7 +370,8 @@ static_assert(sizeof(result<void>) == sizeof(void*));
 
 // Evaluates `expr` (a strata::result); on failure returns the error from the
 // enclosing function, which must return a strata::result or strata::error. The
-// error is moved, never copied.
+// error is never copied: moved out of a temporary result, shared (one reference
+// count increment) from a named one.
 #define STRATA_TRY(expr)                                                              \
     do {                                                                              \
         auto&& strata_try_result_ = (expr);                                           \
