@@ -21,6 +21,7 @@
 // padding): inputs whose format string has a run of six or more digits (a width,
 // precision or argument index of 100000 or more) are skipped, and the int argument
 // is cut to +-65536 when it could be a dynamic width or precision.
+#include "record_text.hpp"
 #include <strata/error.hpp>
 #include <strata/format.hpp>
 #include <strata/handle.hpp>
@@ -35,26 +36,6 @@
 
 namespace {
 
-// What handle()'s record prints for a field: line breaks and other control
-// characters escaped (\n, \r, \t, \xNN), so that a field stays on one line.
-std::string escaped(std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '\n')
-            out += "\\n";
-        else if (c == '\r')
-            out += "\\r";
-        else if (c == '\t')
-            out += "\\t";
-        else if (u < 0x20 || u == 0x7f)
-            out += {'\\', 'x', hex[u >> 4], hex[u & 15]};
-        else
-            out += c;
-    }
-    return out;
-}
 
 [[noreturn]] void fail(const char* what, int line) {
     std::fprintf(stderr, "format_string_fuzz: invariant violated at line %d: %s\n", line, what);
@@ -297,8 +278,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (!contains(bug_text, inner->message())) CHECK(!contains(rep.user_message, inner->message()));
     }
     CHECK(fmt::format("{}", rep) == "[" + rep.id + "] " + rep.user_message);
-    CHECK(contains(st.text, "  user saw: [" + rep.id + "] " + escaped(rep.user_message) + "\n"));
-    CHECK(contains(st.text, "  chain: " + escaped(chain) + "\n"));
+    CHECK(contains(st.text, "  user saw: [" + rep.id + "] " + fuzz::escaped(rep.user_message) + "\n"));
+    CHECK(contains(st.text, "  chain: " + fuzz::escaped(chain) + "\n"));
     CHECK(st.text.starts_with("[" + rep.id + "] "));
     CHECK(!st.text.empty() && st.text.back() == '\n');
 

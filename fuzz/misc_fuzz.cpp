@@ -28,6 +28,7 @@
 // doubles bit for bit); find(key) gives the first entry with that key; accessors of
 // another kind give zero; snapshots never see later writes; {:v} and the record
 // handle() logs show each entry as `key = value`.
+#include "record_text.hpp"
 #include <strata/error.hpp>
 #include <strata/format.hpp>
 #include <strata/handle.hpp>
@@ -45,26 +46,6 @@
 
 namespace {
 
-// What handle()'s record prints for a field: line breaks and other control
-// characters escaped (\n, \r, \t, \xNN), so that a field stays on one line.
-std::string escaped(std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '\n')
-            out += "\\n";
-        else if (c == '\r')
-            out += "\\r";
-        else if (c == '\t')
-            out += "\\t";
-        else if (u < 0x20 || u == 0x7f)
-            out += {'\\', 'x', hex[u >> 4], hex[u & 15]};
-        else
-            out += c;
-    }
-    return out;
-}
 
 [[noreturn]] void fail(const char* what, int line) {
     std::fprintf(stderr, "misc_fuzz: invariant violated at line %d: %s\n", line, what);
@@ -237,11 +218,11 @@ bool printed(std::string_view text, const strata::error& e, const chain_model& c
         std::string header = std::string(indent) + "#" + std::to_string(k) + " " + std::string(f.layer().name);
         if (f.is_user_facing()) header += " [user-facing]";
         header += ": ";
-        header += escape ? escaped(f.message()) : std::string(f.message());
+        header += escape ? fuzz::escaped(f.message()) : std::string(f.message());
         header += '\n';
         if (!next(header)) return false;
         for (const entry& x : c[k])
-            if (!next(std::string(indent) + "   " + (escape ? escaped(x.key) : x.key) + " = " + shown(x) + "\n"))
+            if (!next(std::string(indent) + "   " + (escape ? fuzz::escaped(x.key) : x.key) + " = " + shown(x) + "\n"))
                 return false;
     }
     return true;
