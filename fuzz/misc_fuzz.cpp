@@ -168,25 +168,8 @@ void check_chain(const strata::error& e, const chain_model& c) {
 
 // put_quoted's escapes, written again: \" \\ \n \r \t, \xNN for other controls.
 std::string quoted(std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
     std::string out = "\"";
-    for (char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '"')
-            out += "\\\"";
-        else if (c == '\\')
-            out += "\\\\";
-        else if (c == '\n')
-            out += "\\n";
-        else if (c == '\r')
-            out += "\\r";
-        else if (c == '\t')
-            out += "\\t";
-        else if (u < 0x20 || u == 0x7f)
-            out += {'\\', 'x', hex[u >> 4], hex[u & 15]};
-        else
-            out += c;
-    }
+    for (const char c : s) out += c == '"' ? "\\\"" : c == '\\' ? "\\\\" : fuzz::escaped(std::string_view(&c, 1));
     return out + "\"";
 }
 

@@ -615,7 +615,7 @@ public:
         if (!e_) return "(no error)";
         if (detail::access::get(e_)->n_secrets)
             return detail::holds(redacted_) ? detail::access::get(redacted_)->message.data()
-                                            : "(message withheld: it holds a sensitive value)";
+                                            : detail::withheld_message.data();
         // Frame messages are NUL-terminated inside their allocation.
         return e_.message().data();
     }

@@ -19,10 +19,9 @@ namespace strata {
 #if STRATA_HAS_EXCEPTIONS
     throw exception(std::move(e));
 #else
+    // Messages and the withheld text are NUL-terminated.
     std::fprintf(stderr, "strata: fatal error (exceptions are disabled): %s\n",
-                 !e ? "(no error)"
-                 : detail::access::get(e)->n_secrets ? "(message withheld: it holds a sensitive value)"
-                                                      : e.message().data());
+                 detail::safe_message(detail::access::get(e)).data());
     std::abort();
 #endif
 }

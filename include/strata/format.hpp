@@ -349,14 +349,6 @@ inline void put_message(fmt::memory_buffer& out, const frame* f, bool redact, bo
     }
 }
 
-// The outermost message as it may be shown when memory for hashing its sensitive
-// parts is short.
-inline std::string_view safe_message(const frame* f) noexcept {
-    if (!f) return "(no error)";
-    if (f->n_secrets) return "(message withheld: it holds a sensitive value)";
-    return f->message;
-}
-
 inline void put_plain_misc_value(fmt::memory_buffer& out, const misc_value& v, bool quoted) {
     switch (v.type()) {
         case misc_value::kind::string:
@@ -500,16 +492,24 @@ inline void write_stack(fmt::memory_buffer& out, stack_view st, std::string_view
         put(out, indent, "... deeper frames not captured (STRATA_MAX_STACK_DEPTH=", STRATA_MAX_STACK_DEPTH, ")\n");
 }
 
-// A stack decoded from JSON, as the sender symbolized it.
-inline void write_decoded_stack(fmt::memory_buffer& out, const decoded_frame& d, std::string_view indent) {
-    std::string_view lines = d.symbolized;
-    for (std::size_t n = 0; !lines.empty(); ++n) {
+// Calls each(line) for each '\n'-terminated line of `lines` (a decoded stack).
+template <class Each>
+void for_each_line(std::string_view lines, Each&& each) {
+    while (!lines.empty()) {
         const auto end = lines.find('\n');
-        put(out, indent, n, "# ");
-        put_escaped(out, lines.substr(0, end));  // the sender's text: kept to one line
-        put(out, '\n');
+        each(lines.substr(0, end));
         lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 1);
     }
+}
+
+// A stack decoded from JSON, as the sender symbolized it.
+inline void write_decoded_stack(fmt::memory_buffer& out, const decoded_frame& d, std::string_view indent) {
+    std::size_t n = 0;
+    for_each_line(d.symbolized, [&](std::string_view line) {
+        put(out, indent, n++, "# ");
+        put_escaped(out, line);  // the sender's text: kept to one line
+        put(out, '\n');
+    });
     if (d.truncated) put(out, indent, "... deeper frames not captured by the sender\n");
 }
 

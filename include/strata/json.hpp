@@ -238,11 +238,7 @@ private:
 
 inline void write_lines(json_writer& w, std::string_view lines) {
     w.begin_array();
-    while (!lines.empty()) {
-        const auto end = lines.find('\n');
-        w.value(lines.substr(0, end));
-        lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 1);
-    }
+    for_each_line(lines, [&](std::string_view line) { w.value(line); });
     w.end_array();
 }
 
@@ -323,12 +319,8 @@ inline std::string encode(const error& e) {
         const decoded_frame* d = decoded_of(origin_frame);
         origin_lines = d ? d->symbolized : symbolized_lines(origin_frame);
         text.clear();
-        std::string_view lines = origin_lines;
-        for (std::size_t n = 0; !lines.empty(); ++n) {
-            const auto end = lines.find('\n');
-            put(text, n, "# ", lines.substr(0, end), '\n');
-            lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 1);
-        }
+        std::size_t n = 0;
+        for_each_line(origin_lines, [&](std::string_view line) { put(text, n++, "# ", line, '\n'); });
         w.key("exception.stacktrace");
         w.value(std::string_view(text.data(), text.size()));
     }
@@ -612,10 +604,7 @@ public:
     // Text the receiver puts into its own records' headers: no line breaks or
     // other control characters, so a peer cannot forge a log line.
     static bool one_line(std::string_view s, std::size_t min, std::size_t max) {
-        if (s.size() < min || s.size() > max) return false;
-        for (const char c : s)
-            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
-        return true;
+        return s.size() >= min && s.size() <= max && !has_control(s);
     }
 
     enum class want { object, array, string, boolean, integer, number };

@@ -198,11 +198,21 @@ inline void free_misc(misc_node* n) noexcept {
     }
 }
 
+// What is shown of a message holding a sensitive value where it cannot be hashed.
+inline constexpr std::string_view withheld_message = "(message withheld: it holds a sensitive value)";
+
+// The outermost message as text that never shows a sensitive value, without
+// hashing (which may need memory): the message, or withheld_message.
+inline std::string_view safe_message(const frame* f) noexcept {
+    if (!f) return "(no error)";
+    if (f->n_secrets) return withheld_message;
+    return f->message;
+}
+
 inline void destroy_frame(frame* f) noexcept {
 #if STRATA_CHECKED
     if (!f->checked.load(std::memory_order_relaxed))
-        detail::unchecked_handler.load()(unchecked_error{
-            f->layer->name, f->n_secrets ? "(message withheld: it holds a sensitive value)" : f->message, f->loc});
+        detail::unchecked_handler.load()(unchecked_error{f->layer->name, safe_message(f), f->loc});
 #endif
     if (f->pops) f->pops->destroy(f->payload);
     free_misc(f->misc_head);
