@@ -705,7 +705,7 @@ verdict check_handled(const handled& h, const handled& full, const builder& b, b
 
 // The first ID handle() gives in a run (each run starts from it, so that the ID's
 // length, and with it the allocations, are the same in every run).
-void reset_ids(std::uint64_t first) { strata::detail::ids().next.store(first); }
+void reset_ids(std::uint64_t first) { strata::detail::process().id_next.store(first); }
 
 void sweep_handle(const builder& b, std::uint64_t first_id, bool prepared) {
     const strata::handle_options options{&probe_sink()};

@@ -95,13 +95,24 @@ struct task_context {
     scope* s;
     task_context* outer;
 };
-inline thread_local task_context* current_task = nullptr;
+// Kept as a thread-specific value of the process state, not a thread_local of
+// this header: a task started by one module (the executable's with_timeout) and
+// beating or asking stop_cause() in another (a shared library, a plugin) must see
+// the same task.
+inline task_context* current_task() noexcept {
+    const process_state& st = process();
+    return st.task_key_ok ? static_cast<task_context*>(sys::pthread_getspecific(st.task_key)) : nullptr;
+}
+inline void set_current_task(task_context* c) noexcept {
+    const process_state& st = process();
+    if (st.task_key_ok) sys::pthread_setspecific(st.task_key, c);
+}
 
 // While it lives, the task running on this thread belongs to `s`.
 class task_context_guard {
 public:
-    explicit task_context_guard(scope& s) noexcept : ctx_{&s, current_task} { current_task = &ctx_; }
-    ~task_context_guard() { current_task = ctx_.outer; }
+    explicit task_context_guard(scope& s) noexcept : ctx_{&s, current_task()} { set_current_task(&ctx_); }
+    ~task_context_guard() { set_current_task(ctx_.outer); }
     task_context_guard(const task_context_guard&) = delete;
     task_context_guard& operator=(const task_context_guard&) = delete;
 
@@ -109,17 +120,18 @@ private:
     task_context ctx_;
 };
 
-// Every live scope, so that a token handed to another thread still finds its
-// cause. One global lock, taken when a scope starts and ends (next to the cost of
-// the thread a scope starts, small) and by stop_cause() for a token that is not
-// the running task's own; never by making, wrapping or handling errors.
+// Every live scope of the process (whichever module made it), so that a token
+// handed to another thread or module still finds its cause. One process-wide
+// lock, taken when a scope starts and ends (next to the cost of the thread a
+// scope starts, small) and by stop_cause() for a token that is not the running
+// task's own; never by making, wrapping or handling errors.
 struct scope_list {
-    std::mutex m;
-    scope* head = nullptr;
+    std::mutex& m;
+    void*& head;
 };
-inline scope_list& live_scopes() noexcept {
-    static scope_list list;
-    return list;
+inline scope_list live_scopes() noexcept {
+    process_state& st = process();
+    return {st.scopes_mutex, st.scopes_head};
 }
 
 // One stop source and why it stopped. The cause is set once, before the tokens
@@ -137,9 +149,9 @@ public:
         : where_(where), parent_(how == link::none ? nullptr : parent) {
         restart();
         {
-            scope_list& list = live_scopes();
+            const scope_list list = live_scopes();
             std::lock_guard lock(list.m);
-            next_ = list.head;
+            next_ = static_cast<scope*>(list.head);
             if (next_) next_->prev_ = this;
             list.head = this;
         }
@@ -147,7 +159,7 @@ public:
     }
     ~scope() {
         link_.reset();  // waits for a callback that is running
-        scope_list& list = live_scopes();
+        const scope_list list = live_scopes();
         std::lock_guard lock(list.m);
         if (prev_)
             prev_->next_ = next_;
@@ -208,11 +220,11 @@ public:
     // a lock.
     static error cause_of(const std::stop_token& token) noexcept {
         if (!token.stop_requested()) return {};
-        for (task_context* c = current_task; c; c = c->outer)
+        for (task_context* c = current_task(); c; c = c->outer)
             if (c->s->token() == token) return c->s->cause();
-        scope_list& list = live_scopes();
+        const scope_list list = live_scopes();
         std::lock_guard lock(list.m);
-        for (scope* s = list.head; s; s = s->next_)
+        for (scope* s = static_cast<scope*>(list.head); s; s = s->next_)
             if (s->source_.get_token() == token) return s->cause();
         return {};
     }
@@ -245,7 +257,10 @@ private:
     std::optional<std::stop_callback<follow>> link_;  // last: it may fire at once
 };
 
-inline scope* parent_scope() noexcept { return current_task ? current_task->s : nullptr; }
+inline scope* parent_scope() noexcept {
+    task_context* c = current_task();
+    return c ? c->s : nullptr;
+}
 
 // Adds `other`'s chain to e as the misc entry <prefix><n> ("replica_2"), so that
 // one error can carry failures that would otherwise be dropped. Out of memory the
@@ -341,7 +356,7 @@ inline error stalled_error(location where, std::string_view what, const stall& s
 // no strata work runs on this thread (a thread the task started itself cannot
 // beat for it).
 inline bool beat() noexcept {
-    detail::task_context* c = detail::current_task;
+    detail::task_context* c = detail::current_task();
     if (!c) return false;
     c->s->beat(detail::steady::now());
     return true;

@@ -51,6 +51,12 @@
 #endif
 #endif
 
+// Not a setting: marks strata's inline variables and the functions that hold
+// statics as one copy per module, never exported (so never STB_GNU_UNIQUE, which
+// would pin a plugin in memory). What must be one per process lives in the
+// process state (detail/process.hpp).
+#define STRATA_MODULE_LOCAL __attribute__((visibility("hidden")))
+
 static_assert(STRATA_CAPTURE_POLICY >= 0 && STRATA_CAPTURE_POLICY <= 2,
               "STRATA_CAPTURE_POLICY must be 0 (off), 1 (origin) or 2 (every_frame)");
 static_assert(STRATA_FORMAT_MAX_FRAMES >= 2, "STRATA_FORMAT_MAX_FRAMES must be at least 2");

@@ -18,7 +18,6 @@
 #include <typeinfo>
 #include <utility>
 
-#include <cxxabi.h>
 #include <fmt/format.h>
 
 #include "config.hpp"
@@ -133,7 +132,7 @@ inline bool format_message(fmt::memory_buffer& buf, fmt::string_view f, fmt::for
 
 inline void append_demangled(fmt::memory_buffer& buf, const char* mangled) noexcept {
     int status = 0;
-    char* d = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+    char* d = sys::cxa_demangle(mangled, nullptr, nullptr, &status);
     append(buf, d ? d : mangled);
     std::free(d);
 }
@@ -203,9 +202,9 @@ frame* make_cause_frame(const T& cause, const stack_buffer* stack) noexcept {
                     std::rethrow_exception(cause);
                 } catch (const std::exception& e) {
                     append(msg, e.what());
-                    append_demangled(det, abi::__cxa_current_exception_type()->name());
+                    append_demangled(det, sys::cxa_current_exception_type()->name());
                 } catch (...) {
-                    const std::type_info* t = abi::__cxa_current_exception_type();
+                    const std::type_info* t = sys::cxa_current_exception_type();
                     if (t) append_demangled(det, t->name());
                     fmt::format_to(fmt::appender(msg), "exception of type {} (not derived from std::exception)",
                                    std::string_view(det.data(), det.size()));
@@ -393,7 +392,7 @@ public:
     const T* inner_as() const noexcept {
         detail::mark_checked(f_);
         for (const detail::frame* f = f_; f; f = f->inner)
-            if (f->pops && f->pops->type_id == &detail::type_id_of<T>) return static_cast<const T*>(f->payload);
+            if (f->pops && *f->pops->type == typeid(T)) return static_cast<const T*>(f->payload);
         return nullptr;
     }
 

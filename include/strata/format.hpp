@@ -85,6 +85,10 @@ struct symbol_cache {
     slot table[slots];
     std::mutex overflow_mutex;
     overflow_node* overflow = nullptr;
+    // The dlpi_subs (objects unloaded so far) the cache was made under: after an
+    // unload, an address may belong to another object, so the cache is replaced.
+    unsigned long long subs = 0;
+    symbol_cache* retired_next = nullptr;  // the caches replaced before this one
 
     static std::size_t home(std::uintptr_t pc) noexcept {
         return static_cast<std::size_t>((pc * 0x9E3779B97F4A7C15ull) >> (64 - 14));
@@ -141,19 +145,89 @@ struct symbol_cache {
     }
 };
 
+// How many objects the process has unloaded so far (dl_iterate_phdr's counter;
+// it asks the first object only).
+inline unsigned long long objects_unloaded() noexcept {
+    unsigned long long subs = 0;
+    sys::dl_iterate_phdr(
+        [](sys::dl_phdr_info* info, std::size_t size, void* out) -> int {
+            if (size >= offsetof(sys::dl_phdr_info, subs) + sizeof info->subs)
+                *static_cast<unsigned long long*>(out) = info->subs;
+            return 1;
+        },
+        &subs);
+    return subs;
+}
+
+// The process-wide cache (one for every module: detail/process.hpp), made again
+// when an object (a plugin) has been unloaded since it was made, so that no
+// address is ever named after code that is gone. Deliberately never destroyed:
+// errors may be formatted during static destruction, and symbols handed out stay
+// valid (replaced caches stay reachable). Made on first use; if memory is short
+// then, tried again next time (the first that succeeds is installed), so one
+// failure does not turn symbols off for the rest of the process.
 inline symbol_cache* the_symbol_cache() noexcept {
-    // Deliberately never destroyed: errors may be formatted during static
-    // destruction. Made on first use; if memory is short then, tried again next
-    // time (the first that succeeds is installed), so one failure does not turn
-    // symbols off for the rest of the process.
-    static std::atomic<symbol_cache*> cache{nullptr};
-    if (symbol_cache* c = cache.load(std::memory_order_acquire)) return c;
-    symbol_cache* fresh = new (std::nothrow) symbol_cache();
+    process_state& st = process();
+    const unsigned long long subs = objects_unloaded();
+    auto* c = static_cast<symbol_cache*>(st.symbol_cache.load(std::memory_order_acquire));
+    if (c && c->subs == subs) return c;
+    auto* fresh = new (std::nothrow) symbol_cache();
     if (!fresh) return nullptr;
-    symbol_cache* expected = nullptr;
-    if (cache.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) return fresh;
+    fresh->subs = subs;
+    fresh->retired_next = c;
+    void* expected = c;
+    if (st.symbol_cache.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) return fresh;
     delete fresh;
-    return expected;
+    return static_cast<symbol_cache*>(expected);
+}
+
+// Boost.Stacktrace's libbacktrace state is made once per thread, on the thread's
+// first look-up, from the objects loaded then, and never refreshed: after an
+// unload it would name a new object's code after the old one's. Such a thread's
+// look-ups run on a new thread instead (which pays for loading debug information
+// again: this happens only after an object was unloaded).
+inline bool thread_symbolizer_is_current() noexcept {
+    const process_state& st = process();
+    if (!st.symbolizer_key_ok) return true;
+    const unsigned long long now = objects_unloaded() + 1;
+    const auto made = reinterpret_cast<std::uintptr_t>(sys::pthread_getspecific(st.symbolizer_key));
+    if (made == 0) {
+        sys::pthread_setspecific(st.symbolizer_key, reinterpret_cast<void*>(static_cast<std::uintptr_t>(now)));
+        return true;
+    }
+    return made == now;
+}
+
+// Runs fn() here, or on a new thread when this thread's libbacktrace state is out
+// of date (if no thread can be started, here: a stale name beats none).
+template <class Fn>
+void on_current_symbolizer(Fn&& fn) {
+    if (thread_symbolizer_is_current()) return fn();
+#if STRATA_HAS_EXCEPTIONS
+    try {
+        std::thread t([&] {
+            thread_symbolizer_is_current();  // a new thread: records the current count
+            fn();
+        });
+        t.join();
+        return;
+    } catch (const std::system_error&) {
+    }
+#endif
+    fn();
+}
+
+// Whether pc is in an object loaded now (dladdr knows it).
+inline bool in_loaded_object(std::uintptr_t pc) noexcept {
+    sys::dl_info info{};
+    return sys::dladdr(reinterpret_cast<const void*>(pc), &info) != 0;
+}
+
+// The text of an address in no loaded object (its object was unloaded).
+inline std::string unloaded_text(std::uintptr_t pc) {
+    fmt::memory_buffer out;
+    fmt::format_to(fmt::appender(out), "{:#x} in (an object since unloaded)", pc);
+    return std::string(out.data(), out.size());
 }
 
 // libbacktrace (gcc 12) joins the compilation directory to a file name that is
@@ -164,7 +238,7 @@ inline std::string_view tidy_file_name(std::string_view file) noexcept {
     return pos == std::string_view::npos ? file : file.substr(pos + 1);
 }
 
-inline const symbol& unknown_symbol() noexcept {
+STRATA_MODULE_LOCAL inline const symbol& unknown_symbol() noexcept {
     static const symbol s{};
     return s;
 }
@@ -185,8 +259,30 @@ inline void tidy_function_name(std::string& name) {
 // "function at file:line" (name(), source_file() and source_line() would ask three
 // times); the symbol takes the text apart without copying it.
 inline symbol resolve_symbol(std::uintptr_t pc) {
-    const boost::stacktrace::frame f(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pc));
-    return symbol(boost::stacktrace::to_string(f));
+    if (!in_loaded_object(pc)) return symbol(unloaded_text(pc));
+    std::string text;
+    on_current_symbolizer([&] {
+        const boost::stacktrace::frame f(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pc));
+        text = boost::stacktrace::to_string(f);
+    });
+    return symbol(std::move(text));
+}
+
+// Each address on its own (used when one of them is in an unloaded object).
+template <class Each>
+void resolve_one_by_one(const std::uintptr_t* pcs, std::size_t n, Each& each) {
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!in_loaded_object(pcs[i])) {
+            each(i, unloaded_text(pcs[i]));
+            continue;
+        }
+        std::string text;
+        on_current_symbolizer([&] {
+            const boost::stacktrace::frame f(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pcs[i]));
+            text = boost::stacktrace::to_string(f);
+        });
+        each(i, std::move(text));
+    }
 }
 
 // Several addresses (at most STRATA_MAX_STACK_DEPTH) in one call to the function
@@ -197,11 +293,14 @@ template <class Each>
 void resolve_symbols(const std::uintptr_t* pcs, std::size_t n, Each&& each) {
     std::size_t done = 0;
     if (n > STRATA_MAX_STACK_DEPTH) n = STRATA_MAX_STACK_DEPTH;
+    for (std::size_t i = 0; i < n; ++i)  // an unloaded object's addresses are never named
+        if (!in_loaded_object(pcs[i])) return resolve_one_by_one(pcs, n, each);
     if (n) {
         boost::stacktrace::frame frames[STRATA_MAX_STACK_DEPTH];
         for (std::size_t i = 0; i < n; ++i)
             frames[i] = boost::stacktrace::frame(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pcs[i]));
-        const std::string text = boost::stacktrace::detail::to_string(frames, n);
+        std::string text;
+        on_current_symbolizer([&] { text = boost::stacktrace::detail::to_string(frames, n); });
         for (std::size_t pos = 0; pos < text.size() && done < n;) {
             std::size_t end = text.find('\n', pos);
             if (end == std::string::npos) end = text.size();

@@ -15,10 +15,6 @@
 #include <string>
 #include <string_view>
 
-#include <pthread.h>
-#include <sys/types.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include "error.hpp"
@@ -105,73 +101,77 @@ inline void stderr_sink(const log_record& r) noexcept {
     std::fflush(stderr);
 }
 
-// The process-wide sink. A replaced sink is never freed: a handle() on another
-// thread may still be calling it, and reading the pointer must stay lock-free.
-inline std::atomic<const log_sink*> global_sink{nullptr};
+// The process-wide sink (one for every module: detail/process.hpp). A replaced
+// sink is never freed: a handle() on another thread may still be calling it, and
+// reading the pointer must stay lock-free.
+inline const log_sink* global_sink() noexcept {
+    return static_cast<const log_sink*>(process().log_sink.load(std::memory_order_acquire));
+}
 
 // Replaced sinks, kept reachable until the process ends.
 struct retired_sink {
     const log_sink* sink;
     retired_sink* next;
 };
-inline std::atomic<retired_sink*> retired_sinks{nullptr};
 
-// The calling thread's id, cached; 0 means "look it up again" (after fork()).
-inline thread_local long cached_thread_id = 0;
+// The calling thread's id, cached per module; 0 means "look it up again" (a fork()
+// child's thread is its parent's forking thread, with its cache).
+STRATA_MODULE_LOCAL inline thread_local long cached_thread_id = 0;
+inline void forget_thread_id() { cached_thread_id = 0; }
 
-// A random per-process prefix (50 bits, 10 base-32 characters) plus a counter:
-// IDs are unique across processes and machines without a lock or a registry. A
-// child made by fork() draws a new prefix, so it never repeats its parent's IDs.
-struct id_source {
-    char prefix[11] = {};
-    std::atomic<std::uint64_t> next{1};
-
-    id_source() noexcept {
-        renew();
-        ::pthread_atfork(nullptr, nullptr, [] {
-            ids().renew();
-            cached_thread_id = 0;
-        });
-    }
-
-    void renew() noexcept {
-        const std::uint64_t bits = random_bits();
-        static constexpr char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";  // Crockford's base 32
-        for (int i = 0; i < 10; ++i) prefix[i] = alphabet[(bits >> (5 * i)) & 31];
-        next.store(1, std::memory_order_relaxed);
-    }
-
-    static id_source& ids() noexcept {
-        static id_source s;
-        return s;
-    }
+// IDs: a random per-process prefix (50 bits, 10 base-32 characters) plus a
+// counter, unique across processes and machines without a lock or a registry. A
+// child made by fork() draws a new prefix for new IDs; an ID given is stored whole
+// (prefix and number) in its frame, so it keeps its value in the child.
+struct assigned_id {
+    std::uint64_t prefix;
+    std::uint64_t seq;
 };
-
-inline id_source& ids() noexcept { return id_source::ids(); }
+inline assigned_id next_id() noexcept {
+    process_state& st = process();
+    // Set up this module's fork() hook for the thread-id cache (once, cheaply).
+    if (!module_fork_child_hook.load(std::memory_order_relaxed)) module_fork_child_hook.store(&forget_thread_id);
+    const std::uint64_t seq = st.id_next.fetch_add(1, std::memory_order_relaxed);
+    return {st.id_prefix.load(std::memory_order_relaxed), seq};
+}
 
 // "<prefix>-<seq>", assigned in one go: out is the whole ID or, if memory for it
 // cannot be had (it throws), left as it was.
-inline void format_id(std::string& out, std::uint64_t seq) {
-    const fmt::format_int digits(seq);
-    char id[32];
-    std::memcpy(id, ids().prefix, 10);
-    id[10] = '-';
-    std::memcpy(id + 11, digits.data(), digits.size());
-    out.assign(id, 11 + digits.size());
+inline std::size_t format_id(char (&text)[32], assigned_id id) noexcept {
+    constexpr char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";  // Crockford's base 32
+    const fmt::format_int digits(id.seq);
+    for (int i = 0; i < 10; ++i) text[i] = alphabet[(id.prefix >> (5 * i)) & 31];
+    text[10] = '-';
+    std::memcpy(text + 11, digits.data(), digits.size());
+    text[11 + digits.size()] = '\0';
+    return 11 + digits.size();
+}
+inline void format_id(std::string& out, assigned_id id) {
+    char text[32];
+    out.assign(text, format_id(text, id));
 }
 
-inline std::string_view host_name() noexcept {
+// The ID handle() gave frame f, if it gave one.
+inline bool reported_id(const frame* f, assigned_id& id) noexcept {
+    if (!f || (f->flags & immortal)) return false;
+    id.seq = f->report_seq.load(std::memory_order_acquire);
+    if (id.seq == 0) return false;
+    id.prefix = f->report_prefix.load(std::memory_order_relaxed);
+    return true;
+}
+
+STRATA_MODULE_LOCAL inline std::string_view host_name() noexcept {
     static const struct host {
         char name[256] = {};
         host() noexcept {
-            if (gethostname(name, sizeof name - 1) != 0) std::snprintf(name, sizeof name, "unknown-host");
+            if (sys::gethostname(name, sizeof name - 1) != 0) std::snprintf(name, sizeof name, "unknown-host");
         }
     } h;
     return h.name;
 }
 
 inline long thread_id() noexcept {
-    if (cached_thread_id == 0) cached_thread_id = static_cast<long>(::gettid());
+    if (cached_thread_id == 0) cached_thread_id = static_cast<long>(sys::gettid());
     return cached_thread_id;
 }
 
@@ -226,14 +226,19 @@ inline void write_record(fmt::memory_buffer& out, const error& e, const report& 
 // Replaces the process-wide log sink; an empty sink restores stderr. Thread-safe:
 // handle() calls in flight finish with the sink they started with. The sink
 // replaced is kept (not destroyed) until the process ends, since such a call may
-// still be using it: set a sink once, not in a loop.
+// still be using it: set a sink once, not in a loop. One sink for the process:
+// records handled in any module (shared library, plugin) go to it. The sink is
+// code of the module that set it: a plugin that sets one puts the previous one
+// back before it is unloaded.
 inline void set_log_sink(log_sink sink) {
+    detail::process_state& st = detail::process();
     const log_sink* next = sink ? new log_sink(std::move(sink)) : nullptr;
-    const log_sink* old = detail::global_sink.exchange(next, std::memory_order_acq_rel);
+    const auto* old = static_cast<const log_sink*>(st.log_sink.exchange(next, std::memory_order_acq_rel));
     if (old) {
-        auto* r = new detail::retired_sink{old, detail::retired_sinks.load(std::memory_order_relaxed)};
-        while (!detail::retired_sinks.compare_exchange_weak(r->next, r, std::memory_order_release)) {
-        }
+        auto* r = new detail::retired_sink{old, static_cast<detail::retired_sink*>(st.retired_sinks.load(std::memory_order_relaxed))};
+        void* head = r->next;
+        while (!st.retired_sinks.compare_exchange_weak(head, r, std::memory_order_release))
+            r->next = static_cast<detail::retired_sink*>(head);
     }
 }
 
@@ -249,22 +254,27 @@ inline void set_log_sink(log_sink sink) {
     report r;
     detail::frame* f = detail::access::get(e);
     r.is_bug = !f || !f->layer->user_facing;
-    // Report once: the first handle() of a frame fixes its ID.
+    // Report once: the first handle() of a frame fixes its ID, stored whole.
     bool first = true;
-    std::uint64_t seq = 0;
+    detail::assigned_id id{};
     if (f && !(f->flags & detail::immortal)) {
-        seq = f->report_seq.load(std::memory_order_acquire);
-        if (seq != 0) {
+        if (detail::reported_id(f, id)) {
             first = false;
         } else {
-            const std::uint64_t mine = detail::ids().next.fetch_add(1, std::memory_order_relaxed);
-            if (f->report_seq.compare_exchange_strong(seq, mine, std::memory_order_acq_rel))
-                seq = mine;
-            else
-                first = false;  // another thread reported it first: seq holds its ID
+            const detail::assigned_id mine = detail::next_id();
+            // The prefix is written before the number is published; a racing
+            // handle() in this process writes the same prefix.
+            f->report_prefix.store(mine.prefix, std::memory_order_relaxed);
+            std::uint64_t seen = 0;
+            if (f->report_seq.compare_exchange_strong(seen, mine.seq, std::memory_order_acq_rel)) {
+                id = mine;
+            } else {
+                first = false;  // another thread reported it first
+                detail::reported_id(f, id);
+            }
         }
     } else {
-        seq = detail::ids().next.fetch_add(1, std::memory_order_relaxed);
+        id = detail::next_id();
     }
 #if STRATA_HAS_EXCEPTIONS
     try {
@@ -272,7 +282,7 @@ inline void set_log_sink(log_sink sink) {
         if (const detail::decoded_frame* d = detail::decoded_of(f); d && !d->id.empty())
             r.id = d->id;  // the sender handled it: its ID finds the sender's record too
         else
-            detail::format_id(r.id, seq);
+            detail::format_id(r.id, id);
         if (r.is_bug) {
             r.user_message = std::string(options.bug_message);
         } else {
@@ -282,12 +292,12 @@ inline void set_log_sink(log_sink sink) {
         }
         if (!first) return r;
         const auto now = std::chrono::system_clock::now();
-        const long pid = static_cast<long>(::getpid());
+        const long pid = static_cast<long>(detail::sys::getpid());
         const long tid = detail::thread_id();
         fmt::memory_buffer text;
         detail::write_record(text, e, r, now, pid, tid);
         const log_record rec{r.id, std::string_view(text.data(), text.size()), e, r, now, detail::host_name(), pid, tid};
-        const log_sink* sink = options.sink ? options.sink : detail::global_sink.load(std::memory_order_acquire);
+        const log_sink* sink = options.sink ? options.sink : detail::global_sink();
         if (sink && *sink) {
 #if STRATA_HAS_EXCEPTIONS
             try {
@@ -307,9 +317,12 @@ inline void set_log_sink(log_sink sink) {
         if (!r.id.empty())  // the ID the caller got (the sender's, for a decoded error)
             std::fprintf(stderr, "[%s] strata: out of memory while reporting an error: %.200s\n", r.id.c_str(),
                          detail::safe_message(f).data());
-        else
-            std::fprintf(stderr, "[%.10s-%llu] strata: out of memory while reporting an error: %.200s\n",
-                         detail::ids().prefix, static_cast<unsigned long long>(seq), detail::safe_message(f).data());
+        else {
+            char text[32];
+            detail::format_id(text, id);
+            std::fprintf(stderr, "[%s] strata: out of memory while reporting an error: %.200s\n", text,
+                         detail::safe_message(f).data());
+        }
     }
 #endif
     return r;

@@ -289,10 +289,10 @@ inline void write_misc(json_writer& w, const misc_node* n) {
 
 inline std::string frame_id(const frame* f) {
     if (const decoded_frame* d = decoded_of(f); d && !d->id.empty()) return d->id;
-    const std::uint64_t seq = (f->flags & immortal) ? 0 : f->report_seq.load(std::memory_order_acquire);
-    if (seq == 0) return {};
+    assigned_id given{};
+    if (!reported_id(f, given)) return {};
     std::string id;
-    format_id(id, seq);
+    format_id(id, given);
     return id;
 }
 
@@ -360,7 +360,7 @@ inline std::string encode(const error& e) {
         w.key("host");
         w.value(o ? std::string_view(o->host) : host_name());
         w.key("pid");
-        w.value(static_cast<std::int64_t>(o ? o->pid : static_cast<long>(::getpid())));
+        w.value(static_cast<std::int64_t>(o ? o->pid : static_cast<long>(sys::getpid())));
         w.key("thread");
         w.value(static_cast<std::int64_t>(o ? o->thread : thread_id()));
         w.key("time");

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "config.hpp"
+
 namespace strata {
 
 // What a frame knows about its layer at run time. One static record per layer type.
@@ -37,7 +39,7 @@ constexpr bool user_facing_of() noexcept {
 // failing that, by name (a frame decoded from JSON has only the name), so layer
 // names must be unique within an application.
 template <layer_tag L>
-inline constexpr layer_info layer_info_of{std::string_view(L::name), detail::user_facing_of<L>(), false};
+STRATA_MODULE_LOCAL inline constexpr layer_info layer_info_of{std::string_view(L::name), detail::user_facing_of<L>(), false};
 
 // The book's LowLevelErr: a raw failure at a module boundary. Not shown to users.
 struct low_level {

@@ -76,7 +76,7 @@ private:
 };
 
 inline const decoded_frame* decoded_of(const frame* f) noexcept {
-    if (!f || !(f->flags & decoded) || !f->pops || f->pops->type_id != &type_id_of<decoded_payload>) return nullptr;
+    if (!f || !(f->flags & decoded) || !f->pops || *f->pops->type != typeid(decoded_payload)) return nullptr;
     return static_cast<const decoded_payload*>(f->payload)->get();
 }
 

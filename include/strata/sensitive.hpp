@@ -25,9 +25,6 @@
 #include <type_traits>
 #include <utility>
 
-#include <sys/random.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include "detail/frame.hpp"
@@ -53,15 +50,6 @@ template <class T>
 inline constexpr bool is_sensitive_v<sensitive_value<T>> = true;
 
 namespace detail {
-
-inline std::uint64_t random_bits() noexcept {
-    std::uint64_t bits = 0;
-    if (getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits)) {
-        bits = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-               (static_cast<std::uint64_t>(::getpid()) << 32) ^ reinterpret_cast<std::uintptr_t>(&bits);
-    }
-    return bits;
-}
 
 // SipHash-2-4 (Aumasson and Bernstein): a keyed hash made for short inputs.
 inline std::uint64_t siphash24(std::uint64_t k0, std::uint64_t k1, std::string_view data) noexcept {
@@ -109,41 +97,37 @@ inline std::uint64_t siphash24(std::uint64_t k0, std::uint64_t k1, std::string_v
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-// The process's hashing key: from STRATA_SENSITIVE_KEY at first use, else random.
-// The 128 bits are published together (one pointer to an immutable pair), so a
-// hash never mixes halves of two keys. Keys replaced are kept: a hash in flight
-// may still read one (set the key once, at start-up).
+// The process's hashing key (one for every module, detail/process.hpp): from
+// STRATA_SENSITIVE_KEY (read, and removed from the environment, when strata is
+// first used), else random. The 128 bits are published together (one pointer to
+// an immutable pair), so a hash never mixes halves of two keys. Keys replaced are
+// kept: a hash in flight may still read one (set the key once, at start-up).
 struct sensitive_key {
-    struct pair {
-        std::uint64_t k0, k1;
-        const pair* older;  // keeps the keys replaced reachable (never freed)
-    };
-    std::atomic<const pair*> current{nullptr};
-    pair first{};
-
-    sensitive_key() noexcept {
-        if (const char* env = std::getenv("STRATA_SENSITIVE_KEY"); env && *env)
-            first = derive(env, nullptr);
-        else
-            first = pair{random_bits(), random_bits(), nullptr};
-        current.store(&first, std::memory_order_release);
-    }
+    using pair = key_pair;
     // A key of any length becomes 128 bits.
     static pair derive(std::string_view secret, const pair* older) noexcept {
         return pair{siphash24(0x7374726174612d30ULL, 0x6b65792d64657269ULL, secret),
                     siphash24(0x7374726174612d31ULL, 0x6b65792d64657269ULL, secret), older};
     }
-    // False when memory for the new key cannot be had (the old one stays).
-    bool set(std::string_view secret) noexcept {
-        const pair* p = new (std::nothrow) pair(derive(secret, current.load(std::memory_order_acquire)));
-        if (!p) return false;
-        current.store(p, std::memory_order_release);
-        return true;
+    static const pair& current() noexcept {
+        process_state& st = process();
+        if (const pair* p = st.key.load(std::memory_order_acquire)) [[likely]]
+            return *p;
+        std::lock_guard lock(st.key_mutex);
+        if (const pair* p = st.key.load(std::memory_order_acquire)) return *p;
+        st.first_key = st.key_secret ? derive(st.key_secret, nullptr) : pair{random_bits(), random_bits(), nullptr};
+        st.key.store(&st.first_key, std::memory_order_release);
+        return st.first_key;
     }
-    pair get_pair() const noexcept { return *current.load(std::memory_order_acquire); }
-    static sensitive_key& get() noexcept {
-        static sensitive_key k;
-        return k;
+    // False when memory for the new key cannot be had (the old one stays).
+    static bool set(std::string_view secret) noexcept {
+        current();  // the first key is made, so that the chain keeps it reachable
+        process_state& st = process();
+        std::lock_guard lock(st.key_mutex);
+        const pair* p = new (std::nothrow) pair(derive(secret, st.key.load(std::memory_order_acquire)));
+        if (!p) return false;
+        st.key.store(p, std::memory_order_release);
+        return true;
     }
 };
 
@@ -152,7 +136,7 @@ inline constexpr std::string_view sensitive_prefix = "<sensitive:";
 
 // A value's keyed hash, under the key in force now.
 inline std::uint64_t sensitive_hash(std::string_view value) noexcept {
-    const sensitive_key::pair k = sensitive_key::get().get_pair();
+    const sensitive_key::pair k = sensitive_key::current();
     return siphash24(k.k0, k.k1, value);
 }
 
@@ -179,16 +163,18 @@ struct secret_collector {
     secret_span spans[capacity];
     std::uint32_t n = 0;
 };
-inline thread_local secret_collector* active_secrets = nullptr;
+STRATA_MODULE_LOCAL inline thread_local secret_collector* active_secrets = nullptr;
 
 }  // namespace detail
 
 // Hashes values from now on with a key derived from `secret` (of any length). Set
 // it once, at start-up, and the same in every process whose records should
-// correlate. STRATA_SENSITIVE_KEY in the environment does the same at first use.
+// correlate. STRATA_SENSITIVE_KEY in the environment does the same when strata is
+// first used in the process (and is then removed from the environment, so that
+// child processes do not inherit it). One key for the whole process, every module.
 // Each call keeps a few bytes until the process ends. False only when memory for
 // the new key cannot be had; the key in force then stays.
-inline bool set_sensitive_key(std::string_view secret) noexcept { return detail::sensitive_key::get().set(secret); }
+inline bool set_sensitive_key(std::string_view secret) noexcept { return detail::sensitive_key::set(secret); }
 
 // The hash a value is shown as: "<sensitive:" + 12 hex digits + ">". The text of a
 // non-string value is what fmt prints for it ("{}").

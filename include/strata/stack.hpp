@@ -6,10 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include <pthread.h>
-#include <unwind.h>
-
 #include "config.hpp"
+#include "detail/process.hpp"
+#include "detail/sys.hpp"
 
 namespace strata {
 
@@ -20,22 +19,20 @@ enum class capture_policy : unsigned char {
     every_frame = 2,  // every frame, including wraps of strata errors
 };
 
-namespace detail {
-inline std::atomic<capture_policy> g_capture_policy{static_cast<capture_policy>(STRATA_CAPTURE_POLICY)};
-}
-
-// The policy in force. Relaxed: a change is seen by other threads soon, not at once.
+// The policy in force, process-wide (every module sees the same; it starts from
+// the STRATA_CAPTURE_POLICY of the module that first used strata). Relaxed: a
+// change is seen by other threads soon, not at once.
 inline capture_policy get_capture_policy() noexcept {
     if constexpr (STRATA_CAPTURE_POLICY == 0)
         return capture_policy::off;
     else
-        return detail::g_capture_policy.load(std::memory_order_relaxed);
+        return static_cast<capture_policy>(detail::process().capture_policy.load(std::memory_order_relaxed));
 }
 
-// Change the policy at run time. With STRATA_CAPTURE_POLICY=0 capture is compiled
-// out and this has no effect.
+// Change the policy at run time, for the whole process. In a module built with
+// STRATA_CAPTURE_POLICY=0 capture is compiled out and this has no effect there.
 inline void set_capture_policy(capture_policy p) noexcept {
-    detail::g_capture_policy.store(p, std::memory_order_relaxed);
+    detail::process().capture_policy.store(static_cast<unsigned char>(p), std::memory_order_relaxed);
 }
 
 // A view of the program counters one frame captured, innermost call first. Each
@@ -70,18 +67,18 @@ struct unwind_state {
     bool truncated;
 };
 
-inline _Unwind_Reason_Code unwind_step(_Unwind_Context* ctx, void* arg) noexcept {
+inline int unwind_step(void* ctx, void* arg) noexcept {
     auto* s = static_cast<unwind_state*>(arg);
     int before_insn = 0;
-    std::uintptr_t ip = _Unwind_GetIPInfo(ctx, &before_insn);
-    if (ip == 0) return _URC_END_OF_STACK;
+    std::uintptr_t ip = sys::unwind_get_ip_info(ctx, &before_insn);
+    if (ip == 0) return sys::urc_end_of_stack;
     if (s->n == s->max) {
         s->truncated = true;
-        return _URC_END_OF_STACK;
+        return sys::urc_end_of_stack;
     }
     // A return address points after the call; step back into it.
     s->out[s->n++] = before_insn ? ip : ip - 1;
-    return _URC_NO_REASON;
+    return sys::urc_no_reason;
 }
 
 #if STRATA_FRAME_POINTERS
@@ -91,22 +88,22 @@ struct thread_stack_bounds {
     std::uintptr_t high = 0;
 
     thread_stack_bounds() noexcept {
-        pthread_attr_t attr;
-        if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+        sys::pthread_attr attr;
+        if (sys::pthread_getattr_np(sys::pthread_self(), &attr) != 0) return;
         void* addr = nullptr;
         std::size_t size = 0;
-        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+        if (sys::pthread_attr_getstack(&attr, &addr, &size) == 0) {
             low = reinterpret_cast<std::uintptr_t>(addr);
             high = low + size;
         }
-        pthread_attr_destroy(&attr);
+        sys::pthread_attr_destroy(&attr);
     }
 };
 
 // Walks the chain of saved frame pointers. Every address is checked to lie inside
 // the thread's stack, and each frame must be above the last, so a frame without a
 // frame pointer ends the walk instead of crashing it.
-[[gnu::noinline, gnu::no_sanitize_address]] inline std::size_t capture_stack(std::uintptr_t* out, std::size_t max,
+[[gnu::noinline, gnu::no_sanitize_address]] STRATA_MODULE_LOCAL inline std::size_t capture_stack(std::uintptr_t* out, std::size_t max,
                                                                              bool& truncated) noexcept {
     thread_local const thread_stack_bounds bounds;
     truncated = false;
@@ -133,7 +130,7 @@ struct thread_stack_bounds {
 // never allocates.
 [[gnu::noinline]] inline std::size_t capture_stack(std::uintptr_t* out, std::size_t max, bool& truncated) noexcept {
     unwind_state s{out, 0, max, false};
-    _Unwind_Backtrace(&unwind_step, &s);
+    sys::unwind_backtrace(&unwind_step, &s);
     truncated = s.truncated;
     return s.n;
 }

@@ -11,11 +11,13 @@
 #include <new>
 #include <string_view>
 #include <type_traits>
+#include <typeinfo>
 
 #include "../config.hpp"
 #include "../layer.hpp"
 #include "../location.hpp"
 #include "../misc.hpp"
+#include "process.hpp"
 
 namespace strata {
 
@@ -41,7 +43,11 @@ inline void default_unchecked_error_handler(const unchecked_error& e) noexcept {
     std::abort();
 }
 
-inline std::atomic<unchecked_error_handler> unchecked_handler{&default_unchecked_error_handler};
+// The handler in force, process-wide (detail/process.hpp).
+inline unchecked_error_handler current_unchecked_handler() noexcept {
+    void* h = process().unchecked_handler.load(std::memory_order_acquire);
+    return h ? reinterpret_cast<unchecked_error_handler>(h) : &default_unchecked_error_handler;
+}
 
 }  // namespace detail
 
@@ -49,8 +55,12 @@ inline std::atomic<unchecked_error_handler> unchecked_handler{&default_unchecked
 // tested it (operator bool, empty(), is<L>(), is_user_facing(), message(), a
 // result's has_value()), wrapped it, found in it, formatted or handled it. The
 // default prints the error and aborts, as LLVM does; returns the previous one.
+// Process-wide: one handler for every module (a plugin that sets one puts the
+// previous one back before it is unloaded).
 inline unchecked_error_handler set_unchecked_error_handler(unchecked_error_handler h) noexcept {
-    return detail::unchecked_handler.exchange(h ? h : &detail::default_unchecked_error_handler);
+    void* old = detail::process().unchecked_handler.exchange(h ? reinterpret_cast<void*>(h) : nullptr,
+                                                              std::memory_order_acq_rel);
+    return old ? reinterpret_cast<unchecked_error_handler>(old) : &detail::default_unchecked_error_handler;
 }
 
 }  // namespace strata
@@ -60,7 +70,10 @@ namespace strata::detail {
 // How to manage a non-strata cause kept inside a frame (an error_code, an
 // exception_ptr, or any value), without knowing its type.
 struct payload_ops {
-    const void* type_id;  // &type_id_of<T>
+    // typeid(T): compared with ==, which compares names, so that a payload made in
+    // one module is found by inner_as<T>() in another (each has its own type_info
+    // under -fvisibility=hidden); a type local to one module has a name of its own.
+    const std::type_info* type;
     void (*destroy)(void*) noexcept;
     // Copy-constructs *src into dst; false when the copy failed.
     bool (*copy)(const void* src, void* dst) noexcept;
@@ -69,11 +82,8 @@ struct payload_ops {
 };
 
 template <class T>
-inline constexpr char type_id_of = 0;
-
-template <class T>
-inline constexpr payload_ops payload_ops_of{
-    &type_id_of<T>,
+STRATA_MODULE_LOCAL inline constexpr payload_ops payload_ops_of{
+    &typeid(T),
     [](void* p) noexcept { static_cast<T*>(p)->~T(); },
     [](const void* src, void* dst) noexcept -> bool {
 #if STRATA_HAS_EXCEPTIONS
@@ -150,8 +160,11 @@ struct frame {
     misc_node* misc_tail = nullptr;
     const payload_ops* pops = nullptr;
     void* payload = nullptr;
-    // 0 until handle() reports this error; then the report's sequence number.
+    // 0 until handle() reports this error; then the report's sequence number,
+    // with the ID prefix in force when it was given (stored whole: a fork()
+    // child draws a new prefix, and this ID keeps the one it was given under).
     std::atomic<std::uint64_t> report_seq{0};
+    std::atomic<std::uint64_t> report_prefix{0};
     std::string_view message;
     // For cause frames: what kind of cause, e.g. "std::error_code generic:2".
     std::string_view detail;
@@ -212,7 +225,7 @@ inline std::string_view safe_message(const frame* f) noexcept {
 inline void destroy_frame(frame* f) noexcept {
 #if STRATA_CHECKED
     if (!f->checked.load(std::memory_order_relaxed))
-        detail::unchecked_handler.load()(unchecked_error{f->layer->name, safe_message(f), f->loc});
+        current_unchecked_handler()(unchecked_error{f->layer->name, safe_message(f), f->loc});
 #endif
     if (f->pops) f->pops->destroy(f->payload);
     free_misc(f->misc_head);
@@ -311,10 +324,10 @@ inline constexpr std::string_view oom_message = "out of memory while reporting a
 // The last resort when memory is short: one static frame per layer, so that the
 // layer (and with it is<L>() and the bug/user decision) survives.
 template <class L>
-inline frame oom_frame_of{&layer_info_of<L>, oom_message, immortal};
+STRATA_MODULE_LOCAL inline frame oom_frame_of{&layer_info_of<L>, oom_message, immortal};
 
 // What a failed strata::result holds after its error was moved out: it stays failed.
-inline frame moved_from_result_frame{&layer_info_of<untagged>, "(moved-from strata::result)", immortal};
+STRATA_MODULE_LOCAL inline frame moved_from_result_frame{&layer_info_of<untagged>, "(moved-from strata::result)", immortal};
 
 // Copy of `f` with its own misc list, so that with() never changes a shared frame,
 // over `inner` (a new reference is taken; by default f's own). nullptr when memory

@@ -1,0 +1,301 @@
+// strata/detail/process.hpp: the one room that holds what must be one per process
+// (the ID prefix and counter, the log sink, the sensitive key, the capture policy,
+// the unchecked-error handler, the cancellation scopes, the symbol cache), and the
+// only file that knows about shared libraries, dlopen and fork(). Private.
+//
+// Why not a global variable: strata is header-only, so every module (executable,
+// shared library, plugin) that includes it compiles its own copy of every global.
+// Built with -fvisibility=hidden, or opened with dlopen(RTLD_LOCAL), or with clang,
+// those copies stay apart; g++'s STB_GNU_UNIQUE joins some of them only with
+// default visibility, and at the price of making the module impossible to unload.
+// An exported symbol found through the dynamic linker fails the same cases: an
+// executable does not export its symbols unless linked with -rdynamic, and an
+// RTLD_LOCAL plugin's are invisible to the rest of the process.
+//
+// How modules meet instead: the first module to need the state maps one
+// read-only page (the anchor) at a fixed address chosen for strata's ABI version,
+// with MAP_FIXED_NOREPLACE, so that exactly one module in the process succeeds;
+// the anchor holds a pointer to the state, which lives in memory of its own at an
+// address the kernel picks. Every other module finds the anchor at the same
+// address. Nothing depends on symbols, visibility, compilers or dlopen flags, the
+// state belongs to no module (a plugin that made it can be unloaded), and fork()
+// copies it with the rest of memory. Each module caches the pointer, so asking
+// costs one load. If no candidate address can be had (another mapping sits on all
+// of them, or a sanitizer forbids the range), the module says so once on stderr
+// and keeps a state of its own: IDs stay unique, but that module's settings are
+// its own.
+//
+// Functions stored in the state (a log sink, an unchecked-error handler) are code
+// of the module that set them: a plugin that sets one must put it back before it
+// is unloaded.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <thread>
+
+#include "../config.hpp"
+#include "sys.hpp"
+
+namespace strata::detail {
+
+// Bumped whenever process_state's layout changes: modules built against another
+// layout meet at other addresses and keep a state of their own.
+inline constexpr std::uint32_t process_abi = 1;
+
+// A random 64-bit value: getrandom(), or the clock and the pid if it fails.
+inline std::uint64_t random_bits() noexcept {
+    std::uint64_t bits = 0;
+    if (sys::getrandom(&bits, sizeof bits, 0) != static_cast<long>(sizeof bits)) {
+        bits = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+               (static_cast<std::uint64_t>(sys::getpid()) << 32) ^ reinterpret_cast<std::uintptr_t>(&bits);
+    }
+    return bits;
+}
+
+// A sensitive-value hashing key (sensitive.hpp); replaced keys stay reachable.
+struct key_pair {
+    std::uint64_t k0 = 0;
+    std::uint64_t k1 = 0;
+    const key_pair* older = nullptr;
+};
+
+struct process_state {
+    // What made it, for the record.
+    int creator_pid = 0;
+
+    // IDs (handle.hpp): a random prefix drawn per process (again in a fork()
+    // child), and a counter. An ID once given is stored whole in its frame.
+    std::atomic<std::uint64_t> id_prefix{0};
+    std::atomic<std::uint64_t> id_next{1};
+    std::atomic<int> id_pid{0};
+
+    // The log sink in force (a const log_sink*) and the replaced ones, kept
+    // because a handle() in flight may still call them (handle.hpp).
+    std::atomic<const void*> log_sink{nullptr};
+    std::atomic<void*> retired_sinks{nullptr};
+
+    // The sensitive-value key (sensitive.hpp): null until first used. The
+    // STRATA_SENSITIVE_KEY secret is copied here and removed from the environment
+    // when the state is made, so child processes do not inherit it.
+    std::mutex key_mutex;
+    std::atomic<const key_pair*> key{nullptr};
+    key_pair first_key{};
+    char* key_secret = nullptr;  // malloc'd copy of STRATA_SENSITIVE_KEY, or null
+
+    // capture_policy (stack.hpp) as its underlying value.
+    std::atomic<unsigned char> capture_policy{STRATA_CAPTURE_POLICY};
+
+    // The STRATA_CHECKED handler (an unchecked_error_handler), null: the default.
+    std::atomic<void*> unchecked_handler{nullptr};
+
+    // Live cancellation scopes (cancel.hpp), and the running task of each thread,
+    // as a thread-specific value every module reads.
+    std::mutex scopes_mutex;
+    void* scopes_head = nullptr;
+    sys::pthread_key task_key = 0;
+    bool task_key_ok = false;
+
+    // The symbol cache (format.hpp), made again when the set of loaded objects
+    // changes; the ones it replaces stay reachable (symbols handed out stay valid).
+    std::atomic<void*> symbol_cache{nullptr};
+    std::atomic<void*> retired_symbol_caches{nullptr};
+    // Per thread: 1 + dlpi_subs when the thread first asked Boost.Stacktrace
+    // (whose libbacktrace state is per thread and never sees later unloads).
+    sys::pthread_key symbolizer_key = 0;
+    bool symbolizer_key_ok = false;
+
+    // fork() handlers run once per module: the first in the forking thread locks,
+    // the last unlocks. A fork on another thread meanwhile waits for the locks.
+    std::atomic<unsigned long> fork_owner{0};
+    int fork_depth = 0;
+};
+
+struct process_anchor {
+    std::atomic<std::uint64_t> magic{0};
+    std::uint32_t abi = 0;
+    std::uint32_t state_size = 0;
+    process_state* state = nullptr;
+};
+
+inline constexpr std::uint64_t anchor_magic = 0x31617461727473ffULL;  // "\xffstrata1", little-endian
+inline constexpr std::size_t anchor_page = 4096;
+inline constexpr int anchor_candidates = 8;
+
+// Candidate anchor addresses: inside every sanitizer's application range (on
+// x86-64 ThreadSanitizer allows only 0x7e8000000000 up), far below where the
+// kernel places libraries and mappings (it counts down from the stack).
+inline std::uintptr_t anchor_address(int k) noexcept {
+#if defined(__x86_64__)
+    return 0x7e9a00000000ULL + (static_cast<std::uintptr_t>(process_abi) * anchor_candidates + k) * 0x100000000ULL;
+#elif defined(__aarch64__)
+    return 0x5a00000000ULL + (static_cast<std::uintptr_t>(process_abi) * anchor_candidates + k) * 0x40000000ULL;
+#else
+    (void)k;
+    return 0;
+#endif
+}
+
+// Each module's own pointer to the state (hidden: one per module, as intended).
+STRATA_MODULE_LOCAL inline std::atomic<process_state*> module_state{nullptr};
+// A state of this module's own, if no anchor could be had.
+STRATA_MODULE_LOCAL inline process_state* module_fallback = nullptr;
+
+inline void renew_ids(process_state& s) noexcept {
+    s.id_prefix.store(random_bits() & ((1ULL << 50) - 1), std::memory_order_relaxed);
+    s.id_next.store(1, std::memory_order_relaxed);
+    s.id_pid.store(sys::getpid(), std::memory_order_release);
+}
+
+inline void init_state(process_state& s) noexcept {
+    s.creator_pid = sys::getpid();
+    renew_ids(s);
+    if (const char* env = std::getenv("STRATA_SENSITIVE_KEY"); env && *env) {
+        const std::size_t n = std::strlen(env);
+        if (char* copy = static_cast<char*>(std::malloc(n + 1))) {
+            std::memcpy(copy, env, n + 1);
+            s.key_secret = copy;
+        }
+        // Not inherited by child processes. (unsetenv is not safe against a
+        // getenv on another thread: this runs once, when strata is first used.)
+        sys::unsetenv("STRATA_SENSITIVE_KEY");
+    }
+    s.task_key_ok = sys::pthread_key_create(&s.task_key, nullptr) == 0;
+    s.symbolizer_key_ok = sys::pthread_key_create(&s.symbolizer_key, nullptr) == 0;
+}
+
+// A new state in memory of its own (never freed), or null.
+inline process_state* make_state() noexcept {
+    const std::size_t size = (sizeof(process_state) + anchor_page - 1) / anchor_page * anchor_page;
+    void* mem = sys::mmap(nullptr, size, sys::prot_read | sys::prot_write, sys::map_private | sys::map_anonymous, -1, 0);
+    if (mem == sys::map_failed) return nullptr;
+    auto* s = ::new (mem) process_state();
+    init_state(*s);
+    return s;
+}
+
+// Whether `n` bytes at `p` can be read, without touching them (a write() from
+// unreadable memory fails with EFAULT instead of faulting).
+inline bool readable(const void* p, std::size_t n) noexcept {
+    int fds[2];
+    if (sys::pipe2(fds, sys::o_cloexec) != 0) return false;
+    const bool ok = sys::write(fds[1], p, n) == static_cast<long>(n);
+    sys::close(fds[0]);
+    sys::close(fds[1]);
+    return ok;
+}
+
+// The state at candidate k: made here, found, or null (the address is taken by
+// something else).
+inline process_state* meet_at(int k) noexcept {
+    void* const at = reinterpret_cast<void*>(anchor_address(k));
+    if (!at) return nullptr;
+    void* mem = sys::mmap(at, anchor_page, sys::prot_read | sys::prot_write,
+                          sys::map_private | sys::map_anonymous | sys::map_fixed_noreplace, -1, 0);
+    if (mem == at) {
+        // This module is first: make the state, publish it, seal the anchor.
+        process_state* s = make_state();
+        if (!s) {
+            sys::munmap(at, anchor_page);
+            return nullptr;
+        }
+        auto* a = ::new (at) process_anchor();
+        a->abi = process_abi;
+        a->state_size = sizeof(process_state);
+        a->state = s;
+        a->magic.store(anchor_magic, std::memory_order_release);
+        sys::mprotect(at, anchor_page, sys::prot_read);
+        return s;
+    }
+    if (mem != sys::map_failed) sys::munmap(mem, anchor_page);  // an old kernel took the address as a hint
+    // Something is there: strata's anchor (perhaps still being published), or not.
+    if (!readable(at, sizeof(process_anchor))) return nullptr;
+    const auto* a = static_cast<const process_anchor*>(at);
+    for (int spins = 0; spins < 200000; ++spins) {
+        const std::uint64_t m = a->magic.load(std::memory_order_acquire);
+        if (m == anchor_magic)
+            return a->abi == process_abi && a->state_size == sizeof(process_state) ? a->state : nullptr;
+        if (m != 0) return nullptr;  // someone else's memory
+        std::this_thread::yield();    // another module is publishing it
+    }
+    return nullptr;
+}
+
+// fork(): the first prepare handler (one per module) locks what a child could
+// otherwise inherit locked; the last parent/child handler unlocks. The child
+// draws a new ID prefix: IDs given before the fork are stored whole in their
+// frames and keep their value.
+inline void fork_prepare() noexcept {
+    process_state& s = *module_state.load(std::memory_order_acquire);
+    const unsigned long me = sys::pthread_self();
+    if (s.fork_owner.load(std::memory_order_acquire) == me) {
+        ++s.fork_depth;
+        return;
+    }
+    s.scopes_mutex.lock();
+    s.key_mutex.lock();
+    s.fork_owner.store(me, std::memory_order_release);
+    s.fork_depth = 1;
+}
+inline void fork_unlock(process_state& s) noexcept {
+    if (--s.fork_depth != 0) return;
+    s.fork_owner.store(0, std::memory_order_release);
+    s.key_mutex.unlock();
+    s.scopes_mutex.unlock();
+}
+inline void fork_parent() noexcept { fork_unlock(*module_state.load(std::memory_order_acquire)); }
+// Each module's thread-local caches that a child must refresh (handle.hpp's
+// thread id) register here; one per module.
+STRATA_MODULE_LOCAL inline std::atomic<void (*)()> module_fork_child_hook{nullptr};
+inline void fork_child() noexcept {
+    process_state& s = *module_state.load(std::memory_order_acquire);
+    fork_unlock(s);
+    if (s.id_pid.load(std::memory_order_relaxed) != sys::getpid()) renew_ids(s);
+    if (auto hook = module_fork_child_hook.load(std::memory_order_acquire)) hook();
+}
+
+[[gnu::cold, gnu::noinline]] STRATA_MODULE_LOCAL inline process_state* attach_process() noexcept {
+    process_state* s = nullptr;
+    for (int k = 0; k < anchor_candidates && !s; ++k) s = meet_at(k);
+    if (!s) {
+        s = make_state();
+        if (!s) {
+            // Not even one page: a static state of this module's own.
+            static process_state last_resort;
+            static std::once_flag once;
+            std::call_once(once, [] { init_state(last_resort); });
+            s = &last_resort;
+        }
+        std::fprintf(stderr,
+                     "strata: no address for the process-wide state could be had; this module keeps its own "
+                     "(IDs stay unique; log sink, key and policies set in other modules do not reach it)\n");
+        module_fallback = s;
+    }
+    process_state* expected = nullptr;
+    if (module_state.compare_exchange_strong(expected, s, std::memory_order_acq_rel)) {
+        sys::pthread_atfork(&fork_prepare, &fork_parent, &fork_child);
+        return s;
+    }
+    return expected;  // another thread of this module attached first (to the same state)
+}
+
+// The process's state. After the first call in a module, one load.
+inline process_state& process() noexcept {
+    if (process_state* s = module_state.load(std::memory_order_acquire)) [[likely]]
+        return *s;
+    return *attach_process();
+}
+
+// Whether this module found the process-wide state (false: it keeps its own).
+inline bool process_state_shared() noexcept {
+    process();
+    return module_fallback == nullptr;
+}
+
+}  // namespace strata::detail
