@@ -166,9 +166,9 @@ inline frame* allocate_or_degrade(frame_spec& s) noexcept {
     return allocate_frame(s);
 }
 
-inline constexpr layer_info error_code_cause{"std::error_code", false, true};
-inline constexpr layer_info exception_cause{"exception", false, true};
-inline constexpr layer_info value_cause{"value", false, true};
+STRATA_MODULE_LOCAL inline constexpr layer_info error_code_cause{"std::error_code", false, true};
+STRATA_MODULE_LOCAL inline constexpr layer_info exception_cause{"exception", false, true};
+STRATA_MODULE_LOCAL inline constexpr layer_info value_cause{"value", false, true};
 
 template <class T>
 concept string_like = std::convertible_to<const T&, std::string_view>;
@@ -531,7 +531,7 @@ protected:
         f_->misc_tail = n;
     }
 
-    static constexpr layer_info empty_layer{"(no error)", false, false};
+    STRATA_MODULE_LOCAL static constexpr layer_info empty_layer{"(no error)", false, false};
 
     detail::frame* f_ = nullptr;
     friend struct detail::access;

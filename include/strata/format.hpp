@@ -244,7 +244,7 @@ STRATA_MODULE_LOCAL inline const symbol& unknown_symbol() noexcept {
 }
 
 // Spells the standard library's string types as their users write them.
-inline void tidy_function_name(std::string& name) {
+STRATA_MODULE_LOCAL inline void tidy_function_name(std::string& name) {
     static constexpr std::string_view long_forms[][2] = {
         {"std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >", "std::string"},
         {"std::basic_string_view<char, std::char_traits<char> >", "std::string_view"},
@@ -368,7 +368,7 @@ inline void put_padded(fmt::memory_buffer& out, long n, int width) {
     while (len) out.push_back(digits[--len]);
 }
 
-inline void put_hex(fmt::memory_buffer& out, std::uintptr_t v) {
+STRATA_MODULE_LOCAL inline void put_hex(fmt::memory_buffer& out, std::uintptr_t v) {
     static constexpr char hex[] = "0123456789abcdef";
     char digits[2 * sizeof v];
     int len = 0;
@@ -382,7 +382,7 @@ inline void put_hex(fmt::memory_buffer& out, std::uintptr_t v) {
 
 // A string in double quotes with the escapes of fmt's {:?}: \" \\ \n \r \t, and
 // \xNN for other control characters.
-inline void put_quoted(fmt::memory_buffer& out, std::string_view s) {
+STRATA_MODULE_LOCAL inline void put_quoted(fmt::memory_buffer& out, std::string_view s) {
     out.push_back('"');
     for (const char c : s) {
         switch (c) {
@@ -415,7 +415,7 @@ inline bool has_control(std::string_view s) noexcept {
 // Text with its line breaks and other control characters escaped (\n, \r, \t,
 // \xNN): in a log record, one field stays on one line, so that no message (least
 // of all one decoded from another process) can forge a record's lines.
-inline void put_escaped(fmt::memory_buffer& out, std::string_view s) {
+STRATA_MODULE_LOCAL inline void put_escaped(fmt::memory_buffer& out, std::string_view s) {
     if (!has_control(s)) {
         put(out, s);
         return;
@@ -517,7 +517,7 @@ inline void write_chain(fmt::memory_buffer& out, const error& e, bool redact = t
 // strata's own frames on top of a captured stack: the capture itself and the calls
 // that make frames. Matched as a whole name after any return type, since a user's
 // function template's name starts with its return type (often a strata type).
-inline bool is_internal(const symbol& s) noexcept {
+STRATA_MODULE_LOCAL inline bool is_internal(const symbol& s) noexcept {
     static constexpr std::string_view internal[] = {"strata::detail::", "strata::wrap<", "strata::make_error<",
                                                     "strata::from_exception(", "strata::from_json(", "_Unwind_"};
     const std::string_view name = s.function;

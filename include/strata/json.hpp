@@ -40,7 +40,7 @@
 namespace strata {
 
 // The version of the schema to_json writes and from_json reads.
-inline constexpr int json_schema_version = 1;
+STRATA_MODULE_LOCAL inline constexpr int json_schema_version = 1;
 
 // The layer of from_json's failures: the input was not an encoded strata error.
 // Not user-facing: a peer that sends bad input is a bug.
@@ -49,10 +49,10 @@ struct bad_json {
 };
 
 // Limits on what from_json accepts, beyond which it fails rather than allocate.
-inline constexpr std::size_t json_max_input = 64u << 20;       // bytes
-inline constexpr std::size_t json_max_nesting = 8;              // the schema needs 5
-inline constexpr std::size_t json_max_frames = 1u << 20;        // frames in one chain
-inline constexpr std::size_t json_max_values = 2'000'000;       // values in one document
+STRATA_MODULE_LOCAL inline constexpr std::size_t json_max_input = 64u << 20;       // bytes
+STRATA_MODULE_LOCAL inline constexpr std::size_t json_max_nesting = 8;              // the schema needs 5
+STRATA_MODULE_LOCAL inline constexpr std::size_t json_max_frames = 1u << 20;        // frames in one chain
+STRATA_MODULE_LOCAL inline constexpr std::size_t json_max_values = 2'000'000;       // values in one document
 
 namespace detail {
 
@@ -70,7 +70,7 @@ struct timed_out_probe {
 
 // The static record of a layer strata defines itself, if `name` and the flags are
 // one; nullptr otherwise (the decoded frame then carries its own record).
-inline const layer_info* builtin_layer(std::string_view name, bool user_facing, bool is_cause) noexcept {
+STRATA_MODULE_LOCAL inline const layer_info* builtin_layer(std::string_view name, bool user_facing, bool is_cause) noexcept {
     static const layer_info* const builtin[] = {
         &layer_info_of<untagged>,       &layer_info_of<low_level>,       &layer_info_of<intermediate>,
         &layer_info_of<canceled_probe>, &layer_info_of<timed_out_probe>, &error_code_cause,
@@ -167,7 +167,7 @@ private:
 
     // A JSON string: quotes, backslashes and control characters escaped; bytes
     // that are not valid UTF-8 become U+FFFD, so that the text is always valid.
-    void string_text(std::string_view s) {
+    STRATA_MODULE_LOCAL void string_text(std::string_view s) {
         static constexpr char hex[] = "0123456789abcdef";
         out_.push_back('"');
         const auto* p = reinterpret_cast<const unsigned char*>(s.data());

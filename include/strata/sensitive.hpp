@@ -132,7 +132,7 @@ struct sensitive_key {
 };
 
 inline constexpr std::size_t sensitive_digest_size = 12;  // hex digits: 48 bits
-inline constexpr std::string_view sensitive_prefix = "<sensitive:";
+STRATA_MODULE_LOCAL inline constexpr std::string_view sensitive_prefix = "<sensitive:";
 
 // A value's keyed hash, under the key in force now.
 inline std::uint64_t sensitive_hash(std::string_view value) noexcept {
@@ -141,7 +141,7 @@ inline std::uint64_t sensitive_hash(std::string_view value) noexcept {
 }
 
 // Appends "<sensitive:" + the hash's first 12 hex digits + ">".
-inline void append_hash_token(fmt::detail::buffer<char>& out, std::uint64_t h) {
+STRATA_MODULE_LOCAL inline void append_hash_token(fmt::detail::buffer<char>& out, std::uint64_t h) {
     static constexpr char hex[] = "0123456789abcdef";
     char digest[sensitive_digest_size];
     for (std::size_t i = 0; i < sensitive_digest_size; ++i) digest[i] = hex[(h >> (60 - 4 * i)) & 15];

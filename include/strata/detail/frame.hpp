@@ -319,7 +319,7 @@ inline frame* allocate_frame(const frame_spec& s) noexcept {
     return f;
 }
 
-inline constexpr std::string_view oom_message = "out of memory while reporting an error";
+STRATA_MODULE_LOCAL inline constexpr std::string_view oom_message = "out of memory while reporting an error";
 
 // The last resort when memory is short: one static frame per layer, so that the
 // layer (and with it is<L>() and the bug/user decision) survives.
