@@ -148,8 +148,12 @@ std::string collect(worker& w, int& status) {
 int run_parent(const char* self) {
     // Every process of the fleet hashes sensitive values with the same key, so the
     // hashes in their records correlate. (A real fleet reads it from its secrets.)
-    ::setenv("STRATA_SENSITIVE_KEY", "fleet-example-key", 1);
-    strata::set_sensitive_key("fleet-example-key");
+    // strata removes STRATA_SENSITIVE_KEY from the environment once it has read it,
+    // so that no child inherits a secret by accident: a parent that wants its
+    // workers to share its key hands it on itself, after strata has started.
+    constexpr const char* key = "fleet-example-key";
+    strata::set_sensitive_key(key);
+    ::setenv("STRATA_SENSITIVE_KEY", key, 1);  // for the workers
 
     std::vector<worker> workers = {{1, "load inventory"}, {2, "charge account"}, {3, "quote price"},
                                    {4, "catalog lookup"}, {5, "ping"},           {6, "broken worker"}};
