@@ -662,7 +662,11 @@ namespace detail {
 template <class X>
 inline constexpr bool tryable = is_result_v<X> || strata_error<X>;
 template <class X>
-inline constexpr bool try_assignable = is_result_v<X> && !std::is_void_v<typename std::remove_cvref_t<X>::value_type>;
+struct has_value_type : std::false_type {};
+template <class T>
+struct has_value_type<result<T>> : std::bool_constant<!std::is_void_v<T>> {};
+template <class X>
+inline constexpr bool try_assignable = has_value_type<std::remove_cvref_t<X>>::value;
 
 // For STRATA_TRY: whether the bound expression failed, and its error. Bound is
 // the type the macro bound the expression to: a non-const temporary (Bound is an
@@ -704,6 +708,19 @@ struct try_access {
         } else {
             return error();  // not tryable: the macro's static_assert says so
         }
+    }
+
+    // For STRATA_TRY_ASSIGN: the value, moved from a non-const temporary.
+    struct not_a_value {
+        template <class V>
+        operator V() const;  // never defined: only where the macro's static_assert failed
+    };
+    template <class Bound, class X>
+    static decltype(auto) value(X& x) noexcept {
+        if constexpr (try_assignable<X>)
+            return *static_cast<Bound&&>(x);
+        else
+            return not_a_value{};  // not a result with a value: the macro's static_assert says so
     }
 };
 
@@ -757,7 +774,7 @@ struct try_access {
                   "STRATA_TRY_ASSIGN(var, expr): expr must be a strata::result<T> with a value (T not void)"); \
     if (::strata::detail::try_access::failed(tmp)) [[unlikely]]                                        \
         ret ::strata::failure(::strata::detail::try_access::take<decltype(tmp)>(tmp));                 \
-    __VA_ARGS__ = *std::forward<decltype(tmp)>(tmp)
+    __VA_ARGS__ = ::strata::detail::try_access::value<decltype(tmp)>(tmp)
 
 // Argument counting for STRATA_TRY_ASSIGN: the last argument is the expression,
 // the ones before it (rejoined with their commas) the variable.
