@@ -353,7 +353,7 @@ concept eq = requires(const A& a, const B& b) { a == b; a != b; b == a; };
 static_assert(eq<S<int>, S<int>> && eq<S<int>, S<long>> && eq<S<int>, int> && eq<S<int>, double>);
 static_assert(eq<S<std::string>, const char*> && eq<S<std::string>, S<std::string_view>>);
 static_assert(eq<S<int>, strata::failure> && eq<S<void>, strata::failure> && eq<S<void>, S<void>>);
-static_assert(!eq<S<void>, S<int>> && !eq<X<void>, X<int>>);
+static_assert(!eq<S<void>, S<int>>);  // (libstdc++ 12 makes X<void> == X<int> a hard error)
 
 // ---------------------------------------------------------------------------
 // Run time: the same operations on both.

@@ -427,11 +427,16 @@ public:
         if (x.has_value()) return y.has_value() && static_cast<bool>(*x == *y);
         return !y.has_value() && x.err_.same_as(y.error());
     }
-    // (Not constrained on *x == v being valid, as in C++23: a constraint that
-    // looks at == again recurses through other types' operator==.)
-    template <class U>
-        requires(!detail::is_result_v<U> && !std::is_same_v<U, failure>)
-    friend bool operator==(const result& x, const U& v) {
+    // Only when *x == v is valid (as C++26 has it; C++23 makes a bad one
+    // ill-formed). R is deduced, so that nothing converts to a result here (a
+    // conversion would make the check of *x == v recurse through other types'
+    // operator==, Catch's expression templates for one).
+    template <class R, class U>
+        requires(std::is_same_v<R, result> && !detail::is_result_v<U> && !std::is_same_v<U, failure> &&
+                 requires(const T& a, const U& b) {
+                     { a == b } -> std::convertible_to<bool>;
+                 })
+    friend bool operator==(const R& x, const U& v) {
         return x.has_value() && static_cast<bool>(*x == v);
     }
     friend bool operator==(const result& x, const failure& f) noexcept {
