@@ -1081,3 +1081,343 @@ TEST_CASE("STRATA_TRY_ASSIGN copies from a named result and moves from a tempora
     };
     CHECK(from_temporary().value() == "temporary");
 }
+
+// ---------------------------------------------------------------------------
+// Issue 11, section 2: result<T> with std::expected's semantics
+
+TEST_CASE("result<bool> from a failed result<int> keeps the error (it was success(false))", "[result][expected]") {
+    const strata::error e = make_failure("int failed");
+    const strata::result<int> failed_int = e;
+    strata::result<bool> rb = failed_int;  // LWG 3836: the converting constructor, never operator bool
+    REQUIRE_FALSE(rb.has_value());
+    CHECK(rb.error().same_as(e));
+
+    strata::result<bool> moved = strata::result<int>(e);
+    REQUIRE_FALSE(moved.has_value());
+    CHECK(moved.error().same_as(e));
+
+    const strata::result<int> two = 2, zero = 0;
+    strata::result<bool> t = two, f = zero;
+    CHECK(t.value() == true);
+    CHECK(f.value() == false);
+    rb = two;  // through the converting constructor and the move assignment
+    CHECK(rb.value() == true);
+}
+
+TEST_CASE("the conversions std::expected makes explicit or rejects are not implicit", "[result][expected]") {
+    // explicit(!is_convertible_v<U, T>): these were implicit (and compiled in return statements).
+    STATIC_REQUIRE_FALSE(std::is_convertible_v<std::error_code, strata::result<bool>>);
+    STATIC_REQUIRE_FALSE(std::is_convertible_v<int*, strata::result<std::unique_ptr<int>>>);
+    STATIC_REQUIRE_FALSE(std::is_convertible_v<int, strata::result<std::vector<int>>>);
+    STATIC_REQUIRE_FALSE(std::is_convertible_v<std::size_t, strata::result<std::vector<int>>>);
+    // Still there when asked for explicitly, as with std::expected.
+    STATIC_REQUIRE(std::is_constructible_v<strata::result<std::unique_ptr<int>>, int*>);
+    STATIC_REQUIRE(std::is_constructible_v<strata::result<std::vector<int>>, int>);
+    STATIC_REQUIRE(std::is_constructible_v<strata::result<bool>, std::error_code>);
+    // LWG 3836: a result<bool> is never made from another result through its operator bool.
+    STATIC_REQUIRE_FALSE(std::is_constructible_v<strata::result<bool>, strata::result<std::string>>);
+    STATIC_REQUIRE_FALSE(std::is_constructible_v<strata::result<bool>, const strata::result<std::string>&>);
+    // The converting constructors: implicit exactly when the value converts implicitly.
+    STATIC_REQUIRE(std::is_convertible_v<strata::result<int>, strata::result<long>>);
+    STATIC_REQUIRE(std::is_convertible_v<const strata::result<const char*>&, strata::result<std::string>>);
+    STATIC_REQUIRE_FALSE(std::is_convertible_v<strata::result<int*>, strata::result<std::unique_ptr<int>>>);
+    STATIC_REQUIRE(std::is_constructible_v<strata::result<std::unique_ptr<int>>, strata::result<int*>>);
+    STATIC_REQUIRE_FALSE(std::is_constructible_v<strata::result<int>, strata::result<std::string>>);
+
+    const strata::result<std::unique_ptr<int>> p(static_cast<int*>(nullptr));
+    CHECK(p.has_value());
+    const strata::result<std::vector<int>> v(3);
+    CHECK(v->size() == 3);
+}
+
+TEST_CASE("std::move(r).error() on a successful result leaves the value in place", "[result][expected]") {
+    strata::result<std::string> r = long_text;
+    if (auto err = std::move(r).error()) FAIL("a successful result gave an error: " << err.message());
+    REQUIRE(r.has_value());  // NOLINT(bugprone-use-after-move)
+    CHECK(*r == long_text);  // and nothing leaked (ASan)
+
+    strata::result<int> i = 4;
+    CHECK(std::move(i).error().empty());
+    CHECK(i.value() == 4);  // NOLINT(bugprone-use-after-move)
+
+    strata::result<void> v;
+    CHECK(std::move(v).error().empty());
+    CHECK(v.has_value());  // NOLINT(bugprone-use-after-move)
+}
+
+TEST_CASE("converting constructors from result<U> keep the value or the error", "[result][expected]") {
+    const strata::error e = make_failure("convert");
+    strata::result<const char*> text = "abc";
+    strata::result<std::string> s = text;
+    CHECK(*s == "abc");
+    strata::result<std::string> s2 = strata::result<const char*>(e);
+    CHECK(s2.error().same_as(e));
+
+    strata::result<std::unique_ptr<int>> owned(strata::result<int*>(new int(5)));
+    CHECK(**owned == 5);
+
+    strata::result<std::string> from_failed_named = strata::result<const char*>(e);
+    strata::result<const char*> failed_src = e;
+    strata::result<std::string> moved(std::move(failed_src));
+    CHECK(moved.error().same_as(e));
+    CHECK_FALSE(failed_src.has_value());  // NOLINT(bugprone-use-after-move): still failed
+    CHECK_FALSE(failed_src.error().empty());
+    CHECK_FALSE(from_failed_named.has_value());
+}
+
+namespace {
+template <class R, class... A>
+concept can_emplace = requires(R& r, A&&... a) { r.emplace(std::forward<A>(a)...); };
+}  // namespace
+
+TEST_CASE("in_place with an initializer_list, emplace, error_type and rebind", "[result][expected]") {
+    const strata::result<std::vector<int>> v(std::in_place, {1, 2, 3});
+    CHECK(*v == std::vector<int>{1, 2, 3});
+    const strata::result<std::vector<int>> w(std::in_place, {1, 2}, std::allocator<int>());
+    CHECK(w->size() == 2);
+    const strata::result<void> nothing(std::in_place);
+    CHECK(nothing.has_value());
+
+    // emplace needs a constructor that cannot throw (as std::expected's).
+    strata::result<std::string> r = make_failure("replaced");
+    std::string& ref = r.emplace(std::string(long_text));
+    CHECK(&ref == &*r);
+    CHECK(*r == long_text);
+    r.emplace();
+    CHECK(r->empty());
+    STATIC_REQUIRE_FALSE(can_emplace<strata::result<std::string>, const std::string&>);
+    STATIC_REQUIRE(can_emplace<strata::result<std::string>, std::string&&>);
+    strata::result<void> vo = make_failure();
+    vo.emplace();
+    CHECK(vo.has_value());
+
+    STATIC_REQUIRE(std::is_same_v<strata::result<int>::error_type, strata::error>);
+    STATIC_REQUIRE(std::is_same_v<strata::result<int>::rebind<std::string>, strata::result<std::string>>);
+    STATIC_REQUIRE(std::is_same_v<strata::result<void>::error_type, strata::error>);
+    STATIC_REQUIRE(std::is_same_v<strata::result<int>::unexpected_type, strata::failure>);
+}
+
+namespace {
+// Copy and move throw when armed, before touching the source.
+struct fragile {
+    static inline bool armed = false;
+    std::string s;
+    explicit fragile(std::string v) : s(std::move(v)) {}
+    fragile(const fragile& o) : s(check(o).s) {}
+    fragile(fragile&& o) noexcept(false) : s(std::move(check(o).s)) {}
+    fragile& operator=(const fragile&) = default;
+    fragile& operator=(fragile&&) = default;
+    template <class F>
+    static F& check(F& f) {
+        if (armed) throw std::runtime_error("fragile");
+        return f;
+    }
+};
+}  // namespace
+
+TEST_CASE("swap: member and ADL, every combination, strong guarantee", "[result][expected]") {
+    const strata::error e1 = make_failure("one"), e2 = make_failure("two");
+    strata::result<std::string> a = long_text, b = std::string("short"), c = e1, d = e2;
+    a.swap(b);
+    CHECK(*a == "short");
+    CHECK(*b == long_text);
+    swap(a, c);  // ADL
+    CHECK(a.error().same_as(e1));
+    CHECK(*c == "short");
+    a.swap(d);
+    CHECK(a.error().same_as(e2));
+    CHECK(d.error().same_as(e1));
+    d.swap(c);
+    CHECK(*d == "short");
+    CHECK(c.error().same_as(e1));
+
+    strata::result<void> v, f = e1;
+    swap(v, f);
+    CHECK(v.error().same_as(e1));
+    CHECK(f.has_value());
+
+    strata::result<fragile> val(std::in_place, long_text);
+    strata::result<fragile> err = e1;
+    fragile::armed = true;
+    CHECK_THROWS_AS(val.swap(err), std::runtime_error);
+    CHECK_THROWS_AS(err.swap(val), std::runtime_error);
+    fragile::armed = false;
+    REQUIRE(val.has_value());
+    CHECK(val->s == long_text);
+    CHECK(err.error().same_as(e1));
+    STATIC_REQUIRE_FALSE(std::is_nothrow_swappable_v<strata::result<fragile>>);
+    STATIC_REQUIRE(std::is_nothrow_swappable_v<strata::result<std::string>>);
+}
+
+TEST_CASE("== and != with a result, a value and a failure", "[result][expected]") {
+    const strata::error e = make_failure("eq");
+    const strata::result<int> one = 1, also_one = 1, two = 2, bad = e, same_bad = e, other_bad = make_failure("eq");
+    CHECK(one == also_one);
+    CHECK(one != two);
+    CHECK(one != bad);
+    CHECK(bad == same_bad);      // the same error
+    CHECK(bad != other_bad);     // an equal message is not the same error
+    CHECK(one == strata::result<long>(1));
+    CHECK(one == 1);
+    CHECK(1 == one);
+    CHECK(one != 2);
+    CHECK(bad != 1);
+    CHECK(bad == strata::failure(e));
+    CHECK(one != strata::failure(e));
+    const strata::result<std::string> s = long_text;
+    CHECK(s == long_text);
+    CHECK(s == long_text.c_str());
+    const strata::result<void> ok, failed = e;
+    CHECK(ok == strata::result<void>());
+    CHECK(ok != failed);
+    CHECK(failed == strata::failure(e));
+}
+
+TEST_CASE("transform_error rewraps a failure and passes a value through", "[result][expected]") {
+    const strata::error e = make_failure("low");
+    const strata::result<int> bad = e, good = 3;
+    auto wrap = [](const strata::error& inner) { return strata::wrap<app_layer>(inner, "while loading"); };
+    const strata::result<int> w = bad.transform_error(wrap);
+    REQUIRE_FALSE(w.has_value());
+    CHECK(w.error().is<app_layer>());
+    CHECK(w.error().inner().same_as(e));
+    CHECK(good.transform_error(wrap).value() == 3);
+
+    strata::result<std::unique_ptr<int>> mo = e;
+    auto moved = std::move(mo).transform_error([](strata::error inner) { return strata::wrap(inner, "up"); });
+    CHECK(moved.error().inner().same_as(e));
+
+    const strata::result<void> vbad = e;
+    CHECK(vbad.transform_error(wrap).error().is<app_layer>());
+    CHECK(strata::result<void>().transform_error(wrap).has_value());
+}
+
+TEST_CASE("error_or gives the error, or the fallback on success", "[result][expected]") {
+    const strata::error e = make_failure("err"), fallback = make_failure("fallback");
+    const strata::result<int> bad = e, good = 1;
+    CHECK(bad.error_or(fallback).same_as(e));
+    CHECK(good.error_or(fallback).same_as(fallback));
+    CHECK(good.error_or(strata::error()).empty());
+    const strata::result<void> vgood;
+    CHECK(vgood.error_or(fallback).same_as(fallback));
+    strata::result<std::string> moved = e;
+    CHECK(std::move(moved).error_or(fallback).same_as(e));
+    CHECK_FALSE(moved.has_value());  // NOLINT(bugprone-use-after-move): still failed
+}
+
+TEST_CASE("const&& overloads, and the && overloads of result<void>", "[result][expected]") {
+    const strata::error e = make_failure("crv");
+    const strata::result<std::string> c = long_text;
+    STATIC_REQUIRE(std::is_same_v<decltype(*std::move(c)), const std::string&&>);
+    STATIC_REQUIRE(std::is_same_v<decltype(std::move(c).value()), const std::string&&>);
+    STATIC_REQUIRE(std::is_same_v<decltype(std::move(c).error()), const strata::error&&>);
+    CHECK(std::move(c).value() == long_text);
+    CHECK(std::move(c).transform([](const std::string& s) { return s.size(); }).value() == long_text.size());
+    CHECK(c.has_value());  // NOLINT(bugprone-use-after-move): a const rvalue is not moved from
+
+    int calls = 0;
+    strata::result<void> v;
+    CHECK(std::move(v).transform([&] { return ++calls; }).value() == 1);
+    strata::result<void> vf = e;
+    auto recovered = std::move(vf).or_else([&](strata::error taken) -> strata::result<void> {
+        CHECK(taken.same_as(e));
+        return {};
+    });
+    CHECK(recovered.has_value());
+    CHECK_FALSE(vf.has_value());  // NOLINT(bugprone-use-after-move): moved from, still failed
+}
+
+namespace {
+template <class R, class F>
+concept can_or_else = requires(R r, F f) { std::forward<R>(r).or_else(f); };
+template <class R, class U>
+concept can_value_or = requires(R r, U u) { r.value_or(u); };
+using recover_ptr = strata::result<std::unique_ptr<int>> (*)(const strata::error&);
+}  // namespace
+
+TEST_CASE("or_else is constrained as std::expected's", "[result][expected]") {
+    // The value must be copied (an lvalue) or moved (an rvalue) into the result.
+    STATIC_REQUIRE_FALSE(can_or_else<strata::result<std::unique_ptr<int>>&, recover_ptr>);
+    STATIC_REQUIRE(can_or_else<strata::result<std::unique_ptr<int>>&&, recover_ptr>);
+    STATIC_REQUIRE(can_or_else<strata::result<int>&, strata::result<int> (*)(const strata::error&)>);
+}
+
+// ---------------------------------------------------------------------------
+// Issue 11, section 3: the TRY macros everywhere a user writes them
+
+namespace {
+strata::error maybe_error(bool fail) { return fail ? make_failure("plain") : strata::error(); }
+
+int after_plain = 0;
+strata::result<int> try_plain_error(bool fail) {
+    after_plain = 0;
+    STRATA_TRY(maybe_error(fail));
+    ++after_plain;
+    const strata::error named = maybe_error(fail);
+    STRATA_TRY(named);
+    ++after_plain;
+    return 7;
+}
+strata::error try_plain_in_error_function(bool fail) {
+    STRATA_TRY(maybe_error(fail));
+    return {};
+}
+
+strata::result<int> try_const(const strata::result<int>& r) {
+    STRATA_TRY(r);
+    STRATA_TRY_ASSIGN(const int v, r);
+    STRATA_TRY_ASSIGN(int w, std::move(r));  // a const rvalue: copied, never moved from
+    return v + w;
+}
+
+strata::result<std::pair<int, int>> make_pair_result(bool fail) {
+    if (fail) return make_failure("pair");
+    return std::pair<int, int>(1, 2);
+}
+strata::result<int> try_comma(bool fail) {
+    STRATA_TRY_ASSIGN(std::pair<int, int> p, make_pair_result(fail));
+    STRATA_TRY_ASSIGN(const std::pair<int, int> q, make_pair_result(false));
+    return p.first + p.second + q.second;
+}
+
+// A user's macro that expands to two STRATA_TRY_ASSIGN on one line.
+#define USER_TWO_VALUES(a, b, ra, rb) \
+    STRATA_TRY_ASSIGN(int a, ra);     \
+    STRATA_TRY_ASSIGN(int b, rb)
+strata::result<int> try_two_on_one_line(const strata::result<int>& x, const strata::result<int>& y) {
+    USER_TWO_VALUES(a, b, x, y);
+    return a * 10 + b;
+}
+}  // namespace
+
+TEST_CASE("STRATA_TRY of a plain error returns it when not empty, else continues", "[result][try]") {
+    CHECK(try_plain_error(false).value() == 7);
+    CHECK(after_plain == 2);
+    const strata::result<int> r = try_plain_error(true);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message() == "plain");
+    CHECK(after_plain == 0);
+    CHECK(try_plain_in_error_function(false).empty());
+    CHECK(try_plain_in_error_function(true).message() == "plain");
+}
+
+TEST_CASE("STRATA_TRY and STRATA_TRY_ASSIGN on a const result", "[result][try]") {
+    const strata::result<int> good = 4;
+    CHECK(try_const(good).value() == 8);
+    const strata::error e = make_failure("const");
+    const strata::result<int> bad = e;
+    const strata::result<int> up = try_const(bad);
+    CHECK(up.error().same_as(e));
+    CHECK(bad.error().same_as(e));
+}
+
+TEST_CASE("STRATA_TRY_ASSIGN with a comma in the declared type", "[result][try]") {
+    CHECK(try_comma(false).value() == 5);
+    CHECK(try_comma(true).error().message() == "pair");
+}
+
+TEST_CASE("two STRATA_TRY_ASSIGN on one line (from one user macro) do not collide", "[result][try]") {
+    CHECK(try_two_on_one_line(1, 2).value() == 12);
+    const strata::error e = make_failure("second");
+    CHECK(try_two_on_one_line(1, e).error().same_as(e));
+}

@@ -3,6 +3,11 @@
 // STRATA_CASE=0 (and must succeed), so a failure is caused by the case alone.
 #include <strata/strata.hpp>
 
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
 struct not_formattable {};
 
 strata::error open_config() { return strata::make_error("no config"); }
@@ -36,6 +41,24 @@ int main() {
     auto bad = strata::wrap(strata::sensitive(std::string("hunter2")), "login failed");
 #elif STRATA_CASE == 12  // a sensitive value's spec is checked as its value's
     auto bad = strata::make_error("{:d}", strata::sensitive(std::string("hunter2")));
+// result<T> rejects the conversions std::expected<T, E> rejects (implicit only
+// where T converts implicitly; LWG 3836 for bool).
+#elif STRATA_CASE == 13  // bool from an error_code (explicit operator bool): was success(true)
+    strata::result<bool> bad = std::error_code{};
+#elif STRATA_CASE == 14  // unique_ptr's explicit constructor from a raw pointer
+    strata::result<std::unique_ptr<int>> bad = static_cast<int*>(nullptr);
+#elif STRATA_CASE == 15  // vector's explicit size constructor
+    strata::result<std::vector<int>> bad = 5;
+#elif STRATA_CASE == 16  // result<bool> from another result through its operator bool (LWG 3836)
+    strata::result<bool> bad(strata::result<std::string>(std::string("lost")));
+#elif STRATA_CASE == 17  // value_or with a fallback that converts only explicitly
+    auto bad = strata::result<std::vector<int>>().value_or(5);
+// The TRY macros: a misuse is one readable static_assert (the text after
+// "expect:" must be in the output, and only one error).
+#elif STRATA_CASE == 18  // expect: "STRATA_TRY(expr): expr must be a strata::result<T> or a strata::error"
+    auto bad = []() -> strata::result<int> { STRATA_TRY(42); return 1; };
+#elif STRATA_CASE == 19  // expect: "STRATA_TRY_ASSIGN(var, expr): expr must be a strata::result<T> with a value"
+    auto bad = []() -> strata::result<int> { STRATA_TRY_ASSIGN(int x, strata::error()); return x; };
 #else
     auto bad = fmt::format("{} {:c} {:v}", e, e, e);
 #endif

@@ -1,6 +1,8 @@
 # cmake -DBUILD_DIR=... -DTARGET=... -DCASE=N -DSOURCE=cases.cpp -P expect_build.cmake
 # CASE 0 must compile. Any other case must fail, and the compiler must point at
-# the line of that case (the line after "#if/#elif STRATA_CASE == N").
+# the line of that case (the line after "#if/#elif STRATA_CASE == N"). When that
+# #elif line says `expect: "text"`, the output must contain the text, and the
+# compiler must report one error only (a readable static_assert, not a cascade).
 execute_process(COMMAND ${CMAKE_COMMAND} --build ${BUILD_DIR} --target ${TARGET}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
 if(CASE EQUAL 0)
@@ -15,13 +17,28 @@ endif()
 file(STRINGS ${SOURCE} lines)
 set(n 0)
 set(case_line 0)
+set(expect "")
 foreach(line IN LISTS lines)
   math(EXPR n "${n} + 1")
   if(line MATCHES "STRATA_CASE == ${CASE} ")
     math(EXPR case_line "${n} + 1")
+    if(line MATCHES "expect: \"(.*)\"")
+      set(expect "${CMAKE_MATCH_1}")
+    endif()
   endif()
 endforeach()
 if(NOT out MATCHES "cases\\.cpp:${case_line}:")
   message(FATAL_ERROR "${TARGET} failed, but not at line ${case_line} of cases.cpp:\n${out}")
+endif()
+if(NOT expect STREQUAL "")
+  string(FIND "${out}" "${expect}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "${TARGET} failed, but without the message \"${expect}\":\n${out}")
+  endif()
+  string(REGEX MATCHALL "error:" errors "${out}")
+  list(LENGTH errors n_errors)
+  if(n_errors GREATER 1)
+    message(FATAL_ERROR "${TARGET} failed with ${n_errors} errors; one readable error was expected:\n${out}")
+  endif()
 endif()
 message(STATUS "${TARGET} was rejected at cases.cpp:${case_line}, as it must be")
