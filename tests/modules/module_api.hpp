@@ -5,6 +5,9 @@
 #pragma once
 
 #include <strata/strata.hpp>
+#ifndef STRATA_TEST_NO_JSON
+#include <strata/json.hpp>
+#endif
 
 #include <fmt/format.h>
 
@@ -62,3 +65,38 @@ struct module_api {
 
 #define STRATA_TEST_EXPORT extern "C" __attribute__((visibility("default")))
 using module_entry = const module_api* (*)();
+
+// The table of the module that compiles this (every module has its own copy of
+// this inline function and of strata: hidden visibility).
+inline module_api this_module_api(const char* name, std::vector<std::uintptr_t> (*stack_here)(),
+                                  const char* stack_function) {
+    return module_api{
+        name,
+        [](const strata::error& e) { return strata::handle(e).id; },
+        [](std::string_view m) -> strata::error { return strata::make_error<strata::low_level>("{}", m); },
+        [](int v) -> strata::error { return strata::wrap<module_layer>(user_payload{v}, "payload {}", v); },
+        [](const strata::error& e) {
+            const user_payload* p = e.inner_as<user_payload>();
+            return p ? p->value : -1;
+        },
+        [](std::string_view v) { return strata::sensitive_token(v); },
+        [] { return strata::get_capture_policy(); },
+        [](strata::capture_policy p) { strata::set_capture_policy(p); },
+        [](strata::unchecked_error_handler h) { return strata::set_unchecked_error_handler(h); },
+        [] { return strata::beat(); },
+        [](std::stop_token t) { return strata::stop_cause(t); },
+#ifdef STRATA_TEST_NO_JSON
+        nullptr,
+        nullptr,
+#else
+        [](const std::string& text) -> strata::error {
+            strata::result<strata::error> r = strata::from_json(text);
+            return r ? *r : r.error();
+        },
+        [](const strata::error& e) { return strata::origin_of(e) != nullptr; },
+#endif
+        [] { return strata::detail::process_state_shared(); },
+        stack_here,
+        stack_function,
+    };
+}

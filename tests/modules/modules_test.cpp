@@ -33,30 +33,7 @@ using namespace std::chrono_literals;
 
 // The executable's own side of the table.
 const module_api& exe() {
-    static const module_api api{
-        "exe",
-        [](const strata::error& e) { return strata::handle(e).id; },
-        [](std::string_view m) -> strata::error { return strata::make_error<strata::low_level>("{}", m); },
-        [](int v) -> strata::error { return strata::wrap<module_layer>(user_payload{v}, "payload {}", v); },
-        [](const strata::error& e) {
-            const user_payload* p = e.inner_as<user_payload>();
-            return p ? p->value : -1;
-        },
-        [](std::string_view v) { return strata::sensitive_token(v); },
-        [] { return strata::get_capture_policy(); },
-        [](strata::capture_policy p) { strata::set_capture_policy(p); },
-        [](strata::unchecked_error_handler h) { return strata::set_unchecked_error_handler(h); },
-        [] { return strata::beat(); },
-        [](std::stop_token t) { return strata::stop_cause(t); },
-        [](const std::string& text) -> strata::error {
-            strata::result<strata::error> r = strata::from_json(text);
-            return r ? *r : r.error();
-        },
-        [](const strata::error& e) { return strata::origin_of(e) != nullptr; },
-        [] { return strata::detail::process_state_shared(); },
-        [] { return std::vector<std::uintptr_t>{}; },
-        "",
-    };
+    static const module_api api = this_module_api("exe", [] { return std::vector<std::uintptr_t>{}; }, "");
     return api;
 }
 

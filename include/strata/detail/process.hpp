@@ -44,8 +44,11 @@
 
 namespace strata::detail {
 
-// Bumped whenever process_state's layout changes: modules built against another
-// layout meet at other addresses and keep a state of their own.
+// Bumped whenever the layout of process_state, or of anything it points to that
+// another module's code reads (cancel.hpp's scope and task_context, format.hpp's
+// symbol_cache and symbol, handle.hpp's log_sink, key_pair), changes: modules
+// built against another layout meet at other addresses and keep a state of their
+// own.
 inline constexpr std::uint32_t process_abi = 1;
 
 // A random 64-bit value: getrandom(), or the clock and the pid if it fails.
