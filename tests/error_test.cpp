@@ -799,6 +799,25 @@ TEST_CASE("misc entries keep the order they were added in", "[error][misc]") {
     CHECK(e.misc().find("alpha")->as_signed() == 2);  // the first entry with that key
 }
 
+// The iterator's entries live in the error, not in the iterator: a reference kept
+// after the iterator is gone (a temporary begin()) still reads the entry. This was
+// a stack-use-after-scope under AddressSanitizer (the asan preset) when the
+// iterator built the entry inside itself.
+TEST_CASE("a misc entry read through a temporary iterator outlives the iterator", "[error][misc]") {
+    error e = strata::make_error("m");
+    e.with("first", "one").with("second", 2);
+    const strata::misc_view view = e.misc();
+    const strata::misc_entry& first = *view.begin();
+    const strata::misc_entry* second = std::next(view.begin()).operator->();
+    const strata::misc_entry& again = *e.misc().begin();
+    CHECK(first.key == "first");
+    CHECK(first.value.as_string() == "one");
+    CHECK(second->key == "second");
+    CHECK(second->value.as_signed() == 2);
+    CHECK(&again == &first);  // the same entry, wherever the iterator came from
+    STATIC_REQUIRE(std::forward_iterator<strata::misc_view::iterator>);
+}
+
 TEST_CASE("misc entries belong to their own frame", "[error][misc]") {
     error root = strata::make_error<low_level>("root");
     root.with("root key", 1);

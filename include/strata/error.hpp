@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <iterator>
 #include <new>
 #include <optional>
 #include <string>
@@ -284,12 +285,17 @@ class misc_view {
 public:
     class iterator {
     public:
+        using iterator_category = std::forward_iterator_tag;
         using value_type = misc_entry;
         using difference_type = std::ptrdiff_t;
+        using pointer = const misc_entry*;
+        using reference = const misc_entry&;
         iterator() noexcept = default;
         explicit iterator(const detail::misc_node* n) noexcept : n_(n) {}
-        const misc_entry& operator*() const noexcept { return entry(); }
-        const misc_entry* operator->() const noexcept { return &entry(); }
+        // Refers into the error's frame, never into the iterator: valid while the
+        // error lives, however short-lived the iterator.
+        const misc_entry& operator*() const noexcept { return *n_; }
+        const misc_entry* operator->() const noexcept { return n_; }
         iterator& operator++() noexcept {
             n_ = n_->next;
             return *this;
@@ -302,12 +308,7 @@ public:
         friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.n_ == b.n_; }
 
     private:
-        const misc_entry& entry() const noexcept {
-            e_ = misc_entry{n_->key, n_->value};
-            return e_;
-        }
         const detail::misc_node* n_ = nullptr;
-        mutable misc_entry e_{};
     };
 
     misc_view() noexcept = default;

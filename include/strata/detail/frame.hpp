@@ -101,10 +101,10 @@ struct secret_span {
     std::uint64_t hash;
 };
 
-struct misc_node {
+// A misc entry as the frame keeps it: misc_view's iterator hands out references
+// to the entry inside the node (valid while the error lives).
+struct misc_node : misc_entry {
     misc_node* next = nullptr;
-    std::string_view key;
-    misc_value value;
 };
 
 // One allocation holding the node, the key and a string value.
