@@ -54,6 +54,10 @@ struct point {
 
 // A formatter that always throws.
 struct throws_when_formatted {};
+// Formatters that throw fmt's own exception, and something not derived from
+// std::exception.
+struct throws_format_error {};
+struct throws_int {};
 
 struct my_exception : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -87,6 +91,24 @@ struct fmt::formatter<throws_when_formatted> {
     template <class Ctx>
     auto format(const throws_when_formatted&, Ctx& ctx) const -> decltype(ctx.out()) {
         throw std::runtime_error("formatter exploded");
+    }
+};
+
+template <>
+struct fmt::formatter<throws_format_error> {
+    constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+    template <class Ctx>
+    auto format(const throws_format_error&, Ctx& ctx) const -> decltype(ctx.out()) {
+        throw fmt::format_error("no text for this value");
+    }
+};
+
+template <>
+struct fmt::formatter<throws_int> {
+    constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+    template <class Ctx>
+    auto format(const throws_int&, Ctx& ctx) const -> decltype(ctx.out()) {
+        throw 42;
     }
 };
 
@@ -366,6 +388,52 @@ TEST_CASE("a bad run-time format string gives an error that says so, no exceptio
     CHECK(w.is<low_level>());
     CHECK_THAT(std::string(w.message()), Catch::Contains("invalid format string"));
     CHECK(w.inner().message() == "root");
+}
+
+// A formatter that throws is the argument's fault, not the format string's: the
+// message says which exception it threw (type and what()) and keeps the format
+// string, for a checked string, a run-time one, and a misc value alike.
+TEST_CASE("an argument whose formatter throws is reported as such, not as a bad format string",
+          "[error][make_error]") {
+    using Catch::Contains;
+    const std::string threw = "an argument's formatter threw std::runtime_error: formatter exploded";
+    SECTION("make_error") {
+        const error e = strata::make_error<low_level>("job {} failed", throws_when_formatted{});
+        CHECK(e.is<low_level>());
+        CHECK(std::string(e.message()) == threw + " (format string \"job {} failed\")");
+    }
+    SECTION("wrap, the inner error kept") {
+        const error w = strata::wrap<api_layer>(strata::make_error("root"), "saving {}", throws_when_formatted{});
+        CHECK(w.is<api_layer>());
+        CHECK(std::string(w.message()) == threw + " (format string \"saving {}\")");
+        CHECK(w.inner().message() == "root");
+    }
+    SECTION("a run-time format string that is good") {
+        const error e = strata::make_error(fmt::runtime("value {}"), throws_when_formatted{});
+        CHECK_THAT(std::string(e.message()), Contains(threw) && !Contains("invalid format string"));
+    }
+    SECTION("a formatter that throws fmt::format_error, with a string checked at compile time") {
+        const error e = strata::make_error("value {}", throws_format_error{});
+        CHECK_THAT(std::string(e.message()), Contains("an argument's formatter threw fmt::") &&
+                                                 Contains("format_error: no text for this value") &&
+                                                 !Contains("invalid format string"));
+    }
+    SECTION("a formatter that throws something not derived from std::exception") {
+        const error e = strata::make_error("value {}", throws_int{});
+        CHECK(std::string(e.message()) ==
+              "an argument's formatter threw int (not derived from std::exception) (format string \"value {}\")");
+    }
+    SECTION("a misc value") {
+        error e = strata::make_error("m");
+        e.with("bad", throws_when_formatted{}).with("odd", throws_int{}).with("good", point{1, 2});
+        CHECK(e.misc().find("bad")->as_string() == "the value's formatter threw std::runtime_error: formatter exploded");
+        CHECK(e.misc().find("odd")->as_string() == "the value's formatter threw int (not derived from std::exception)");
+        CHECK(e.misc().find("good")->as_string() == "(1, 2)");
+    }
+    SECTION("a bad run-time format string is still reported as one") {
+        const error e = strata::make_error(fmt::runtime("{1}"), throws_when_formatted{});
+        CHECK_THAT(std::string(e.message()), Contains("invalid format string"));
+    }
 }
 
 TEST_CASE("a good run-time format string works", "[error][make_error]") {

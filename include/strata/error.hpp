@@ -49,14 +49,17 @@ public:
     consteval basic_located_format(const S& s, location loc = location::current()) : fmt_(s), loc_(loc) {}
 
     basic_located_format(fmt::basic_runtime<char> r, location loc = location::current()) noexcept
-        : fmt_(r), loc_(loc) {}
+        : fmt_(r), loc_(loc), runtime_(true) {}
 
     constexpr fmt::string_view get() const noexcept { return fmt_; }
     constexpr location where() const noexcept { return loc_; }
+    // Given through fmt::runtime: not checked at compile time.
+    constexpr bool runtime() const noexcept { return runtime_; }
 
 private:
     fmt::format_string<Args...> fmt_;
     location loc_;
+    bool runtime_ = false;
 };
 
 template <class... Args>
@@ -101,10 +104,48 @@ inline void append_redacted_message(fmt::memory_buffer& out, const frame* f) {
     out.append(m.data() + at, m.data() + m.size());
 }
 
-// Formats a message; a bad run-time format string or a throwing formatter gives a
-// message that says so, and out of memory gives the static out-of-memory text.
-// False when the message is such a replacement.
-inline bool format_message(fmt::memory_buffer& buf, fmt::string_view f, fmt::format_args args) noexcept {
+inline void append_demangled(fmt::memory_buffer& buf, const char* mangled) noexcept {
+    int status = 0;
+    char* d = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+    append(buf, d ? d : mangled);
+    std::free(d);
+}
+
+// Where a message's format string came from, which says who threw when formatting
+// it does. Checked at compile time, the string is good: whatever is thrown comes
+// from an argument's formatter. Unchecked (fmt::runtime), a fmt::format_error is
+// the string's (or a spec's) fault. For a misc value strata formats it with "{}".
+enum class format_origin : unsigned char { unchecked, checked, misc_value };
+
+// The message that replaces one whose formatting threw `type` (nullptr: unknown)
+// with `what` (nullptr for an exception not derived from std::exception).
+inline void describe_throw(fmt::memory_buffer& buf, fmt::string_view f, format_origin origin,
+                           const std::type_info* type, const char* what) noexcept {
+    buf.clear();
+    append(buf, origin == format_origin::misc_value ? "the value's formatter threw " : "an argument's formatter threw ");
+    if (type)
+        append_demangled(buf, type->name());
+    else
+        append(buf, "an exception of unknown type");
+    if (what) {
+        append(buf, ": ");
+        append(buf, what);
+    } else if (type) {
+        append(buf, " (not derived from std::exception)");
+    }
+    if (origin != format_origin::misc_value) {
+        append(buf, " (format string \"");
+        append(buf, std::string_view(f.data(), f.size()));
+        append(buf, "\")");
+    }
+}
+
+// Formats a message; out of memory gives the static out-of-memory text, a bad
+// run-time format string a message that says so, and an argument whose formatter
+// throws a message that says that (the exception's type and what()), never that
+// the format string was bad. False when the message is such a replacement.
+inline bool format_message(fmt::memory_buffer& buf, fmt::string_view f, fmt::format_args args,
+                           [[maybe_unused]] format_origin origin = format_origin::unchecked) noexcept {
 #if STRATA_HAS_EXCEPTIONS
     try {
         fmt::vformat_to(fmt::appender(buf), f, args);
@@ -112,7 +153,11 @@ inline bool format_message(fmt::memory_buffer& buf, fmt::string_view f, fmt::for
     } catch (const std::bad_alloc&) {
         buf.clear();
         append(buf, oom_message);
-    } catch (const std::exception& e) {
+    } catch (const fmt::format_error& e) {
+        if (origin != format_origin::unchecked) {
+            describe_throw(buf, f, origin, &typeid(e), e.what());
+            return false;
+        }
         buf.clear();
         try {
             // (vformat_to: a compile-time checked string costs every includer ~0.1 s)
@@ -121,22 +166,16 @@ inline bool format_message(fmt::memory_buffer& buf, fmt::string_view f, fmt::for
             buf.clear();
             append(buf, "invalid format string");
         }
+    } catch (const std::exception& e) {
+        describe_throw(buf, f, origin, &typeid(e), e.what());
     } catch (...) {
-        buf.clear();
-        append(buf, "formatting the message threw an unknown exception");
+        describe_throw(buf, f, origin, abi::__cxa_current_exception_type(), nullptr);
     }
     return false;
 #else
     fmt::vformat_to(fmt::appender(buf), f, args);
     return true;
 #endif
-}
-
-inline void append_demangled(fmt::memory_buffer& buf, const char* mangled) noexcept {
-    int status = 0;
-    char* d = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
-    append(buf, d ? d : mangled);
-    std::free(d);
 }
 
 // Program counters captured in the caller's own frame (make_error and wrap are
@@ -483,7 +522,7 @@ protected:
                 // otherwise than it does in a message.
                 if (!f_) return;
                 fmt::memory_buffer buf;
-                detail::format_message(buf, "{}", fmt::make_format_args(value.value));
+                detail::format_message(buf, "{}", fmt::make_format_args(value.value), detail::format_origin::misc_value);
                 this->add_misc_value(key,
                                      misc_value::of_string(std::string_view(buf.data(), buf.size())).marked_sensitive());
             } else {
@@ -511,7 +550,7 @@ protected:
                           "strata: a misc value must be a string, a number, a bool, or formattable with fmt");
             if (!f_) return;
             fmt::memory_buffer buf;
-            detail::format_message(buf, "{}", fmt::make_format_args(value));
+            detail::format_message(buf, "{}", fmt::make_format_args(value), detail::format_origin::misc_value);
             add_misc_value(key, misc_value::of_string(std::string_view(buf.data(), buf.size())));
         }
     }
@@ -674,17 +713,23 @@ frame* cause_of(Inner&& inner, const stack_buffer* stack) noexcept {
     }
 }
 
+template <class... Args>
+constexpr format_origin origin_of(const basic_located_format<Args...>& f) noexcept {
+    return f.runtime() ? format_origin::unchecked : format_origin::checked;
+}
+
 // What make_error and wrap do after the capture, independent of the argument
 // types: formats the message and allocates the frame over `inner` (adopted). At
 // worst returns `oom`, the static frame of the layer.
 inline frame* new_frame(const layer_info* layer, frame* oom, location loc, fmt::string_view f, fmt::format_args args,
-                        frame* inner, const stack_buffer* stack) noexcept {
+                        frame* inner, const stack_buffer* stack,
+                        format_origin origin = format_origin::unchecked) noexcept {
     fmt::memory_buffer buf;
     // sensitive() arguments mark their part of this buffer in `secrets`.
     secret_collector secrets;
     secrets.buffer = static_cast<const void*>(static_cast<fmt::detail::buffer<char>*>(&buf));
     secret_collector* const outer = std::exchange(active_secrets, &secrets);
-    const bool formatted = format_message(buf, f, args);
+    const bool formatted = format_message(buf, f, args, origin);
     active_secrets = outer;
     frame_spec s;
     s.layer = layer;
@@ -716,7 +761,7 @@ template <layer_tag L = untagged, class... Args>
     if (capture) stack.capture();
     return detail::access::adopt_as<L>(detail::new_frame(&layer_info_of<L>, &detail::oom_frame_of<L>, fmt.where(),
                                                          fmt.get(), fmt::make_format_args(args...), nullptr,
-                                                         capture ? &stack : nullptr));
+                                                         capture ? &stack : nullptr, detail::origin_of(fmt)));
 }
 
 // A new outermost frame in layer L over `inner`: another strata error (shared, or
@@ -740,7 +785,7 @@ template <layer_tag L = untagged, error_cause Inner, class... Args>
     detail::frame* below = detail::cause_of(std::forward<Inner>(inner), for_cause ? &stack : nullptr);
     return detail::access::adopt_as<L>(detail::new_frame(&layer_info_of<L>, &detail::oom_frame_of<L>, fmt.where(),
                                                          fmt.get(), fmt::make_format_args(args...), below,
-                                                         for_this ? &stack : nullptr));
+                                                         for_this ? &stack : nullptr, detail::origin_of(fmt)));
 }
 
 // The first frame of layer L anywhere in the chain, outermost first (Go's
