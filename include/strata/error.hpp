@@ -89,19 +89,22 @@ inline void append(fmt::memory_buffer& buf, std::string_view s) noexcept {
 #endif
 }
 
-// A frame's message with each part that came from a sensitive() argument
+// A message with each part that came from a sensitive() argument (the spans)
 // replaced by its hash token. Throws only what appending to `out` throws.
-inline void append_redacted_message(fmt::memory_buffer& out, const frame* f) {
-    const std::string_view m = f->message;
+inline void append_redacted_text(fmt::memory_buffer& out, std::string_view m, const secret_span* spans,
+                                 std::size_t n) {
     std::size_t at = 0;
-    for (std::uint32_t i = 0; i < f->n_secrets; ++i) {
-        const secret_span sp = f->secrets[i];
+    for (std::size_t i = 0; i < n; ++i) {
+        const secret_span sp = spans[i];
         if (sp.begin < at || sp.begin > m.size() || sp.size > m.size() - sp.begin) continue;
         out.append(m.data() + at, m.data() + sp.begin);
         append_hash_token(out, sp.hash);
         at = sp.begin + sp.size;
     }
     out.append(m.data() + at, m.data() + m.size());
+}
+inline void append_redacted_message(fmt::memory_buffer& out, const frame* f) {
+    append_redacted_text(out, f->message, f->secrets, f->n_secrets);
 }
 
 inline void append_demangled(fmt::memory_buffer& buf, const char* mangled) noexcept {
@@ -371,6 +374,13 @@ private:
     const detail::misc_node* head_ = nullptr;
 };
 
+// Asks error::message(strata::reveal) for the message as it was written,
+// sensitive() values in clear: for local use only (see message()).
+struct reveal_t {
+    explicit constexpr reveal_t() = default;
+};
+inline constexpr reveal_t reveal{};
+
 // A type-erased error: a pointer to the outermost frame of an immutable,
 // reference-counted chain. Copying costs one atomic increment; frames are shared
 // between copies and threads and never change (with() copies a shared frame first).
@@ -412,8 +422,18 @@ public:
         return f_ == nullptr;
     }
 
-    // The outermost frame's message ("" when empty).
+    // The outermost frame's message ("" when empty), as {} prints it: each part
+    // that came from a sensitive() argument is replaced by its hash token,
+    // "<sensitive:...>". message() is what code logs and shows (it stands in for
+    // what() and Status::message()), so it never shows a secret; the hashed text
+    // is made with the frame, so this costs nothing. NUL-terminated.
     std::string_view message() const noexcept {
+        detail::mark_checked(f_);
+        return f_ ? detail::redacted_message(f_) : std::string_view();
+    }
+    // The message as it was written, sensitive() values in clear (as local {:v}
+    // shows them): for a local look, never for a log, a user or another process.
+    std::string_view message(reveal_t) const noexcept {
         detail::mark_checked(f_);
         return f_ ? f_->message : std::string_view();
     }
@@ -631,32 +651,11 @@ inline bool holds(const error& e) noexcept { return access::get(e) != nullptr; }
 // that wrap() can give back the chain an exception carries.
 class exception : public std::exception {
 public:
-    explicit exception(strata::error e) noexcept : e_(std::move(e)) {
-        const detail::frame* f = detail::access::get(e_);
-        if (!f || f->n_secrets == 0) return;
-#if STRATA_HAS_EXCEPTIONS
-        try {
-#endif
-            // Kept in a frame of its own (NUL-terminated, shared by copies).
-            fmt::memory_buffer b;
-            detail::append_redacted_message(b, f);
-            detail::frame_spec s;
-            s.layer = &layer_info_of<untagged>;
-            s.message = std::string_view(b.data(), b.size());
-            redacted_ = detail::access::adopt(detail::allocate_frame(s));
-            detail::drop_checked(detail::access::get(redacted_));
-#if STRATA_HAS_EXCEPTIONS
-        } catch (...) {
-            // Out of memory: what() withholds the message.
-        }
-#endif
-    }
+    explicit exception(strata::error e) noexcept : e_(std::move(e)) {}
     const char* what() const noexcept override {
         if (!e_) return "(no error)";
-        if (detail::access::get(e_)->n_secrets)
-            return detail::holds(redacted_) ? detail::access::get(redacted_)->message.data()
-                                            : detail::withheld_message.data();
-        // Frame messages are NUL-terminated inside their allocation.
+        // message(), hashed where it holds a sensitive value, is NUL-terminated
+        // inside the frame's allocation.
         return e_.message().data();
     }
     const strata::error& error() const& noexcept { return e_; }
@@ -664,7 +663,6 @@ public:
 
 private:
     strata::error e_;
-    strata::error redacted_;  // what(), when the message holds a sensitive value
 };
 
 namespace detail {
@@ -735,9 +733,26 @@ inline frame* new_frame(const layer_info* layer, frame* oom, location loc, fmt::
     s.layer = layer;
     s.loc = loc;
     s.message = std::string_view(buf.data(), buf.size());
+    // The message as message() and {} show it, made once here.
+    fmt::memory_buffer redacted;
     if (formatted && secrets.n) {
         s.secrets = secrets.spans;
         s.n_secrets = secrets.n;
+#if STRATA_HAS_EXCEPTIONS
+        try {
+#endif
+            append_redacted_text(redacted, s.message, secrets.spans, secrets.n);
+            s.redacted = std::string_view(redacted.data(), redacted.size());
+#if STRATA_HAS_EXCEPTIONS
+        } catch (...) {
+            s.n_secrets = 0;  // out of memory for the hashed text: the message is withheld
+            s.message = withheld_message;
+        }
+#endif
+        if (s.redacted.size() >= 0xffffffffu) {
+            s.n_secrets = 0;
+            s.message = withheld_message;
+        }
     }
     s.inner = inner;
     if (stack) stack->apply(s);

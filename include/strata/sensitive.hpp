@@ -3,10 +3,11 @@
 //   return strata::make_error<auth>("wrong password for {}", strata::sensitive(user))
 //       .with("card", strata::sensitive(card_number));
 //
-// The value is shown only in local {:v} output (and by e.message() and the misc
-// accessors, which are local). Everywhere a record leaves the process, or is shown
-// to someone, it is replaced by a short keyed hash, "<sensitive:3fa94c0b12de>": in
-// {} and {:c}, in handle()'s user message and log record, and in to_json(). The
+// The value is shown only in local {:v} output (and by e.message(strata::reveal)
+// and the misc accessors, which are local). Everywhere a record leaves the
+// process, or is shown to someone, it is replaced by a short keyed hash,
+// "<sensitive:3fa94c0b12de>": in e.message(), {} and {:c}, in handle()'s user
+// message and log record, in strata::exception::what(), and in to_json(). The
 // same value gives the same hash under the same key, so two records can be
 // correlated without revealing it. The key is random per process unless set with
 // set_sensitive_key() or the environment variable STRATA_SENSITIVE_KEY; give every
