@@ -669,7 +669,7 @@ TEST_CASE("an empty sensitive value is still a token outside, and nothing in mes
 // Status::message() uses: a migrated `LOG << e.message()` writes no secret.
 // Hashed when the error is made, under the key in force then: it agrees with {}
 // and handle() whatever the key does later, and reading it allocates nothing.
-TEST_CASE("message() hashes sensitive arguments, as {} and what() do; message(reveal) does not", "[sensitive]") {
+TEST_CASE("message() hashes sensitive arguments as {} and what() do, and message(reveal) does not", "[sensitive]") {
     fixed_key();
     const std::string secret = "logged-secret-zqxpwmvn";
     const strata::wrapped_error<login_layer> e =
