@@ -317,7 +317,14 @@ concept foreign_cause =
      !is_sensitive_v<std::remove_cvref_t<T>>);  // a secret is an argument or a misc value, never a kept cause
 
 template <class T>
-concept strata_error = std::derived_from<std::remove_cvref_t<T>, error>;
+inline constexpr bool is_wrapped_error_v = false;
+template <layer_tag L>
+inline constexpr bool is_wrapped_error_v<wrapped_error<L>> = true;
+
+// strata::error (or a class derived from it) or any wrapped_error<L>.
+template <class T>
+concept strata_error =
+    std::derived_from<std::remove_cvref_t<T>, error> || is_wrapped_error_v<std::remove_cvref_t<T>>;
 
 template <class T>
 concept error_cause = strata_error<T> || foreign_cause<T>;
@@ -381,35 +388,15 @@ struct reveal_t {
 };
 inline constexpr reveal_t reveal{};
 
-// A type-erased error: a pointer to the outermost frame of an immutable,
-// reference-counted chain. Copying costs one atomic increment; frames are shared
-// between copies and threads and never change (with() copies a shared frame first).
-//
-// A default-constructed or moved-from error is empty: it is false in a boolean
-// context, its message() is "", its layer() is "(no error)", it formats as
-// "(no error)", and handle() treats it as a bug.
-class [[nodiscard]] error {
-public:
-    constexpr error() noexcept = default;
-    error(const error& o) noexcept : f_(o.f_) { detail::add_ref(f_); }
-    error(error&& o) noexcept : f_(std::exchange(o.f_, nullptr)) {}
-    error& operator=(const error& o) noexcept {
-        detail::add_ref(o.f_);
-        detail::release(f_);
-        f_ = o.f_;
-        return *this;
-    }
-    error& operator=(error&& o) noexcept {
-        if (this != &o) {
-            detail::release(f_);
-            f_ = std::exchange(o.f_, nullptr);
-        }
-        return *this;
-    }
-    ~error() {
-        if (f_) detail::release(f_);
-    }
+namespace detail {
 
+// What error and wrapped_error<L> share: the pointer to the outermost frame and
+// every accessor. Not a public base of anything a user can assign through: its
+// copy and assignment are protected, and wrapped_error<L> is not an error (it
+// converts to one), so no reference to error can ever refer to a wrapped_error
+// and an assignment through it cannot give the wrapped_error another layer.
+class error_base {
+public:
     // True when this holds an error (Go's err != nil).
     // Testing an error (operator bool, empty(), is<L>(), is_user_facing(),
     // message()) is what STRATA_CHECKED counts as checking it.
@@ -439,12 +426,7 @@ public:
     }
 
     // The next frame of the chain (empty at the root cause).
-    error inner() const noexcept {
-        detail::mark_checked(f_);
-        if (!f_) return {};
-        detail::add_ref(f_->inner);
-        return error(f_->inner);
-    }
+    error inner() const noexcept;
 
     // The first non-strata cause of type T in the chain (std::error_code,
     // std::exception_ptr, std::string for string causes, or the value type that was
@@ -505,30 +487,34 @@ public:
         return n;
     }
 
-    // Adds a misc entry to this frame: strings, integers, floating point and bool
-    // keep their type; anything else fmt can format is kept as its text. A frame
-    // shared with other copies is copied first, so they never see the change.
-    // Out of memory, the entry is dropped. No effect on an empty error.
-    template <class V>
-    error& with(std::string_view key, const V& value) & noexcept {
-        add_misc(key, value);
-        return *this;
-    }
-    template <class V>
-    error with(std::string_view key, const V& value) && noexcept {
-        add_misc(key, value);
-        return std::move(*this);
-    }
-
     // Same chain (not equal text): the two share their outermost frame.
-    bool same_as(const error& o) const noexcept { return f_ == o.f_; }
+    bool same_as(const error_base& o) const noexcept { return f_ == o.f_; }
 
     static bool matches(const layer_info* a, const layer_info* b) noexcept {
         return a == b || (!a->is_cause && !b->is_cause && a->name == b->name);
     }
 
 protected:
-    explicit error(detail::frame* f) noexcept : f_(f) {}
+    constexpr error_base() noexcept = default;
+    explicit error_base(detail::frame* f) noexcept : f_(f) {}
+    error_base(const error_base& o) noexcept : f_(o.f_) { detail::add_ref(f_); }
+    error_base(error_base&& o) noexcept : f_(std::exchange(o.f_, nullptr)) {}
+    error_base& operator=(const error_base& o) noexcept {
+        detail::add_ref(o.f_);
+        detail::release(f_);
+        f_ = o.f_;
+        return *this;
+    }
+    error_base& operator=(error_base&& o) noexcept {
+        if (this != &o) {
+            detail::release(f_);
+            f_ = std::exchange(o.f_, nullptr);
+        }
+        return *this;
+    }
+    ~error_base() {
+        if (f_) detail::release(f_);
+    }
 
     template <class V>
     void add_misc(std::string_view key, const V& value, bool secret = false) noexcept {
@@ -598,14 +584,70 @@ protected:
     friend struct detail::access;
 };
 
+}  // namespace detail
+
+// A type-erased error: a pointer to the outermost frame of an immutable,
+// reference-counted chain. Copying costs one atomic increment; frames are shared
+// between copies and threads and never change (with() copies a shared frame first).
+//
+// A default-constructed or moved-from error is empty: it is false in a boolean
+// context, its message() is "", its layer() is "(no error)", it formats as
+// "(no error)", and handle() treats it as a bug.
+class [[nodiscard]] error : public detail::error_base {
+public:
+    constexpr error() noexcept = default;
+    error(const error&) noexcept = default;
+    error(error&&) noexcept = default;
+    error& operator=(const error&) noexcept = default;
+    error& operator=(error&&) noexcept = default;
+    ~error() = default;
+
+    // Adds a misc entry to this frame: strings, integers, floating point and bool
+    // keep their type; anything else fmt can format is kept as its text. A frame
+    // shared with other copies is copied first, so they never see the change.
+    // Out of memory, the entry is dropped. No effect on an empty error.
+    template <class V>
+    error& with(std::string_view key, const V& value) & noexcept {
+        add_misc(key, value);
+        return *this;
+    }
+    template <class V>
+    error with(std::string_view key, const V& value) && noexcept {
+        add_misc(key, value);
+        return std::move(*this);
+    }
+
+private:
+    explicit error(detail::frame* f) noexcept : error_base(f) {}
+    friend struct detail::access;
+};
+
 static_assert(sizeof(error) == sizeof(void*));
 
-// An error whose outermost layer is L, known at compile time. Converts to error.
+// An error whose outermost layer is L, known at compile time. It has every
+// accessor of error and converts implicitly to error (a copy, or a move from an
+// rvalue), but it is not an error: no error& or error* can refer to one, so
+// assigning another error through such a reference cannot leave it with an
+// outer layer other than L (slicing).
+//
+// There is no default constructor: an empty wrapped_error<L> would not be of
+// layer L (is<L>() false, handle() a bug), which is all its type says.
+// make_error, wrap and find always give one that holds a frame of layer L (out of
+// memory, L's static frame). A moved-from wrapped_error is empty, as a
+// moved-from error is: assign to it or let it go.
 template <layer_tag L>
-class [[nodiscard]] wrapped_error : public error {
+class [[nodiscard]] wrapped_error : public detail::error_base {
 public:
     using layer_type = L;
-    constexpr wrapped_error() noexcept = default;
+    wrapped_error() = delete;
+    wrapped_error(const wrapped_error&) noexcept = default;
+    wrapped_error(wrapped_error&&) noexcept = default;
+    wrapped_error& operator=(const wrapped_error&) noexcept = default;
+    wrapped_error& operator=(wrapped_error&&) noexcept = default;
+    ~wrapped_error() = default;
+
+    operator error() const& noexcept;
+    operator error() && noexcept;
 
     template <class V>
     wrapped_error& with(std::string_view key, const V& value) & noexcept {
@@ -619,21 +661,23 @@ public:
     }
 
 private:
-    explicit wrapped_error(detail::frame* f) noexcept : error(f) {}
+    explicit wrapped_error(detail::frame* f) noexcept : error_base(f) {}
     friend struct detail::access;
 };
+
+static_assert(sizeof(wrapped_error<untagged>) == sizeof(void*));
 
 namespace detail {
 
 struct access {
-    static frame* get(const error& e) noexcept { return e.f_; }
+    static frame* get(const error_base& e) noexcept { return e.f_; }
     static error adopt(frame* f) noexcept { return error(f); }
     template <class L>
     static wrapped_error<L> adopt_as(frame* f) noexcept {
         return wrapped_error<L>(f);
     }
-    static frame* take(error&& e) noexcept { return std::exchange(e.f_, nullptr); }
-    static frame* share(const error& e) noexcept {
+    static frame* take(error_base&& e) noexcept { return std::exchange(e.f_, nullptr); }
+    static frame* share(const error_base& e) noexcept {
         add_ref(e.f_);
         return e.f_;
     }
@@ -641,9 +685,25 @@ struct access {
 
 // Whether e holds an error, for strata's own bookkeeping: unlike operator bool,
 // not a check under STRATA_CHECKED.
-inline bool holds(const error& e) noexcept { return access::get(e) != nullptr; }
+inline bool holds(const error_base& e) noexcept { return access::get(e) != nullptr; }
+
+inline error error_base::inner() const noexcept {
+    detail::mark_checked(f_);
+    if (!f_) return {};
+    detail::add_ref(f_->inner);
+    return access::adopt(f_->inner);
+}
 
 }  // namespace detail
+
+template <layer_tag L>
+wrapped_error<L>::operator error() const& noexcept {
+    return detail::access::adopt(detail::access::share(*this));
+}
+template <layer_tag L>
+wrapped_error<L>::operator error() && noexcept {
+    return detail::access::adopt(detail::access::take(std::move(*this)));
+}
 
 // An exception that carries a strata error (thrown by throw_error() or
 // result::value(); see exception.hpp). what() is the outermost message, with

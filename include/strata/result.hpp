@@ -118,7 +118,7 @@ public:
     template <class U = T>
         requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::remove_cvref_t<U>, result> &&
                  !std::is_same_v<std::remove_cvref_t<U>, failure> && !std::is_same_v<std::remove_cvref_t<U>, std::in_place_t> &&
-                 (!strata_error<U> || std::is_base_of_v<error, T>))
+                 (!strata_error<U> || strata_error<T>))
     result(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) : val_(std::forward<U>(v)) {}
 
     template <class... A>
@@ -126,7 +126,7 @@ public:
     explicit result(std::in_place_t, A&&... a) : val_(std::forward<A>(a)...) {}
 
     template <class E>
-        requires(strata_error<E> && !std::is_base_of_v<error, T>)
+        requires(strata_error<E> && !strata_error<T>)
     result(E&& e) noexcept : err_(detail::failure_of(strata::error(std::forward<E>(e)))) {}
 
     result(failure f) noexcept : err_(detail::failure_of(std::move(f).get())) {}

@@ -36,6 +36,12 @@ int main() {
     auto bad = strata::wrap(strata::sensitive(std::string("hunter2")), "login failed");
 #elif STRATA_CASE == 12  // a sensitive value's spec is checked as its value's
     auto bad = strata::make_error("{:d}", strata::sensitive(std::string("hunter2")));
+#elif STRATA_CASE == 13  // a wrapped_error bound to error&, through which another layer could be assigned
+    strata::error& bad = e;
+#elif STRATA_CASE == 14  // the same through a pointer
+    strata::error* bad = &e;
+#elif STRATA_CASE == 15  // assigning another layer's error to a wrapped_error seen as an error
+    auto bad = static_cast<strata::error&>(e) = strata::make_error("untagged");
 #else
     auto bad = fmt::format("{} {:c} {:v}", e, e, e);
 #endif
