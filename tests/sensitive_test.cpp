@@ -20,6 +20,7 @@
 #include <exception>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -613,6 +614,48 @@ TEST_CASE("more than 16 sensitive arguments: those past 16 are written as tokens
             CHECK(contains(e.message(strata::reveal), strata::sensitive_token(v[i])));
         }
     }
+}
+
+namespace {
+// A value whose formatter throws, naming the value in what() (as a careless
+// formatter might).
+struct card_number {
+    std::string digits;
+};
+}  // namespace
+
+template <>
+struct fmt::formatter<card_number> {
+    constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+    template <class Ctx>
+    auto format(const card_number& c, Ctx& ctx) const -> decltype(ctx.out()) {
+        throw std::runtime_error("cannot print card " + c.digits);
+    }
+};
+
+// The message says the formatter threw (error_test), but a sensitive value's
+// formatter may name the value in what(): that what() is withheld.
+TEST_CASE("a sensitive argument whose formatter throws does not leak through what()", "[sensitive]") {
+    fixed_key();
+    const std::string secret = "4111-qpwz-mxnc-7731";
+    const strata::error e = strata::make_error<login_layer>("charging {}", strata::sensitive(card_number{secret}));
+    CHECK(contains(e.message(), "an argument's formatter threw strata::sensitive_format_error"));
+    CHECK(contains(e.message(), "withheld"));
+    CHECK_FALSE(contains(e.message(strata::reveal), secret));
+    const exported x = export_all(e);
+    CHECK_FALSE(contains(x.verbose, secret));
+    for (const auto& [what, text] : outside(x)) {
+        INFO(what);
+        CHECK_FALSE(contains(*text, secret));
+    }
+    // Formatted outside strata, it throws that exception too.
+    CHECK_THROWS_AS(fmt::format("{}", strata::sensitive(card_number{secret})), strata::sensitive_format_error);
+    // As a misc value, its text says what happened and stays a sensitive value.
+    strata::error m = strata::make_error("m");
+    m.with("card", strata::sensitive(card_number{secret}));
+    CHECK(m.misc().find("card")->is_sensitive());
+    CHECK_FALSE(contains(fmt::format("{}", *m.misc().find("card")), secret));
+    CHECK_FALSE(contains(strata::to_json(m), secret));
 }
 
 TEST_CASE("a run-time format string that is invalid does not leak a sensitive argument", "[sensitive]") {

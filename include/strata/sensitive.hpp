@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -184,6 +185,15 @@ inline thread_local secret_collector* active_secrets = nullptr;
 
 }  // namespace detail
 
+// What formatting a sensitive value throws when the value's own formatter threw
+// (anything but fmt::format_error or std::bad_alloc): that exception's what() may
+// show the value, so it is not passed on.
+class sensitive_format_error : public std::runtime_error {
+public:
+    sensitive_format_error()
+        : std::runtime_error("a sensitive value's formatter threw (what it said is withheld: it may show the value)") {}
+};
+
 // Hashes values from now on with a key derived from `secret` (of any length). Set
 // it once, at start-up, and the same in every process whose records should
 // correlate. STRATA_SENSITIVE_KEY in the environment does the same at first use.
@@ -212,6 +222,24 @@ struct fmt::formatter<strata::sensitive_value<T>, Char> {
 
     template <class FormatContext>
     auto format(const strata::sensitive_value<T>& v, FormatContext& ctx) const -> decltype(ctx.out()) {
+#if STRATA_HAS_EXCEPTIONS
+        try {
+            return format_marked(v, ctx);
+        } catch (const std::bad_alloc&) {
+            throw;
+        } catch (const fmt::format_error&) {
+            throw;  // fmt's own (a dynamic width that is not a number...): about the string
+        } catch (...) {
+            throw strata::sensitive_format_error();
+        }
+#else
+        return format_marked(v, ctx);
+#endif
+    }
+
+private:
+    template <class FormatContext>
+    auto format_marked(const strata::sensitive_value<T>& v, FormatContext& ctx) const -> decltype(ctx.out()) {
         // The hash is of the value as "{}" prints it, whatever the specification.
         fmt::basic_memory_buffer<Char, 128> plain;
         fmt::format_to(fmt::appender(plain), "{}", v.value);
