@@ -424,13 +424,13 @@ TEST_CASE("an argument whose formatter throws is reported as such, not as a bad 
     SECTION("a formatter that throws something not derived from std::exception") {
         const error e = strata::make_error("value {}", throws_int{});
         CHECK(std::string(e.message()) ==
-              "an argument's formatter threw int (not derived from std::exception) (format string \"value {}\")");
+              "an argument's formatter threw an exception not derived from std::exception (format string \"value {}\")");
     }
     SECTION("a misc value") {
         error e = strata::make_error("m");
         e.with("bad", throws_when_formatted{}).with("odd", throws_int{}).with("good", point{1, 2});
         CHECK(e.misc().find("bad")->as_string() == "the value's formatter threw std::runtime_error: formatter exploded");
-        CHECK(e.misc().find("odd")->as_string() == "the value's formatter threw int (not derived from std::exception)");
+        CHECK(e.misc().find("odd")->as_string() == "the value's formatter threw an exception not derived from std::exception");
         CHECK(e.misc().find("good")->as_string() == "(1, 2)");
     }
     SECTION("a bad run-time format string is still reported as one") {

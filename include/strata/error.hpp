@@ -120,21 +120,18 @@ inline void append_demangled(fmt::memory_buffer& buf, const char* mangled) noexc
 // the string's (or a spec's) fault. For a misc value strata formats it with "{}".
 enum class format_origin : unsigned char { unchecked, checked, misc_value };
 
-// The message that replaces one whose formatting threw `type` (nullptr: unknown)
-// with `what` (nullptr for an exception not derived from std::exception).
+// The message that replaces one whose formatting threw a std::exception of
+// `type` with `what`; nullptr for both: an exception not derived from it.
 inline void describe_throw(fmt::memory_buffer& buf, fmt::string_view f, format_origin origin,
                            const std::type_info* type, const char* what) noexcept {
     buf.clear();
     append(buf, origin == format_origin::misc_value ? "the value's formatter threw " : "an argument's formatter threw ");
-    if (type)
+    if (type) {
         append_demangled(buf, type->name());
-    else
-        append(buf, "an exception of unknown type");
-    if (what) {
         append(buf, ": ");
         append(buf, what);
-    } else if (type) {
-        append(buf, " (not derived from std::exception)");
+    } else {
+        append(buf, "an exception not derived from std::exception");
     }
     if (origin != format_origin::misc_value) {
         append(buf, " (format string \"");
@@ -172,7 +169,7 @@ inline bool format_message(fmt::memory_buffer& buf, fmt::string_view f, fmt::for
     } catch (const std::exception& e) {
         describe_throw(buf, f, origin, &typeid(e), e.what());
     } catch (...) {
-        describe_throw(buf, f, origin, abi::__cxa_current_exception_type(), nullptr);
+        describe_throw(buf, f, origin, nullptr, nullptr);
     }
     return false;
 #else

@@ -185,15 +185,6 @@ inline thread_local secret_collector* active_secrets = nullptr;
 
 }  // namespace detail
 
-// What formatting a sensitive value throws when the value's own formatter threw
-// (anything but fmt::format_error or std::bad_alloc): that exception's what() may
-// show the value, so it is not passed on.
-class sensitive_format_error : public std::runtime_error {
-public:
-    sensitive_format_error()
-        : std::runtime_error("a sensitive value's formatter threw (what it said is withheld: it may show the value)") {}
-};
-
 // Hashes values from now on with a key derived from `secret` (of any length). Set
 // it once, at start-up, and the same in every process whose records should
 // correlate. STRATA_SENSITIVE_KEY in the environment does the same at first use.
@@ -208,6 +199,15 @@ inline bool set_sensitive_key(std::string_view secret) noexcept { return detail:
     detail::append_sensitive_token(out, value);
     return std::string(out.data(), out.size());
 }
+
+// What formatting a sensitive value throws when the value's own formatter threw
+// (anything but fmt::format_error or std::bad_alloc): that exception's what() may
+// show the value, so it is not passed on.
+class sensitive_format_error : public std::runtime_error {
+public:
+    sensitive_format_error()
+        : std::runtime_error("a sensitive value's formatter threw (what it said is withheld: it may show the value)") {}
+};
 
 }  // namespace strata
 
