@@ -54,6 +54,10 @@ struct point {
 
 // A formatter that always throws.
 struct throws_when_formatted {};
+// Formatters that throw fmt's own exception, and something not derived from
+// std::exception.
+struct throws_format_error {};
+struct throws_int {};
 
 struct my_exception : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -87,6 +91,24 @@ struct fmt::formatter<throws_when_formatted> {
     template <class Ctx>
     auto format(const throws_when_formatted&, Ctx& ctx) const -> decltype(ctx.out()) {
         throw std::runtime_error("formatter exploded");
+    }
+};
+
+template <>
+struct fmt::formatter<throws_format_error> {
+    constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+    template <class Ctx>
+    auto format(const throws_format_error&, Ctx& ctx) const -> decltype(ctx.out()) {
+        throw fmt::format_error("no text for this value");
+    }
+};
+
+template <>
+struct fmt::formatter<throws_int> {
+    constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+    template <class Ctx>
+    auto format(const throws_int&, Ctx& ctx) const -> decltype(ctx.out()) {
+        throw 42;
     }
 };
 
@@ -151,11 +173,14 @@ TEST_CASE("a moved-from error is empty and safe to query", "[error][empty]") {
     CHECK(c.message() == "boom");
 }
 
-TEST_CASE("a default-constructed or moved-from wrapped_error is empty and never its layer", "[error][empty]") {
-    strata::wrapped_error<intermediate> w;
-    CHECK(w.empty());
-    CHECK_FALSE(w.is<intermediate>());
-    CHECK_FALSE(w.is_user_facing());
+// An empty wrapped_error<L> would not be of layer L, which is all its type says:
+// there is none to default-construct. A moved-from one is empty, as a moved-from
+// error is (to be assigned or destroyed).
+TEST_CASE("a wrapped_error cannot be default-constructed, and a moved-from one is empty and never its layer",
+          "[error][empty]") {
+    STATIC_REQUIRE_FALSE(std::is_default_constructible_v<strata::wrapped_error<intermediate>>);
+    STATIC_REQUIRE_FALSE(std::is_default_constructible_v<strata::wrapped_error<low_level>>);
+    STATIC_REQUIRE(std::is_default_constructible_v<error>);
 
     auto x = strata::make_error<intermediate>("shown");
     auto y = std::move(x);
@@ -366,6 +391,52 @@ TEST_CASE("a bad run-time format string gives an error that says so, no exceptio
     CHECK(w.is<low_level>());
     CHECK_THAT(std::string(w.message()), Catch::Contains("invalid format string"));
     CHECK(w.inner().message() == "root");
+}
+
+// A formatter that throws is the argument's fault, not the format string's: the
+// message says which exception it threw (type and what()) and keeps the format
+// string, for a checked string, a run-time one, and a misc value alike.
+TEST_CASE("an argument whose formatter throws is reported as such, not as a bad format string",
+          "[error][make_error]") {
+    using Catch::Contains;
+    const std::string threw = "an argument's formatter threw std::runtime_error: formatter exploded";
+    SECTION("make_error") {
+        const error e = strata::make_error<low_level>("job {} failed", throws_when_formatted{});
+        CHECK(e.is<low_level>());
+        CHECK(std::string(e.message()) == threw + " (format string \"job {} failed\")");
+    }
+    SECTION("wrap, the inner error kept") {
+        const error w = strata::wrap<api_layer>(strata::make_error("root"), "saving {}", throws_when_formatted{});
+        CHECK(w.is<api_layer>());
+        CHECK(std::string(w.message()) == threw + " (format string \"saving {}\")");
+        CHECK(w.inner().message() == "root");
+    }
+    SECTION("a run-time format string that is good") {
+        const error e = strata::make_error(fmt::runtime("value {}"), throws_when_formatted{});
+        CHECK_THAT(std::string(e.message()), Contains(threw) && !Contains("invalid format string"));
+    }
+    SECTION("a formatter that throws fmt::format_error, with a string checked at compile time") {
+        const error e = strata::make_error("value {}", throws_format_error{});
+        CHECK_THAT(std::string(e.message()), Contains("an argument's formatter threw fmt::") &&
+                                                 Contains("format_error: no text for this value") &&
+                                                 !Contains("invalid format string"));
+    }
+    SECTION("a formatter that throws something not derived from std::exception") {
+        const error e = strata::make_error("value {}", throws_int{});
+        CHECK(std::string(e.message()) ==
+              "an argument's formatter threw an exception not derived from std::exception (format string \"value {}\")");
+    }
+    SECTION("a misc value") {
+        error e = strata::make_error("m");
+        e.with("bad", throws_when_formatted{}).with("odd", throws_int{}).with("good", point{1, 2});
+        CHECK(e.misc().find("bad")->as_string() == "the value's formatter threw std::runtime_error: formatter exploded");
+        CHECK(e.misc().find("odd")->as_string() == "the value's formatter threw an exception not derived from std::exception");
+        CHECK(e.misc().find("good")->as_string() == "(1, 2)");
+    }
+    SECTION("a bad run-time format string is still reported as one") {
+        const error e = strata::make_error(fmt::runtime("{1}"), throws_when_formatted{});
+        CHECK_THAT(std::string(e.message()), Contains("invalid format string"));
+    }
 }
 
 TEST_CASE("a good run-time format string works", "[error][make_error]") {
@@ -708,6 +779,7 @@ TEST_CASE("find<L>() and is<L>() do not match cause frames, even by name", "[err
 TEST_CASE("wrapped_error converts implicitly to error, and not the other way", "[error]") {
     STATIC_REQUIRE(std::is_convertible_v<strata::wrapped_error<low_level>, error>);
     STATIC_REQUIRE(std::is_convertible_v<strata::wrapped_error<low_level>&, error>);
+    STATIC_REQUIRE(std::is_convertible_v<const strata::wrapped_error<low_level>&, const error&>);
     STATIC_REQUIRE_FALSE(std::is_convertible_v<error, strata::wrapped_error<low_level>>);
     STATIC_REQUIRE_FALSE(std::is_assignable_v<strata::wrapped_error<low_level>&, error>);
     STATIC_REQUIRE_FALSE(std::is_convertible_v<strata::wrapped_error<intermediate>, strata::wrapped_error<low_level>>);
@@ -715,6 +787,47 @@ TEST_CASE("wrapped_error converts implicitly to error, and not the other way", "
     error e = strata::make_error<low_level>("x");
     CHECK(e.is<low_level>());
     CHECK(e.message() == "x");
+}
+
+// Slicing: were wrapped_error<L> an error, `error& r = w; r = other;` would give w
+// another outer layer while its type still said L. No error& or error* can refer
+// to a wrapped_error (compile_fail cases 13 to 15); a const error& binds to a
+// copy, and every accessor works on the wrapped_error itself.
+TEST_CASE("a wrapped_error cannot lose its layer through a reference to error", "[error]") {
+    using wi = strata::wrapped_error<intermediate>;
+    STATIC_REQUIRE_FALSE(std::is_convertible_v<wi&, error&>);
+    STATIC_REQUIRE_FALSE(std::is_convertible_v<wi*, error*>);
+    STATIC_REQUIRE_FALSE(std::is_base_of_v<error, wi>);
+    STATIC_REQUIRE_FALSE(std::is_assignable_v<wi&, strata::wrapped_error<low_level>>);
+    STATIC_REQUIRE(std::is_nothrow_copy_constructible_v<wi>);
+    STATIC_REQUIRE(std::is_nothrow_move_constructible_v<wi>);
+    STATIC_REQUIRE(std::is_nothrow_move_assignable_v<wi>);
+    STATIC_REQUIRE(std::is_nothrow_convertible_v<wi, error>);
+
+    wi w = strata::make_error<intermediate>("shown {}", 1);
+    w.with("k", 2);
+    {
+        error copy = w;  // a new reference to the same chain
+        copy = strata::make_error<low_level>("other");
+        CHECK(copy.is<low_level>());
+    }
+    const error& view = w;
+    CHECK(view.same_as(w));
+    CHECK(w.is<intermediate>());
+    CHECK(w.is_user_facing());
+    CHECK(w.message() == "shown 1");
+    CHECK(w.misc().find("k")->as_signed() == 2);
+    CHECK(w.depth() == 1);
+    CHECK(w.layer().name == intermediate::name);
+    CHECK(w.location().line() != 0);
+    CHECK(w.cause_detail().empty());
+    CHECK(w.inner().empty());
+
+    // Moved into an error, the chain goes with it.
+    wi m = strata::make_error<intermediate>("moved");
+    error taken = std::move(m);
+    CHECK(taken.message() == "moved");
+    CHECK(m.empty());  // NOLINT(bugprone-use-after-move)
 }
 
 // ---------------------------------------------------------------------------
@@ -799,6 +912,25 @@ TEST_CASE("misc entries keep the order they were added in", "[error][misc]") {
     CHECK(e.misc().find("alpha")->as_signed() == 2);  // the first entry with that key
 }
 
+// The iterator's entries live in the error, not in the iterator: a reference kept
+// after the iterator is gone (a temporary begin()) still reads the entry. This was
+// a stack-use-after-scope under AddressSanitizer (the asan preset) when the
+// iterator built the entry inside itself.
+TEST_CASE("a misc entry read through a temporary iterator outlives the iterator", "[error][misc]") {
+    error e = strata::make_error("m");
+    e.with("first", "one").with("second", 2);
+    const strata::misc_view view = e.misc();
+    const strata::misc_entry& first = *view.begin();
+    const strata::misc_entry* second = std::next(view.begin()).operator->();
+    const strata::misc_entry& again = *e.misc().begin();
+    CHECK(first.key == "first");
+    CHECK(first.value.as_string() == "one");
+    CHECK(second->key == "second");
+    CHECK(second->value.as_signed() == 2);
+    CHECK(&again == &first);  // the same entry, wherever the iterator came from
+    STATIC_REQUIRE(std::forward_iterator<strata::misc_view::iterator>);
+}
+
 TEST_CASE("misc entries belong to their own frame", "[error][misc]") {
     error root = strata::make_error<low_level>("root");
     root.with("root key", 1);
@@ -831,8 +963,7 @@ TEST_CASE("wrapped_error<L>::with keeps the static type", "[error][misc]") {
     strata::wrapped_error<intermediate> moved = strata::make_error<intermediate>("r").with("a", 1).with("b", 2);
     CHECK(moved.misc().size() == 2);
     CHECK(moved.is<intermediate>());
-    error& base_ref = static_cast<error&>(w).with("e", 1);
-    CHECK(&base_ref == static_cast<error*>(&w));
+    w.with("e", 1);  // (no error& refers to a wrapped_error: see the slicing test)
     CHECK(w.misc().size() == 2);
 }
 
@@ -929,12 +1060,13 @@ TEST_CASE("a stack deeper than STRATA_MAX_STACK_DEPTH is cut and says so", "[err
 
 #if STRATA_TEST_REPLACE_NEW
 TEST_CASE("out of memory, make_error still gives an error of its layer", "[error][oom]") {
-    strata::wrapped_error<intermediate> e;
+    std::optional<strata::wrapped_error<intermediate>> made;
     {
         strata_test::out_of_memory oom;
-        REQUIRE_NOTHROW(e = strata::make_error<intermediate>("job {} failed", 3));
-        e.with("lost", 1);  // no memory for the entry: dropped, no crash
+        REQUIRE_NOTHROW(made.emplace(strata::make_error<intermediate>("job {} failed", 3)));
+        made->with("lost", 1);  // no memory for the entry: dropped, no crash
     }
+    strata::wrapped_error<intermediate>& e = *made;
     REQUIRE_FALSE(e.empty());
     CHECK(e.is<intermediate>());
     CHECK(e.is_user_facing());
@@ -950,32 +1082,32 @@ TEST_CASE("out of memory, make_error still gives an error of its layer", "[error
 TEST_CASE("short of memory for the stack, make_error keeps its message and drops the stack", "[error][oom]") {
     strata_test::policy_guard guard;
     strata::set_capture_policy(strata::capture_policy::origin);
-    strata::wrapped_error<low_level> e;
+    std::optional<strata::wrapped_error<low_level>> e;
     {
         strata_test::out_of_memory oom(1);  // only the first, largest attempt fails
-        e = strata::make_error<low_level>("job {} failed", 4);
+        e.emplace(strata::make_error<low_level>("job {} failed", 4));
     }
-    CHECK(e.message() == "job 4 failed");
-    CHECK(e.is<low_level>());
-    CHECK(e.stack().empty());
+    CHECK(e->message() == "job 4 failed");
+    CHECK(e->is<low_level>());
+    CHECK(e->stack().empty());
 }
 
 TEST_CASE("out of memory, wrap still gives an error of its layer and the inner error survives", "[error][oom]") {
     const error inner = strata::make_error<low_level>("root");
-    strata::wrapped_error<intermediate> w;
-    strata::wrapped_error<api_layer> c;
+    std::optional<strata::wrapped_error<intermediate>> w;
+    std::optional<strata::wrapped_error<api_layer>> c;
     {
         strata_test::out_of_memory oom;
-        REQUIRE_NOTHROW(w = strata::wrap<intermediate>(inner, "outer"));
-        REQUIRE_NOTHROW(c = strata::wrap<api_layer>(std::make_error_code(std::errc::io_error), "io"));
+        REQUIRE_NOTHROW(w.emplace(strata::wrap<intermediate>(inner, "outer")));
+        REQUIRE_NOTHROW(c.emplace(strata::wrap<api_layer>(std::make_error_code(std::errc::io_error), "io")));
     }
-    REQUIRE_FALSE(w.empty());
-    CHECK(w.is<intermediate>());
+    REQUIRE_FALSE(w->empty());
+    CHECK(w->is<intermediate>());
     CHECK(inner.message() == "root");
     CHECK(inner.is<low_level>());
-    REQUIRE_FALSE(c.empty());
-    CHECK(c.is<api_layer>());
-    CHECK(c.is_user_facing());
+    REQUIRE_FALSE(c->empty());
+    CHECK(c->is<api_layer>());
+    CHECK(c->is_user_facing());
 }
 
 TEST_CASE("out of memory, with() drops the entry and changes nothing else", "[error][oom]") {

@@ -306,7 +306,8 @@ TEST_CASE("an empty error formats as (no error) at all three levels", "[format]"
     CHECK(trim_right(fmt::format("{:v}", e)) == "(no error)");
     CHECK(fmt::format("{}", taken) == "moved away");
 
-    const strata::wrapped_error<strata::low_level> empty_wrapped;
+    auto empty_wrapped = strata::make_error<strata::low_level>("moved away too");
+    const strata::error taken_too = std::move(empty_wrapped);  // a moved-from wrapped_error is empty
     CHECK(fmt::format("{}", empty_wrapped) == "(no error)");
     CHECK(fmt::format("{:c}", empty_wrapped) == "(no error)");
     CHECK(trim_right(fmt::format("{:v}", empty_wrapped)) == "(no error)");

@@ -304,8 +304,10 @@ TEST_CASE("an empty error used as a failure gives a failed result that says so",
         CHECK_FALSE(r.has_value());
         CHECK(says_empty(r.error()));
     }
-    SECTION("result<void> from an empty wrapped_error") {
-        strata::result<void> r = strata::wrapped_error<strata::low_level>{};
+    SECTION("result<void> from an empty (moved-from) wrapped_error") {
+        auto w = strata::make_error<strata::low_level>("taken");
+        const strata::error taken = std::move(w);
+        strata::result<void> r = std::move(w);  // NOLINT(bugprone-use-after-move): empty on purpose
         CHECK_FALSE(r.has_value());
         CHECK(says_empty(r.error()));
         CHECK_THROWS_AS(r.value(), strata::exception);

@@ -1,7 +1,8 @@
 // Tests for <strata/sensitive.hpp>: strata::sensitive(x) as a message argument and
-// as a misc value is shown by e.message(), the misc accessors and {:v} (local), and
-// everywhere else (the {} and {:c} forms, handle()'s user message and log record,
-// to_json) only as its keyed hash, strata::sensitive_token(text). The hash key is
+// as a misc value is shown by e.message(strata::reveal), the misc accessors and
+// {:v} (local), and everywhere else (e.message(), the {} and {:c} forms, handle()'s
+// user message and log record, what(), to_json) only as its keyed hash,
+// strata::sensitive_token(text). The hash key is
 // process-wide: every test case that depends on it sets a fixed one first.
 #include <catch2/catch.hpp>
 #include <strata/exception.hpp>
@@ -19,6 +20,7 @@
 #include <exception>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -215,14 +217,15 @@ TEST_CASE("STRATA_SENSITIVE_KEY: processes given the same key give the same toke
 // ---------------------------------------------------------------------------
 // A message argument
 
-TEST_CASE("a sensitive message argument is in message() and {:v} only, elsewhere its token", "[sensitive]") {
+TEST_CASE("a sensitive message argument is in message(reveal) and {:v} only, elsewhere its token", "[sensitive]") {
     fixed_key();
     const std::string secret = "hunter2-qzvkxjwpyrmtlnbd";
     const std::string token = strata::sensitive_token(secret);
     const std::string expected_shown = "wrong password " + token + " for alice";
 
     const strata::error e = strata::make_error<login_layer>("wrong password {} for {}", strata::sensitive(secret), "alice");
-    CHECK(e.message() == "wrong password " + secret + " for alice");
+    CHECK(e.message(strata::reveal) == "wrong password " + secret + " for alice");
+    CHECK(e.message() == expected_shown);
 
     const exported x = export_all(e);
     CHECK(contains(x.verbose, secret));
@@ -267,7 +270,8 @@ TEST_CASE("sensitive() takes lvalues, rvalues, string views, C strings and liter
         expected_message += s;
         expected_shown += strata::sensitive_token(s);
     }
-    CHECK(e.message() == expected_message);
+    CHECK(e.message(strata::reveal) == expected_message);
+    CHECK(e.message() == expected_shown);
     const exported x = export_all(e);
     CHECK(x.brief == expected_shown);
     CHECK(x.user == expected_shown);
@@ -287,10 +291,11 @@ TEST_CASE("sensitive integers and other values: the hash is of the text {} print
     const strata::error e = strata::make_error<login_layer>("pin {} account {} balance {} flag {}", strata::sensitive(918273645),
                                                             strata::sensitive(-7364518290LL),
                                                             strata::sensitive(2.5), strata::sensitive(true));
-    CHECK(e.message() == "pin 918273645 account -7364518290 balance 2.5 flag true");
+    CHECK(e.message(strata::reveal) == "pin 918273645 account -7364518290 balance 2.5 flag true");
     const std::string expected = "pin " + strata::sensitive_token("918273645") + " account " +
                                  strata::sensitive_token("-7364518290") + " balance " + strata::sensitive_token("2.5") +
                                  " flag " + strata::sensitive_token("true");
+    CHECK(e.message() == expected);
     const exported x = export_all(e);
     CHECK(x.brief == expected);
     CHECK(x.chain == expected);
@@ -307,8 +312,9 @@ TEST_CASE("the same sensitive argument twice ({0} {0}) is hidden both times", "[
     fixed_key();
     const std::string secret = "twice-secret-pqowieur";
     const strata::error e = strata::make_error<login_layer>("{0} and again {0}", strata::sensitive(secret));
-    CHECK(e.message() == secret + " and again " + secret);
+    CHECK(e.message(strata::reveal) == secret + " and again " + secret);
     const std::string token = strata::sensitive_token(secret);
+    CHECK(e.message() == token + " and again " + token);
     const exported x = export_all(e);
     CHECK(x.brief == token + " and again " + token);
     for (const auto& [what, text] : outside(x)) {
@@ -429,7 +435,8 @@ TEST_CASE("a message argument stays redacted in a frame copied by with()", "[sen
     strata::error copy = original;
     copy.with("attempt", 2);
     REQUIRE_FALSE(copy.same_as(original));
-    CHECK(copy.message() == "token " + secret + " expired");
+    CHECK(copy.message(strata::reveal) == "token " + secret + " expired");
+    CHECK(copy.message() == "token " + strata::sensitive_token(secret) + " expired");
     CHECK(fmt::format("{}", copy) == "token " + strata::sensitive_token(secret) + " expired");
     CHECK_FALSE(contains(strata::to_json(copy), secret));
 }
@@ -461,8 +468,9 @@ TEST_CASE("format specifications pass through to the value inside a strata messa
     const strata::error e = strata::make_error<login_layer>("id [{:>8}] hex [{:#x}] name [{:<6}] pi [{:.3f}]",
                                                             strata::sensitive(42), strata::sensitive(255),
                                                             strata::sensitive(std::string("bob")), strata::sensitive(3.14159));
-    CHECK(e.message() == "id [      42] hex [0xff] name [bob   ] pi [3.142]");
+    CHECK(e.message(strata::reveal) == "id [      42] hex [0xff] name [bob   ] pi [3.142]");
     const std::string brief = fmt::format("{}", e);
+    CHECK(e.message() == brief);
     INFO(brief);
     CHECK(count_of(brief, "<sensitive:") == 4);
     CHECK_FALSE(contains(brief, "      42"));
@@ -476,7 +484,7 @@ TEST_CASE("format specifications pass through to the value inside a strata messa
     CHECK(contains(fmt::format("{:v}", e), "id [      42] hex [0xff] name [bob   ] pi [3.142]"));
     // Dynamic width, from another argument.
     const strata::error d = strata::make_error<login_layer>("[{:>{}}]", strata::sensitive(7), 5);
-    CHECK(d.message() == "[    7]");
+    CHECK(d.message(strata::reveal) == "[    7]");
     CHECK(is_token(fmt::format("{}", d).substr(1, 24)));
 }
 
@@ -594,16 +602,60 @@ TEST_CASE("more than 16 sensitive arguments: those past 16 are written as tokens
             CHECK_FALSE(contains(*text, v[i]));
             CHECK(contains(*text, strata::sensitive_token(v[i])));
         }
+        CHECK_FALSE(contains(e.message(), v[i]));
+        CHECK(contains(e.message(), strata::sensitive_token(v[i])));
         if (i < 16) {
-            CHECK(contains(e.message(), v[i]));
+            CHECK(contains(e.message(strata::reveal), v[i]));
             CHECK(contains(x.verbose, v[i]));
         } else {
             // Never raw, even locally.
-            CHECK_FALSE(contains(e.message(), v[i]));
+            CHECK_FALSE(contains(e.message(strata::reveal), v[i]));
             CHECK_FALSE(contains(x.verbose, v[i]));
-            CHECK(contains(e.message(), strata::sensitive_token(v[i])));
+            CHECK(contains(e.message(strata::reveal), strata::sensitive_token(v[i])));
         }
     }
+}
+
+namespace {
+// A value whose formatter throws, naming the value in what() (as a careless
+// formatter might).
+struct card_number {
+    std::string digits;
+};
+}  // namespace
+
+template <>
+struct fmt::formatter<card_number> {
+    constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+    template <class Ctx>
+    auto format(const card_number& c, Ctx& ctx) const -> decltype(ctx.out()) {
+        throw std::runtime_error("cannot print card " + c.digits);
+    }
+};
+
+// The message says the formatter threw (error_test), but a sensitive value's
+// formatter may name the value in what(): that what() is withheld.
+TEST_CASE("a sensitive argument whose formatter throws does not leak through what()", "[sensitive]") {
+    fixed_key();
+    const std::string secret = "4111-qpwz-mxnc-7731";
+    const strata::error e = strata::make_error<login_layer>("charging {}", strata::sensitive(card_number{secret}));
+    CHECK(contains(e.message(), "an argument's formatter threw strata::sensitive_format_error"));
+    CHECK(contains(e.message(), "withheld"));
+    CHECK_FALSE(contains(e.message(strata::reveal), secret));
+    const exported x = export_all(e);
+    CHECK_FALSE(contains(x.verbose, secret));
+    for (const auto& [what, text] : outside(x)) {
+        INFO(what);
+        CHECK_FALSE(contains(*text, secret));
+    }
+    // Formatted outside strata, it throws that exception too.
+    CHECK_THROWS_AS(fmt::format("{}", strata::sensitive(card_number{secret})), strata::sensitive_format_error);
+    // As a misc value, its text says what happened and stays a sensitive value.
+    strata::error m = strata::make_error("m");
+    m.with("card", strata::sensitive(card_number{secret}));
+    CHECK(m.misc().find("card")->is_sensitive());
+    CHECK_FALSE(contains(fmt::format("{}", *m.misc().find("card")), secret));
+    CHECK_FALSE(contains(strata::to_json(m), secret));
 }
 
 TEST_CASE("a run-time format string that is invalid does not leak a sensitive argument", "[sensitive]") {
@@ -648,11 +700,45 @@ TEST_CASE("a run-time format string that is invalid does not leak a sensitive ar
     }
 }
 
-TEST_CASE("an empty sensitive value is still a token outside, and nothing in message()", "[sensitive]") {
+TEST_CASE("an empty sensitive value is still a token outside, and nothing in message(reveal)", "[sensitive]") {
     fixed_key();
     const strata::error e = strata::make_error<login_layer>("[{}]", strata::sensitive(std::string()));
-    CHECK(e.message() == "[]");
+    CHECK(e.message(strata::reveal) == "[]");
+    CHECK(e.message() == "[" + strata::sensitive_token("") + "]");
     CHECK(fmt::format("{}", e) == "[" + strata::sensitive_token("") + "]");
+}
+
+// message() is what code logs, and what a migration from what() or
+// Status::message() uses: a migrated `LOG << e.message()` writes no secret.
+// Hashed when the error is made, under the key in force then: it agrees with {}
+// and handle() whatever the key does later, and reading it allocates nothing.
+TEST_CASE("message() hashes sensitive arguments as {} and what() do, and message(reveal) does not", "[sensitive]") {
+    fixed_key();
+    const std::string secret = "logged-secret-zqxpwmvn";
+    const strata::wrapped_error<login_layer> e =
+        strata::make_error<login_layer>("card {} declined for {}", strata::sensitive(secret), "bob");
+    const std::string shown = "card " + strata::sensitive_token(secret) + " declined for bob";
+    CHECK(e.message() == shown);
+    CHECK_FALSE(contains(e.message(), secret));
+    CHECK(e.message() == fmt::format("{}", e));
+    CHECK(e.message().data()[e.message().size()] == '\0');  // a C string, as what() needs
+    CHECK(e.message(strata::reveal) == "card " + secret + " declined for bob");
+    CHECK(strata::exception(e).what() == shown);
+    // The key changes later: message() stays what {} and handle() show.
+    strata::set_sensitive_key("another key, set later");
+    CHECK(e.message() == shown);
+    CHECK(e.message() == fmt::format("{}", e));
+    fixed_key();
+    // Through a chain: each frame's message() is hashed.
+    const strata::error outer = strata::wrap<vault_layer>(e, "checkout of {}", strata::sensitive(std::string("cart-77")));
+    CHECK(outer.message() == "checkout of " + strata::sensitive_token("cart-77"));
+    CHECK(outer.inner().message() == shown);
+    // A message without sensitive values is the same either way.
+    const strata::error plain = strata::make_error("no secrets {}", 1);
+    CHECK(plain.message() == "no secrets 1");
+    CHECK(plain.message(strata::reveal).data() == plain.message().data());
+    CHECK(strata::error{}.message().empty());
+    CHECK(strata::error{}.message(strata::reveal).empty());
 }
 
 // ---------------------------------------------------------------------------

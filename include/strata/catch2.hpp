@@ -64,7 +64,7 @@ inline std::string full_chain(const error& e) {
     for (error f = e; f; f = f.inner()) {
         if (!first) out += ": ";
         first = false;
-        out += f.message();
+        out += f.message(reveal);
     }
     return out;
 }
@@ -93,12 +93,13 @@ public:
     }
 };
 
-// The outermost frame's message contains `text`. An empty error has no message.
+// The outermost frame's message, as it was written (sensitive() values not
+// hashed, as ChainContains), contains `text`. An empty error has no message.
 class message_matcher : public error_matcher {
 public:
     explicit message_matcher(std::string text) : text_(std::move(text)) {}
     bool match(const error& e) const override {
-        return static_cast<bool>(e) && e.message().find(text_) != std::string_view::npos;
+        return static_cast<bool>(e) && e.message(reveal).find(text_) != std::string_view::npos;
     }
     std::string describe() const override { return "has a message containing " + detail::quoted(text_); }
 

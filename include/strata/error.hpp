@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <iterator>
 #include <new>
 #include <optional>
 #include <string>
@@ -47,14 +48,17 @@ public:
     consteval basic_located_format(const S& s, location loc = location::current()) : fmt_(s), loc_(loc) {}
 
     basic_located_format(fmt::basic_runtime<char> r, location loc = location::current()) noexcept
-        : fmt_(r), loc_(loc) {}
+        : fmt_(r), loc_(loc), runtime_(true) {}
 
     constexpr fmt::string_view get() const noexcept { return fmt_; }
     constexpr location where() const noexcept { return loc_; }
+    // Given through fmt::runtime: not checked at compile time.
+    constexpr bool runtime() const noexcept { return runtime_; }
 
 private:
     fmt::format_string<Args...> fmt_;
     location loc_;
+    bool runtime_ = false;
 };
 
 template <class... Args>
@@ -84,13 +88,13 @@ inline void append(fmt::memory_buffer& buf, std::string_view s) noexcept {
 #endif
 }
 
-// A frame's message with each part that came from a sensitive() argument
+// A message with each part that came from a sensitive() argument (the spans)
 // replaced by its hash token. Throws only what appending to `out` throws.
-inline void append_redacted_message(fmt::memory_buffer& out, const frame* f) {
-    const std::string_view m = f->message;
+inline void append_redacted_text(fmt::memory_buffer& out, std::string_view m, const secret_span* spans,
+                                 std::size_t n) {
     std::size_t at = 0;
-    for (std::uint32_t i = 0; i < f->n_secrets; ++i) {
-        const secret_span sp = f->secrets[i];
+    for (std::size_t i = 0; i < n; ++i) {
+        const secret_span sp = spans[i];
         if (sp.begin < at || sp.begin > m.size() || sp.size > m.size() - sp.begin) continue;
         out.append(m.data() + at, m.data() + sp.begin);
         append_hash_token(out, sp.hash);
@@ -98,11 +102,49 @@ inline void append_redacted_message(fmt::memory_buffer& out, const frame* f) {
     }
     out.append(m.data() + at, m.data() + m.size());
 }
+inline void append_redacted_message(fmt::memory_buffer& out, const frame* f) {
+    append_redacted_text(out, f->message, f->secrets, f->n_secrets);
+}
 
-// Formats a message; a bad run-time format string or a throwing formatter gives a
-// message that says so, and out of memory gives the static out-of-memory text.
-// False when the message is such a replacement.
-inline bool format_message(fmt::memory_buffer& buf, fmt::string_view f, fmt::format_args args) noexcept {
+inline void append_demangled(fmt::memory_buffer& buf, const char* mangled) noexcept {
+    int status = 0;
+    char* d = sys::cxa_demangle(mangled, nullptr, nullptr, &status);
+    append(buf, d ? d : mangled);
+    std::free(d);
+}
+
+// Where a message's format string came from, which says who threw when formatting
+// it does. Checked at compile time, the string is good: whatever is thrown comes
+// from an argument's formatter. Unchecked (fmt::runtime), a fmt::format_error is
+// the string's (or a spec's) fault. For a misc value strata formats it with "{}".
+enum class format_origin : unsigned char { unchecked, checked, misc_value };
+
+// The message that replaces one whose formatting threw a std::exception of
+// `type` with `what`; nullptr for both: an exception not derived from it.
+inline void describe_throw(fmt::memory_buffer& buf, fmt::string_view f, format_origin origin,
+                           const std::type_info* type, const char* what) noexcept {
+    buf.clear();
+    append(buf, origin == format_origin::misc_value ? "the value's formatter threw " : "an argument's formatter threw ");
+    if (type) {
+        append_demangled(buf, type->name());
+        append(buf, ": ");
+        append(buf, what);
+    } else {
+        append(buf, "an exception not derived from std::exception");
+    }
+    if (origin != format_origin::misc_value) {
+        append(buf, " (format string \"");
+        append(buf, std::string_view(f.data(), f.size()));
+        append(buf, "\")");
+    }
+}
+
+// Formats a message; out of memory gives the static out-of-memory text, a bad
+// run-time format string a message that says so, and an argument whose formatter
+// throws a message that says that (the exception's type and what()), never that
+// the format string was bad. False when the message is such a replacement.
+inline bool format_message(fmt::memory_buffer& buf, fmt::string_view f, fmt::format_args args,
+                           [[maybe_unused]] format_origin origin = format_origin::unchecked) noexcept {
 #if STRATA_HAS_EXCEPTIONS
     try {
         fmt::vformat_to(fmt::appender(buf), f, args);
@@ -110,7 +152,11 @@ inline bool format_message(fmt::memory_buffer& buf, fmt::string_view f, fmt::for
     } catch (const std::bad_alloc&) {
         buf.clear();
         append(buf, oom_message);
-    } catch (const std::exception& e) {
+    } catch (const fmt::format_error& e) {
+        if (origin != format_origin::unchecked) {
+            describe_throw(buf, f, origin, &typeid(e), e.what());
+            return false;
+        }
         buf.clear();
         try {
             // (vformat_to: a compile-time checked string costs every includer ~0.1 s)
@@ -119,22 +165,16 @@ inline bool format_message(fmt::memory_buffer& buf, fmt::string_view f, fmt::for
             buf.clear();
             append(buf, "invalid format string");
         }
+    } catch (const std::exception& e) {
+        describe_throw(buf, f, origin, &typeid(e), e.what());
     } catch (...) {
-        buf.clear();
-        append(buf, "formatting the message threw an unknown exception");
+        describe_throw(buf, f, origin, nullptr, nullptr);
     }
     return false;
 #else
     fmt::vformat_to(fmt::appender(buf), f, args);
     return true;
 #endif
-}
-
-inline void append_demangled(fmt::memory_buffer& buf, const char* mangled) noexcept {
-    int status = 0;
-    char* d = sys::cxa_demangle(mangled, nullptr, nullptr, &status);
-    append(buf, d ? d : mangled);
-    std::free(d);
 }
 
 // Program counters captured in the caller's own frame (make_error and wrap are
@@ -273,7 +313,14 @@ concept foreign_cause =
      !is_sensitive_v<std::remove_cvref_t<T>>);  // a secret is an argument or a misc value, never a kept cause
 
 template <class T>
-concept strata_error = std::derived_from<std::remove_cvref_t<T>, error>;
+inline constexpr bool is_wrapped_error_v = false;
+template <layer_tag L>
+inline constexpr bool is_wrapped_error_v<wrapped_error<L>> = true;
+
+// strata::error (or a class derived from it) or any wrapped_error<L>.
+template <class T>
+concept strata_error =
+    std::derived_from<std::remove_cvref_t<T>, error> || is_wrapped_error_v<std::remove_cvref_t<T>>;
 
 template <class T>
 concept error_cause = strata_error<T> || foreign_cause<T>;
@@ -283,12 +330,17 @@ class misc_view {
 public:
     class iterator {
     public:
+        using iterator_category = std::forward_iterator_tag;
         using value_type = misc_entry;
         using difference_type = std::ptrdiff_t;
+        using pointer = const misc_entry*;
+        using reference = const misc_entry&;
         iterator() noexcept = default;
         explicit iterator(const detail::misc_node* n) noexcept : n_(n) {}
-        const misc_entry& operator*() const noexcept { return entry(); }
-        const misc_entry* operator->() const noexcept { return &entry(); }
+        // Refers into the error's frame, never into the iterator: valid while the
+        // error lives, however short-lived the iterator.
+        const misc_entry& operator*() const noexcept { return *n_; }
+        const misc_entry* operator->() const noexcept { return n_; }
         iterator& operator++() noexcept {
             n_ = n_->next;
             return *this;
@@ -301,12 +353,7 @@ public:
         friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.n_ == b.n_; }
 
     private:
-        const misc_entry& entry() const noexcept {
-            e_ = misc_entry{n_->key, n_->value};
-            return e_;
-        }
         const detail::misc_node* n_ = nullptr;
-        mutable misc_entry e_{};
     };
 
     misc_view() noexcept = default;
@@ -330,35 +377,22 @@ private:
     const detail::misc_node* head_ = nullptr;
 };
 
-// A type-erased error: a pointer to the outermost frame of an immutable,
-// reference-counted chain. Copying costs one atomic increment; frames are shared
-// between copies and threads and never change (with() copies a shared frame first).
-//
-// A default-constructed or moved-from error is empty: it is false in a boolean
-// context, its message() is "", its layer() is "(no error)", it formats as
-// "(no error)", and handle() treats it as a bug.
-class [[nodiscard]] error {
-public:
-    constexpr error() noexcept = default;
-    error(const error& o) noexcept : f_(o.f_) { detail::add_ref(f_); }
-    error(error&& o) noexcept : f_(std::exchange(o.f_, nullptr)) {}
-    error& operator=(const error& o) noexcept {
-        detail::add_ref(o.f_);
-        detail::release(f_);
-        f_ = o.f_;
-        return *this;
-    }
-    error& operator=(error&& o) noexcept {
-        if (this != &o) {
-            detail::release(f_);
-            f_ = std::exchange(o.f_, nullptr);
-        }
-        return *this;
-    }
-    ~error() {
-        if (f_) detail::release(f_);
-    }
+// Asks error::message(strata::reveal) for the message as it was written,
+// sensitive() values in clear: for local use only (see message()).
+struct reveal_t {
+    explicit constexpr reveal_t() = default;
+};
+inline constexpr reveal_t reveal{};
 
+namespace detail {
+
+// What error and wrapped_error<L> share: the pointer to the outermost frame and
+// every accessor. Not a public base of anything a user can assign through: its
+// copy and assignment are protected, and wrapped_error<L> is not an error (it
+// converts to one), so no reference to error can ever refer to a wrapped_error
+// and an assignment through it cannot give the wrapped_error another layer.
+class error_base {
+public:
     // True when this holds an error (Go's err != nil).
     // Testing an error (operator bool, empty(), is<L>(), is_user_facing(),
     // message()) is what STRATA_CHECKED counts as checking it.
@@ -371,19 +405,24 @@ public:
         return f_ == nullptr;
     }
 
-    // The outermost frame's message ("" when empty).
+    // The outermost frame's message ("" when empty), as {} prints it: each part
+    // that came from a sensitive() argument is replaced by its hash token,
+    // "<sensitive:...>". message() is what code logs and shows (it stands in for
+    // what() and Status::message()), so it never shows a secret; the hashed text
+    // is made with the frame, so this costs nothing. NUL-terminated.
     std::string_view message() const noexcept {
+        detail::mark_checked(f_);
+        return f_ ? detail::redacted_message(f_) : std::string_view();
+    }
+    // The message as it was written, sensitive() values in clear (as local {:v}
+    // shows them): for a local look, never for a log, a user or another process.
+    std::string_view message(reveal_t) const noexcept {
         detail::mark_checked(f_);
         return f_ ? f_->message : std::string_view();
     }
 
     // The next frame of the chain (empty at the root cause).
-    error inner() const noexcept {
-        detail::mark_checked(f_);
-        if (!f_) return {};
-        detail::add_ref(f_->inner);
-        return error(f_->inner);
-    }
+    error inner() const noexcept;
 
     // The first non-strata cause of type T in the chain (std::error_code,
     // std::exception_ptr, std::string for string causes, or the value type that was
@@ -444,30 +483,34 @@ public:
         return n;
     }
 
-    // Adds a misc entry to this frame: strings, integers, floating point and bool
-    // keep their type; anything else fmt can format is kept as its text. A frame
-    // shared with other copies is copied first, so they never see the change.
-    // Out of memory, the entry is dropped. No effect on an empty error.
-    template <class V>
-    error& with(std::string_view key, const V& value) & noexcept {
-        add_misc(key, value);
-        return *this;
-    }
-    template <class V>
-    error with(std::string_view key, const V& value) && noexcept {
-        add_misc(key, value);
-        return std::move(*this);
-    }
-
     // Same chain (not equal text): the two share their outermost frame.
-    bool same_as(const error& o) const noexcept { return f_ == o.f_; }
+    bool same_as(const error_base& o) const noexcept { return f_ == o.f_; }
 
     static bool matches(const layer_info* a, const layer_info* b) noexcept {
         return a == b || (!a->is_cause && !b->is_cause && a->name == b->name);
     }
 
 protected:
-    explicit error(detail::frame* f) noexcept : f_(f) {}
+    constexpr error_base() noexcept = default;
+    explicit error_base(detail::frame* f) noexcept : f_(f) {}
+    error_base(const error_base& o) noexcept : f_(o.f_) { detail::add_ref(f_); }
+    error_base(error_base&& o) noexcept : f_(std::exchange(o.f_, nullptr)) {}
+    error_base& operator=(const error_base& o) noexcept {
+        detail::add_ref(o.f_);
+        detail::release(f_);
+        f_ = o.f_;
+        return *this;
+    }
+    error_base& operator=(error_base&& o) noexcept {
+        if (this != &o) {
+            detail::release(f_);
+            f_ = std::exchange(o.f_, nullptr);
+        }
+        return *this;
+    }
+    ~error_base() {
+        if (f_) detail::release(f_);
+    }
 
     template <class V>
     void add_misc(std::string_view key, const V& value, bool secret = false) noexcept {
@@ -481,7 +524,7 @@ protected:
                 // otherwise than it does in a message.
                 if (!f_) return;
                 fmt::memory_buffer buf;
-                detail::format_message(buf, "{}", fmt::make_format_args(value.value));
+                detail::format_message(buf, "{}", fmt::make_format_args(value.value), detail::format_origin::misc_value);
                 this->add_misc_value(key,
                                      misc_value::of_string(std::string_view(buf.data(), buf.size())).marked_sensitive());
             } else {
@@ -509,7 +552,7 @@ protected:
                           "strata: a misc value must be a string, a number, a bool, or formattable with fmt");
             if (!f_) return;
             fmt::memory_buffer buf;
-            detail::format_message(buf, "{}", fmt::make_format_args(value));
+            detail::format_message(buf, "{}", fmt::make_format_args(value), detail::format_origin::misc_value);
             add_misc_value(key, misc_value::of_string(std::string_view(buf.data(), buf.size())));
         }
     }
@@ -537,14 +580,70 @@ protected:
     friend struct detail::access;
 };
 
+}  // namespace detail
+
+// A type-erased error: a pointer to the outermost frame of an immutable,
+// reference-counted chain. Copying costs one atomic increment; frames are shared
+// between copies and threads and never change (with() copies a shared frame first).
+//
+// A default-constructed or moved-from error is empty: it is false in a boolean
+// context, its message() is "", its layer() is "(no error)", it formats as
+// "(no error)", and handle() treats it as a bug.
+class [[nodiscard]] error : public detail::error_base {
+public:
+    constexpr error() noexcept = default;
+    error(const error&) noexcept = default;
+    error(error&&) noexcept = default;
+    error& operator=(const error&) noexcept = default;
+    error& operator=(error&&) noexcept = default;
+    ~error() = default;
+
+    // Adds a misc entry to this frame: strings, integers, floating point and bool
+    // keep their type; anything else fmt can format is kept as its text. A frame
+    // shared with other copies is copied first, so they never see the change.
+    // Out of memory, the entry is dropped. No effect on an empty error.
+    template <class V>
+    error& with(std::string_view key, const V& value) & noexcept {
+        add_misc(key, value);
+        return *this;
+    }
+    template <class V>
+    error with(std::string_view key, const V& value) && noexcept {
+        add_misc(key, value);
+        return std::move(*this);
+    }
+
+private:
+    explicit error(detail::frame* f) noexcept : error_base(f) {}
+    friend struct detail::access;
+};
+
 static_assert(sizeof(error) == sizeof(void*));
 
-// An error whose outermost layer is L, known at compile time. Converts to error.
+// An error whose outermost layer is L, known at compile time. It has every
+// accessor of error and converts implicitly to error (a copy, or a move from an
+// rvalue), but it is not an error: no error& or error* can refer to one, so
+// assigning another error through such a reference cannot leave it with an
+// outer layer other than L (slicing).
+//
+// There is no default constructor: an empty wrapped_error<L> would not be of
+// layer L (is<L>() false, handle() a bug), which is all its type says.
+// make_error, wrap and find always give one that holds a frame of layer L (out of
+// memory, L's static frame). A moved-from wrapped_error is empty, as a
+// moved-from error is: assign to it or let it go.
 template <layer_tag L>
-class [[nodiscard]] wrapped_error : public error {
+class [[nodiscard]] wrapped_error : public detail::error_base {
 public:
     using layer_type = L;
-    constexpr wrapped_error() noexcept = default;
+    wrapped_error() = delete;
+    wrapped_error(const wrapped_error&) noexcept = default;
+    wrapped_error(wrapped_error&&) noexcept = default;
+    wrapped_error& operator=(const wrapped_error&) noexcept = default;
+    wrapped_error& operator=(wrapped_error&&) noexcept = default;
+    ~wrapped_error() = default;
+
+    operator error() const& noexcept;
+    operator error() && noexcept;
 
     template <class V>
     wrapped_error& with(std::string_view key, const V& value) & noexcept {
@@ -558,21 +657,23 @@ public:
     }
 
 private:
-    explicit wrapped_error(detail::frame* f) noexcept : error(f) {}
+    explicit wrapped_error(detail::frame* f) noexcept : error_base(f) {}
     friend struct detail::access;
 };
+
+static_assert(sizeof(wrapped_error<untagged>) == sizeof(void*));
 
 namespace detail {
 
 struct access {
-    static frame* get(const error& e) noexcept { return e.f_; }
+    static frame* get(const error_base& e) noexcept { return e.f_; }
     static error adopt(frame* f) noexcept { return error(f); }
     template <class L>
     static wrapped_error<L> adopt_as(frame* f) noexcept {
         return wrapped_error<L>(f);
     }
-    static frame* take(error&& e) noexcept { return std::exchange(e.f_, nullptr); }
-    static frame* share(const error& e) noexcept {
+    static frame* take(error_base&& e) noexcept { return std::exchange(e.f_, nullptr); }
+    static frame* share(const error_base& e) noexcept {
         add_ref(e.f_);
         return e.f_;
     }
@@ -580,9 +681,25 @@ struct access {
 
 // Whether e holds an error, for strata's own bookkeeping: unlike operator bool,
 // not a check under STRATA_CHECKED.
-inline bool holds(const error& e) noexcept { return access::get(e) != nullptr; }
+inline bool holds(const error_base& e) noexcept { return access::get(e) != nullptr; }
+
+inline error error_base::inner() const noexcept {
+    detail::mark_checked(f_);
+    if (!f_) return {};
+    detail::add_ref(f_->inner);
+    return access::adopt(f_->inner);
+}
 
 }  // namespace detail
+
+template <layer_tag L>
+wrapped_error<L>::operator error() const& noexcept {
+    return detail::access::adopt(detail::access::share(*this));
+}
+template <layer_tag L>
+wrapped_error<L>::operator error() && noexcept {
+    return detail::access::adopt(detail::access::take(std::move(*this)));
+}
 
 // An exception that carries a strata error (thrown by throw_error() or
 // result::value(); see exception.hpp). what() is the outermost message, with
@@ -590,32 +707,11 @@ inline bool holds(const error& e) noexcept { return access::get(e) != nullptr; }
 // that wrap() can give back the chain an exception carries.
 class exception : public std::exception {
 public:
-    explicit exception(strata::error e) noexcept : e_(std::move(e)) {
-        const detail::frame* f = detail::access::get(e_);
-        if (!f || f->n_secrets == 0) return;
-#if STRATA_HAS_EXCEPTIONS
-        try {
-#endif
-            // Kept in a frame of its own (NUL-terminated, shared by copies).
-            fmt::memory_buffer b;
-            detail::append_redacted_message(b, f);
-            detail::frame_spec s;
-            s.layer = &layer_info_of<untagged>;
-            s.message = std::string_view(b.data(), b.size());
-            redacted_ = detail::access::adopt(detail::allocate_frame(s));
-            detail::drop_checked(detail::access::get(redacted_));
-#if STRATA_HAS_EXCEPTIONS
-        } catch (...) {
-            // Out of memory: what() withholds the message.
-        }
-#endif
-    }
+    explicit exception(strata::error e) noexcept : e_(std::move(e)) {}
     const char* what() const noexcept override {
         if (!e_) return "(no error)";
-        if (detail::access::get(e_)->n_secrets)
-            return detail::holds(redacted_) ? detail::access::get(redacted_)->message.data()
-                                            : detail::withheld_message.data();
-        // Frame messages are NUL-terminated inside their allocation.
+        // message(), hashed where it holds a sensitive value, is NUL-terminated
+        // inside the frame's allocation.
         return e_.message().data();
     }
     const strata::error& error() const& noexcept { return e_; }
@@ -623,7 +719,6 @@ public:
 
 private:
     strata::error e_;
-    strata::error redacted_;  // what(), when the message holds a sensitive value
 };
 
 namespace detail {
@@ -672,25 +767,48 @@ frame* cause_of(Inner&& inner, const stack_buffer* stack) noexcept {
     }
 }
 
+template <class... Args>
+constexpr format_origin origin_of(const basic_located_format<Args...>& f) noexcept {
+    return f.runtime() ? format_origin::unchecked : format_origin::checked;
+}
+
 // What make_error and wrap do after the capture, independent of the argument
 // types: formats the message and allocates the frame over `inner` (adopted). At
 // worst returns `oom`, the static frame of the layer.
 inline frame* new_frame(const layer_info* layer, frame* oom, location loc, fmt::string_view f, fmt::format_args args,
-                        frame* inner, const stack_buffer* stack) noexcept {
+                        frame* inner, const stack_buffer* stack,
+                        format_origin origin = format_origin::unchecked) noexcept {
     fmt::memory_buffer buf;
     // sensitive() arguments mark their part of this buffer in `secrets`.
     secret_collector secrets;
     secrets.buffer = static_cast<const void*>(static_cast<fmt::detail::buffer<char>*>(&buf));
     secret_collector* const outer = std::exchange(active_secrets, &secrets);
-    const bool formatted = format_message(buf, f, args);
+    const bool formatted = format_message(buf, f, args, origin);
     active_secrets = outer;
     frame_spec s;
     s.layer = layer;
     s.loc = loc;
     s.message = std::string_view(buf.data(), buf.size());
+    // The message as message() and {} show it, made once here.
+    fmt::memory_buffer redacted;
     if (formatted && secrets.n) {
         s.secrets = secrets.spans;
         s.n_secrets = secrets.n;
+#if STRATA_HAS_EXCEPTIONS
+        try {
+#endif
+            append_redacted_text(redacted, s.message, secrets.spans, secrets.n);
+            s.redacted = std::string_view(redacted.data(), redacted.size());
+#if STRATA_HAS_EXCEPTIONS
+        } catch (...) {
+            s.n_secrets = 0;  // out of memory for the hashed text: the message is withheld
+            s.message = withheld_message;
+        }
+#endif
+        if (s.redacted.size() >= 0xffffffffu) {
+            s.n_secrets = 0;
+            s.message = withheld_message;
+        }
     }
     s.inner = inner;
     if (stack) stack->apply(s);
@@ -714,7 +832,7 @@ template <layer_tag L = untagged, class... Args>
     if (capture) stack.capture();
     return detail::access::adopt_as<L>(detail::new_frame(&layer_info_of<L>, &detail::oom_frame_of<L>, fmt.where(),
                                                          fmt.get(), fmt::make_format_args(args...), nullptr,
-                                                         capture ? &stack : nullptr));
+                                                         capture ? &stack : nullptr, detail::origin_of(fmt)));
 }
 
 // A new outermost frame in layer L over `inner`: another strata error (shared, or
@@ -738,7 +856,7 @@ template <layer_tag L = untagged, error_cause Inner, class... Args>
     detail::frame* below = detail::cause_of(std::forward<Inner>(inner), for_cause ? &stack : nullptr);
     return detail::access::adopt_as<L>(detail::new_frame(&layer_info_of<L>, &detail::oom_frame_of<L>, fmt.where(),
                                                          fmt.get(), fmt::make_format_args(args...), below,
-                                                         for_this ? &stack : nullptr));
+                                                         for_this ? &stack : nullptr, detail::origin_of(fmt)));
 }
 
 // The first frame of layer L anywhere in the chain, outermost first (Go's

@@ -88,6 +88,7 @@ struct symbol_cache {
     // The dlpi_subs (objects unloaded so far) the cache was made under: after an
     // unload, an address may belong to another object, so the cache is replaced.
     unsigned long long subs = 0;
+    std::atomic<std::uint64_t> modules_unloaded{0};  // process_state's count when last checked
     symbol_cache* retired_next = nullptr;  // the caches replaced before this one
 
     static std::size_t home(std::uintptr_t pc) noexcept {
@@ -161,19 +162,29 @@ inline unsigned long long objects_unloaded() noexcept {
 
 // The process-wide cache (one for every module: detail/process.hpp), made again
 // when an object (a plugin) has been unloaded since it was made, so that no
-// address is ever named after code that is gone. Deliberately never destroyed:
+// address is ever named after code that is gone. Each stack printed asks the
+// loader (dl_iterate_phdr's count of unloads); a single symbolize() asks it only
+// when a module that includes strata has been unloaded since. Deliberately never destroyed:
 // errors may be formatted during static destruction, and symbols handed out stay
 // valid (replaced caches stay reachable). Made on first use; if memory is short
 // then, tried again next time (the first that succeeds is installed), so one
 // failure does not turn symbols off for the rest of the process.
-inline symbol_cache* the_symbol_cache() noexcept {
+inline symbol_cache* the_symbol_cache(bool ask_the_loader = true) noexcept {
     process_state& st = process();
-    const unsigned long long subs = objects_unloaded();
     auto* c = static_cast<symbol_cache*>(st.symbol_cache.load(std::memory_order_acquire));
-    if (c && c->subs == subs) return c;
+    // Without asking the loader (about 20 ns): only a module that includes strata
+    // being unloaded since the cache was made sends us to it.
+    const std::uint64_t modules = st.modules_unloaded.load(std::memory_order_acquire);
+    if (c && !ask_the_loader && c->modules_unloaded == modules) return c;
+    const unsigned long long subs = objects_unloaded();
+    if (c && c->subs == subs) {
+        if (c->modules_unloaded != modules) c->modules_unloaded = modules;  // an exit-time bump, or a benign race
+        return c;
+    }
     auto* fresh = new (std::nothrow) symbol_cache();
     if (!fresh) return nullptr;
     fresh->subs = subs;
+    fresh->modules_unloaded = modules;
     fresh->retired_next = c;
     void* expected = c;
     if (st.symbol_cache.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) return fresh;
@@ -317,25 +328,30 @@ void resolve_symbols(const std::uintptr_t* pcs, std::size_t n, Each&& each) {
 
 }  // namespace detail
 
+namespace detail {
+inline const symbol& symbolize_in(symbol_cache* cache, std::uintptr_t pc) noexcept {
+    if (!cache || pc == 0) return unknown_symbol();  // 0 marks a free slot
+    if (const symbol* known = cache->find(pc)) return *known;
+#if STRATA_HAS_EXCEPTIONS
+    try {
+#endif
+        const symbol* stored = cache->insert(pc, new symbol(resolve_symbol(pc)));
+        return stored ? *stored : unknown_symbol();
+#if STRATA_HAS_EXCEPTIONS
+    } catch (...) {
+        return unknown_symbol();
+    }
+#endif
+}
+}  // namespace detail
+
 // Symbolizes a program counter through Boost.Stacktrace (libbacktrace), once per
 // address per process: the first look-up in a process loads debug information
 // (milliseconds); later ones come from the cache. Thread-safe; never throws (an
 // unknown symbol when memory is short). The reference stays valid for the
 // process's lifetime.
 inline const symbol& symbolize(std::uintptr_t pc) noexcept {
-    detail::symbol_cache* cache = detail::the_symbol_cache();
-    if (!cache || pc == 0) return detail::unknown_symbol();  // 0 marks a free slot
-    if (const symbol* known = cache->find(pc)) return *known;
-#if STRATA_HAS_EXCEPTIONS
-    try {
-#endif
-        const symbol* stored = cache->insert(pc, new symbol(detail::resolve_symbol(pc)));
-        return stored ? *stored : detail::unknown_symbol();
-#if STRATA_HAS_EXCEPTIONS
-    } catch (...) {
-        return detail::unknown_symbol();
-    }
-#endif
+    return detail::symbolize_in(detail::the_symbol_cache(false), pc);
 }
 
 namespace detail {
@@ -535,14 +551,14 @@ inline bool is_process_start(const symbol& s) noexcept {
 // The frames of a stack worth printing: strata's own capture frames at the top
 // and the C library's start-up frames below main (or a thread's start) dropped.
 // Puts every address of a stack not yet in the cache there, in one look-up.
-inline void symbolize_all(stack_view st) noexcept {
+inline symbol_cache* symbolize_all(stack_view st) noexcept {
     symbol_cache* cache = the_symbol_cache();
-    if (!cache) return;
+    if (!cache) return nullptr;
     std::uintptr_t missing[STRATA_MAX_STACK_DEPTH];
     std::size_t n = 0;
     for (std::size_t i = 0; i < st.size() && n < STRATA_MAX_STACK_DEPTH; ++i)
         if (st[i] && !cache->find(st[i])) missing[n++] = st[i];
-    if (n == 0) return;
+    if (n == 0) return cache;
 #if STRATA_HAS_EXCEPTIONS
     try {
 #endif
@@ -551,9 +567,10 @@ inline void symbolize_all(stack_view st) noexcept {
         });
 #if STRATA_HAS_EXCEPTIONS
     } catch (...) {
-        // Out of memory: symbolize() below tries each address again, or shows it raw.
+        // Out of memory: symbolize_in() tries each address again, or shows it raw.
     }
 #endif
+    return cache;
 }
 
 // "function at file:line", or the address when nothing is known of it.
@@ -569,10 +586,10 @@ inline void put_symbol(fmt::memory_buffer& out, const symbol& s, std::uintptr_t 
 // that is not strata's own, down to main or the thread's start.
 template <class Each>
 void for_each_shown(stack_view st, Each&& each) {
-    symbolize_all(st);
+    symbol_cache* cache = symbolize_all(st);
     bool at_top = true;
     for (std::size_t i = 0; i < st.size(); ++i) {
-        const symbol& s = symbolize(st[i]);
+        const symbol& s = symbolize_in(cache, st[i]);
         if (at_top && is_internal(s)) continue;
         at_top = false;
         each(s, st[i]);

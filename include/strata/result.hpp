@@ -125,7 +125,7 @@ class [[nodiscard]] result {
     static constexpr bool value_ctor_ok =
         !std::is_same_v<std::remove_cvref_t<U>, result> && !std::is_same_v<std::remove_cvref_t<U>, failure> &&
         !std::is_same_v<std::remove_cvref_t<U>, std::in_place_t> && std::is_constructible_v<T, U> &&
-        (!strata_error<U> || std::is_base_of_v<error, T>) &&
+        (!strata_error<U> || strata_error<T>) &&
         (!std::is_same_v<std::remove_cv_t<T>, bool> || !detail::is_result_v<U>);  // LWG 3836
 
     template <class U>
@@ -161,7 +161,7 @@ public:
 
     // From any strata error (std::expected needs unexpected(e) here): a failure.
     template <class E>
-        requires(strata_error<E> && !std::is_base_of_v<error, T>)
+        requires(strata_error<E> && !strata_error<T>)
     result(E&& e) noexcept : err_(detail::failure_of(strata::error(std::forward<E>(e)))) {}
 
     result(failure f) noexcept : err_(detail::failure_of(std::move(f).get())) {}
@@ -230,7 +230,7 @@ public:
         return *this;
     }
     template <class E>
-        requires(strata_error<E> && !std::is_base_of_v<error, T>)
+        requires(strata_error<E> && !strata_error<T>)
     result& operator=(E&& e) noexcept {
         assign_error(detail::failure_of(strata::error(std::forward<E>(e))));
         return *this;

@@ -3,10 +3,11 @@
 //   return strata::make_error<auth>("wrong password for {}", strata::sensitive(user))
 //       .with("card", strata::sensitive(card_number));
 //
-// The value is shown only in local {:v} output (and by e.message() and the misc
-// accessors, which are local). Everywhere a record leaves the process, or is shown
-// to someone, it is replaced by a short keyed hash, "<sensitive:3fa94c0b12de>": in
-// {} and {:c}, in handle()'s user message and log record, and in to_json(). The
+// The value is shown only in local {:v} output (and by e.message(strata::reveal)
+// and the misc accessors, which are local). Everywhere a record leaves the
+// process, or is shown to someone, it is replaced by a short keyed hash,
+// "<sensitive:3fa94c0b12de>": in e.message(), {} and {:c}, in handle()'s user
+// message and log record, in strata::exception::what(), and in to_json(). The
 // same value gives the same hash under the same key, so two records can be
 // correlated without revealing it. The key is random per process unless set with
 // set_sensitive_key() or the environment variable STRATA_SENSITIVE_KEY; give every
@@ -20,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -184,6 +186,15 @@ inline bool set_sensitive_key(std::string_view secret) noexcept { return detail:
     return std::string(out.data(), out.size());
 }
 
+// What formatting a sensitive value throws when the value's own formatter threw
+// (anything but fmt::format_error or std::bad_alloc): that exception's what() may
+// show the value, so it is not passed on.
+class sensitive_format_error : public std::runtime_error {
+public:
+    sensitive_format_error()
+        : std::runtime_error("a sensitive value's formatter threw (what it said is withheld: it may show the value)") {}
+};
+
 }  // namespace strata
 
 // A sensitive value takes the format specification of the value it holds. In a
@@ -197,6 +208,24 @@ struct fmt::formatter<strata::sensitive_value<T>, Char> {
 
     template <class FormatContext>
     auto format(const strata::sensitive_value<T>& v, FormatContext& ctx) const -> decltype(ctx.out()) {
+#if STRATA_HAS_EXCEPTIONS
+        try {
+            return format_marked(v, ctx);
+        } catch (const std::bad_alloc&) {
+            throw;
+        } catch (const fmt::format_error&) {
+            throw;  // fmt's own (a dynamic width that is not a number...): about the string
+        } catch (...) {
+            throw strata::sensitive_format_error();
+        }
+#else
+        return format_marked(v, ctx);
+#endif
+    }
+
+private:
+    template <class FormatContext>
+    auto format_marked(const strata::sensitive_value<T>& v, FormatContext& ctx) const -> decltype(ctx.out()) {
         // The hash is of the value as "{}" prints it, whatever the specification.
         fmt::basic_memory_buffer<Char, 128> plain;
         fmt::format_to(fmt::appender(plain), "{}", v.value);

@@ -59,6 +59,13 @@ int main() {
     auto bad = []() -> strata::result<int> { STRATA_TRY(42); return 1; };
 #elif STRATA_CASE == 19  // expect: "STRATA_TRY_ASSIGN(var, expr): expr must be a strata::result<T> with a value"
     auto bad = []() -> strata::result<int> { STRATA_TRY_ASSIGN(int x, strata::error()); return x; };
+// wrapped_error<L> cannot be seen as an error& (slicing would change its layer).
+#elif STRATA_CASE == 20  // a wrapped_error bound to error&, through which another layer could be assigned
+    strata::error& bad = e;
+#elif STRATA_CASE == 21  // the same through a pointer
+    strata::error* bad = &e;
+#elif STRATA_CASE == 22  // assigning another layer's error to a wrapped_error seen as an error
+    auto bad = static_cast<strata::error&>(e) = strata::make_error("untagged");
 #else
     auto bad = fmt::format("{} {:c} {:v}", e, e, e);
 #endif

@@ -111,10 +111,10 @@ struct secret_span {
     std::uint64_t hash;
 };
 
-struct misc_node {
+// A misc entry as the frame keeps it: misc_view's iterator hands out references
+// to the entry inside the node (valid while the error lives).
+struct misc_node : misc_entry {
     misc_node* next = nullptr;
-    std::string_view key;
-    misc_value value;
 };
 
 // One allocation holding the node, the key and a string value.
@@ -171,6 +171,10 @@ struct frame {
     // The parts of the message that came from sensitive() arguments, in order.
     const secret_span* secrets = nullptr;
     std::uint32_t n_secrets = 0;
+    // With secrets: the size of the message with each of them replaced by its
+    // hash token, kept (NUL-terminated) right after the spans (in padding: the
+    // frame is no larger). See redacted_message().
+    std::uint32_t redacted_size = 0;
 
     std::uintptr_t* pcs() noexcept { return reinterpret_cast<std::uintptr_t*>(this + 1); }
     const std::uintptr_t* pcs() const noexcept { return reinterpret_cast<const std::uintptr_t*>(this + 1); }
@@ -214,12 +218,20 @@ inline void free_misc(misc_node* n) noexcept {
 // What is shown of a message holding a sensitive value where it cannot be hashed.
 inline constexpr std::string_view withheld_message = "(message withheld: it holds a sensitive value)";
 
+// The message with each part that came from a sensitive() argument replaced by
+// its hash token, as {} prints it: made with the frame (the hash is taken when the
+// error is made), so reading it needs no memory. NUL-terminated.
+inline std::string_view redacted_message(const frame* f) noexcept {
+    if (!f->n_secrets) return f->message;
+    return std::string_view(reinterpret_cast<const char*>(f->secrets + f->n_secrets), f->redacted_size);
+}
+
 // The outermost message as text that never shows a sensitive value, without
-// hashing (which may need memory): the message, or withheld_message.
+// hashing or allocating: the redacted message ("(no error)" for none).
+// NUL-terminated.
 inline std::string_view safe_message(const frame* f) noexcept {
     if (!f) return "(no error)";
-    if (f->n_secrets) return withheld_message;
-    return f->message;
+    return redacted_message(f);
 }
 
 inline void destroy_frame(frame* f) noexcept {
@@ -264,13 +276,14 @@ struct frame_spec {
     const void* payload = nullptr;  // copied with pops->copy
     const secret_span* secrets = nullptr;  // spans of `message`
     std::size_t n_secrets = 0;
+    std::string_view redacted;  // with n_secrets: `message` with the spans hashed
     std::uint8_t extra_flags = 0;  // e.g. decoded
 };
 
 inline constexpr std::size_t align_up(std::size_t n, std::size_t a) noexcept { return (n + a - 1) / a * a; }
 
-// One allocation: [frame][pcs][payload][message NUL][detail NUL][secret spans]. Returns nullptr when
-// memory is short (the caller degrades); never throws.
+// One allocation: [frame][pcs][payload][message NUL][detail NUL][secret spans][redacted message NUL].
+// Returns nullptr when memory is short (the caller degrades); never throws.
 inline frame* allocate_frame(const frame_spec& s) noexcept {
     std::size_t size = sizeof(frame) + s.n_pcs * sizeof(std::uintptr_t);
     std::size_t payload_at = 0;
@@ -281,7 +294,7 @@ inline frame* allocate_frame(const frame_spec& s) noexcept {
     const std::size_t msg_at = size;
     size += s.message.size() + 1 + s.detail.size() + 1;  // both NUL-terminated, for what()
     const std::size_t secrets_at = align_up(size, alignof(secret_span));
-    if (s.n_secrets) size = secrets_at + s.n_secrets * sizeof(secret_span);
+    if (s.n_secrets) size = secrets_at + s.n_secrets * sizeof(secret_span) + s.redacted.size() + 1;
     void* mem = ::operator new(size, std::nothrow);
     if (!mem) return nullptr;
     auto* f = ::new (mem) frame(s.layer, {}, 0);
@@ -314,6 +327,10 @@ inline frame* allocate_frame(const frame_spec& s) noexcept {
         std::memcpy(static_cast<void*>(spans), s.secrets, s.n_secrets * sizeof(secret_span));
         f->secrets = spans;
         f->n_secrets = static_cast<std::uint32_t>(s.n_secrets);
+        char* redacted = reinterpret_cast<char*>(spans + s.n_secrets);
+        if (!s.redacted.empty()) std::memcpy(redacted, s.redacted.data(), s.redacted.size());
+        redacted[s.redacted.size()] = '\0';
+        f->redacted_size = static_cast<std::uint32_t>(s.redacted.size());
     }
     f->flags |= s.extra_flags;
     return f;
@@ -346,6 +363,7 @@ inline frame* clone_frame(const frame* f, frame* inner) noexcept {
     s.payload = f->payload;
     s.secrets = f->secrets;
     s.n_secrets = f->n_secrets;
+    s.redacted = redacted_message(f);
     s.extra_flags = static_cast<std::uint8_t>(f->flags & decoded);
     frame* c = allocate_frame(s);
     if (!c) return nullptr;

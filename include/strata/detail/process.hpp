@@ -107,7 +107,9 @@ struct process_state {
     // The symbol cache (format.hpp), made again when the set of loaded objects
     // changes; the ones it replaces stay reachable (symbols handed out stay valid).
     std::atomic<void*> symbol_cache{nullptr};
-    std::atomic<void*> retired_symbol_caches{nullptr};
+    // Bumped when a module that includes strata is unloaded (or the process
+    // ends): a cheap sign that the cache must look at dl_iterate_phdr again.
+    std::atomic<std::uint64_t> modules_unloaded{0};
     // Per thread: 1 + dlpi_subs when the thread first asked Boost.Stacktrace
     // (whose libbacktrace state is per thread and never sees later unloads).
     sys::pthread_key symbolizer_key = 0;
@@ -287,6 +289,13 @@ inline void fork_child() noexcept {
         return s;
     }
     return expected;  // another thread of this module attached first (to the same state)
+}
+
+// Each module that includes strata says when it is unloaded (its destructors run
+// at dlclose, and at exit), so that the symbol cache can tell cheaply.
+[[gnu::destructor]] STRATA_MODULE_LOCAL inline void module_unloading() noexcept {
+    if (process_state* s = module_state.load(std::memory_order_acquire))
+        s->modules_unloaded.fetch_add(1, std::memory_order_release);
 }
 
 // The process's state. After the first call in a module, one load.
