@@ -197,8 +197,25 @@ inline bool readable(const void* p, std::size_t n) noexcept {
     return ok;
 }
 
-// The state at candidate k: made here, found, or null (the address is taken by
-// something else).
+// The state whose anchor is at candidate k, or null (nothing readable there, or
+// someone else's memory). An anchor still being published is waited for.
+inline process_state* found_at(int k) noexcept {
+    const void* const at = reinterpret_cast<const void*>(anchor_address(k));
+    if (!at || !readable(at, sizeof(process_anchor))) return nullptr;
+    const auto* a = static_cast<const process_anchor*>(at);
+    for (int spins = 0; spins < 200000; ++spins) {
+        const std::uint64_t m = a->magic.load(std::memory_order_acquire);
+        if (m == anchor_magic)
+            return a->abi == process_abi && a->state_size == sizeof(process_state) ? a->state : nullptr;
+        if (m != 0) return nullptr;  // someone else's memory
+        std::this_thread::yield();    // another module is publishing it
+    }
+    return nullptr;
+}
+
+// The state at candidate k: made here (this module maps the anchor first), found
+// there (another module did, perhaps at this very moment), or null (the address
+// is taken by something else).
 inline process_state* meet_at(int k) noexcept {
     void* const at = reinterpret_cast<void*>(anchor_address(k));
     if (!at) return nullptr;
@@ -220,17 +237,7 @@ inline process_state* meet_at(int k) noexcept {
         return s;
     }
     if (mem != sys::map_failed) sys::munmap(mem, anchor_page);  // an old kernel took the address as a hint
-    // Something is there: strata's anchor (perhaps still being published), or not.
-    if (!readable(at, sizeof(process_anchor))) return nullptr;
-    const auto* a = static_cast<const process_anchor*>(at);
-    for (int spins = 0; spins < 200000; ++spins) {
-        const std::uint64_t m = a->magic.load(std::memory_order_acquire);
-        if (m == anchor_magic)
-            return a->abi == process_abi && a->state_size == sizeof(process_state) ? a->state : nullptr;
-        if (m != 0) return nullptr;  // someone else's memory
-        std::this_thread::yield();    // another module is publishing it
-    }
-    return nullptr;
+    return found_at(k);
 }
 
 // fork(): the first prepare handler (one per module) locks what a child could
@@ -267,7 +274,12 @@ inline void fork_child() noexcept {
 }
 
 [[gnu::cold, gnu::noinline]] STRATA_MODULE_LOCAL inline process_state* attach_process() noexcept {
+    // First look for an anchor at every candidate (one may sit past a candidate
+    // that was taken when it was made and has been freed since), then make one
+    // at the first free candidate. Two modules racing both try that candidate
+    // first: one maps it, the other finds it there.
     process_state* s = nullptr;
+    for (int k = 0; k < anchor_candidates && !s; ++k) s = found_at(k);
     for (int k = 0; k < anchor_candidates && !s; ++k) s = meet_at(k);
     if (!s) {
         s = make_state();
