@@ -651,7 +651,7 @@ inline void write_verbose_frames(fmt::memory_buffer& out, const frame* top, std:
         }
     }
     if (n_stacks == 0) {
-        put(out, indent, "(no stack captured)\n");
+        if (budget.depth == 0) put(out, indent, "(no stack captured)\n");  // a secondary's absent stack is not news
         return;
     }
     std::string inner_indent(indent);
