@@ -185,7 +185,7 @@ TEST_CASE("with_secondary adds a labeled secondary error that no cause-walking c
     CHECK(w.secondaries()[1].same_as(before));
 }
 
-TEST_CASE("with_secondary: an empty error on either side adds nothing; an error is never its own secondary",
+TEST_CASE("with_secondary: an empty error on either side adds nothing, and an error is never its own secondary",
           "[secondary][error]") {
     strata::error empty;
     empty.with_secondary("x", strata::make_error("y"));
@@ -228,7 +228,7 @@ TEST_CASE("a secondary error lives as long as the frame that holds it", "[second
 // ---------------------------------------------------------------------------
 // Printing
 
-TEST_CASE("{:v} and handle()'s record print secondary errors under their labels; {:c} does not",
+TEST_CASE("{:v} and handle()'s record print secondary errors under their labels, {:c} does not",
           "[secondary][format][handle]") {
     const strata::error other = strata::wrap<fs_layer>(std::make_error_code(std::errc::permission_denied), "open {}",
                                                        "/srv/b");
@@ -291,7 +291,7 @@ TEST_CASE("{:v} bounds nested and numerous secondary errors", "[secondary][forma
 // ---------------------------------------------------------------------------
 // JSON
 
-TEST_CASE("to_json/from_json keep secondary errors; re-encoding is byte-identical", "[secondary][json]") {
+TEST_CASE("to_json/from_json keep secondary errors, and re-encoding is byte-identical", "[secondary][json]") {
     const strata::error a = strata::wrap<fs_layer>(std::make_error_code(std::errc::permission_denied), "open {}",
                                                    "/srv/a");
     strata::error nested = strata::make_error<fs_layer>("cleanup").with_secondary("nested", strata::make_error("deep"));
@@ -332,7 +332,7 @@ TEST_CASE("to_json/from_json keep secondary errors; re-encoding is byte-identica
     CHECK(contains(fmt::format("{:v}", d), "   later failure 1 of 2:\n     #0 secondary_test.fs: cleanup\n"));
 }
 
-TEST_CASE("from_json: a document without secondaries decodes as before; bad references fail clearly",
+TEST_CASE("from_json: a document without secondaries decodes as before, and bad references fail clearly",
           "[secondary][json]") {
     const std::string plain = strata::to_json(strata::make_error<app_layer>("plain"));
     CHECK(plain.find("secondaries") == std::string::npos);
@@ -448,7 +448,7 @@ TEST_CASE("secondaries nested 100 000 deep (each the secondary of the next) are 
 // ---------------------------------------------------------------------------
 // Groups and replicas
 
-TEST_CASE("a group's later failures are its failure's secondary errors, counted; only 8 attached",
+TEST_CASE("a group's later failures are its failure's secondary errors, all counted, 8 attached",
           "[secondary][task_group]") {
     strata::task_group g;
     std::atomic<int> arrived{0};
