@@ -1,9 +1,10 @@
 // strata/task_group.hpp: strata::task_group, structured concurrency that keeps
 // its errors. Each task runs on a thread of its own with its own stop token; the
 // first real failure stops the others (their tokens carry it as the cause) and is
-// what wait() returns, with the failures that came after it attached and counted
-// rather than dropped (Go's errgroup drops them). Cancellations are never the
-// group's failure. A group can require heartbeats, and a group made inside a
+// what wait() returns, with the failures that came after it counted and attached
+// as its secondary errors rather than dropped (Go's errgroup drops them).
+// Cancellations are never the group's failure, and a canceled task's error holds
+// the failure that stopped it as a secondary error, never as its cause. A group can require heartbeats, and a group made inside a
 // strata task is stopped when that task is.
 #pragma once
 
