@@ -245,15 +245,18 @@ TEST_CASE("when every replica fails, one error holds every failure", "[cancel][f
     CHECK(e.is<strata::low_level>());
     REQUIRE(e.misc().find("replica_failures").has_value());
     CHECK(e.misc().find("replica_failures")->as_signed() == 3);
-    // The two failures that are not the returned one are attached by replica
-    // number (from 1, in argument order).
+    // The two failures that are not the returned one are secondary errors,
+    // labeled by replica number (from 1, in argument order); never causes.
     int attached = 0;
     for (int i = 0; i < 3; ++i)
-        if (auto v = e.misc().find("replica_" + std::to_string(i + 1))) {
+        if (strata::error v = strata_test::secondary(e, "replica " + std::to_string(i + 1) + " failed")) {
             ++attached;
-            CHECK_THAT(std::string(v->as_string()), Catch::Contains("replica " + std::to_string(i) + " failed"));
+            CHECK(v.message() == "replica " + std::to_string(i) + " failed");
+            CHECK(v.is<strata::low_level>());
         }
     CHECK(attached == 2);
+    CHECK(e.secondaries().size() == 2);
+    CHECK(e.inner().empty());
 }
 
 TEST_CASE("replicas that succeed together: exactly one result, never a duplicate, many times", "[cancel][first_of][race]") {
@@ -290,16 +293,18 @@ TEST_CASE("a replica that throws is one of the failures when all fail", "[cancel
     REQUIRE_FALSE(r.has_value());
     const strata::error& e = r.error();
     CHECK(e.misc().find("replica_failures")->as_signed() == 2);
-    // The one returned names its replica; the other is attached under its number.
+    // The one returned names its replica; the other is a secondary error labeled
+    // with its number.
     const long long returned = e.misc().find("replica")->as_signed();
     REQUIRE((returned == 1 || returned == 2));
-    const std::string other = std::string(e.misc().find(returned == 1 ? "replica_2" : "replica_1")->as_string());
+    const std::string other =
+        strata_test::msg(strata_test::secondary(e, returned == 1 ? "replica 2 failed" : "replica 1 failed"));
     CHECK(other == (returned == 1 ? "replica 2 failed" : "replica blew up"));
     CHECK(std::string(e.message()) == (returned == 1 ? "replica blew up" : "replica 2 failed"));
 }
 
-TEST_CASE("when every replica fails, 'replica' names the returned failure's replica, the one without a replica_<N> "
-          "entry, many times",
+TEST_CASE("when every replica fails, 'replica' names the returned failure's replica, the one without a "
+          "'replica N failed' secondary error, many times",
           "[cancel][first_of][race]") {
     for (int round = 0; round < 30; ++round) {
         CAPTURE(round);
@@ -320,12 +325,12 @@ TEST_CASE("when every replica fails, 'replica' names the returned failure's repl
         CHECK(strata_test::misc_int(e, "replica_failures") == 3);
         for (int pos = 1; pos <= 3; ++pos) {
             CAPTURE(pos);
-            const auto entry = e.misc().find("replica_" + std::to_string(pos));
+            const strata::error entry = strata_test::secondary(e, "replica " + std::to_string(pos) + " failed");
             if (pos == returned) {
-                CHECK_FALSE(entry.has_value());
+                CHECK_FALSE(entry);
             } else {
-                REQUIRE(entry.has_value());
-                CHECK(std::string(entry->as_string()) == "replica " + std::to_string(pos) + " failed");
+                REQUIRE(entry);
+                CHECK(strata_test::msg(entry) == "replica " + std::to_string(pos) + " failed");
             }
         }
     }

@@ -5,6 +5,7 @@
 // destroyed unlooked-at, and the last test counts).
 #include <catch2/catch.hpp>
 
+#include <strata/cancel.hpp>
 #include <strata/catch2.hpp>
 #include <strata/error.hpp>
 #include <strata/format.hpp>
@@ -226,6 +227,30 @@ TEST_CASE("HasMisc matches the outermost frame's entries by key, and by string o
         REQUIRE_THAT(r, HasMisc("step", 2));
         CHECK_FALSE(HasMisc("step", 3).match(r));
     }
+}
+
+TEST_CASE("HasLayer and ChainContains never search secondary errors, HasSecondary does", "[catch2][secondary]") {
+    // A canceled error whose secondary ("stopped because") is the storage failure.
+    const strata::error e = strata::make_error<strata::canceled>("canceled").with_secondary("stopped because", save_failure());
+    CHECK_THAT(e, IsLayer<strata::canceled>());
+    CHECK_THAT(e, !HasLayer<storage_layer>() && !HasLayer<api_layer>());
+    CHECK_THAT(e, !ChainContains("cannot save profile") && !ChainContains("No space left"));
+    CHECK_THAT(e, !HasMisc("path"));
+    CHECK_THAT(e, HasSecondary());
+    CHECK_THAT(e, HasSecondary("stopped because"));
+    CHECK_THAT(e, !HasSecondary("replica 2 failed"));
+    CHECK_THAT(e, HasSecondary(HasLayer<storage_layer>() && ChainContains("No space left")));
+    CHECK_THAT(e, HasSecondary("stopped because", IsLayer<api_layer>()));
+    CHECK_THAT(e, !HasSecondary("stopped because", IsLayer<storage_layer>()));
+    // On an inner frame too.
+    const strata::error outer = strata::wrap<api_layer>(e, "outer");
+    CHECK_THAT(outer, HasSecondary("stopped because"));
+    CHECK_THAT(save_failure(), !HasSecondary());
+
+    CHECK(HasSecondary().describe() == "has a secondary error");
+    CHECK(HasSecondary("stopped because").describe() == "has a secondary error labeled \"stopped because\"");
+    CHECK(HasSecondary("x", IsLayer<api_layer>()).describe() ==
+          "has a secondary error labeled \"x\" that has outermost layer \"catch2_test.api\"");
 }
 
 TEST_CASE("error matchers combine with && || ! as Catch2's do", "[catch2]") {

@@ -63,14 +63,18 @@ strata::error stop_and_record(const std::stop_token& token, stopped_view& into) 
     return into.returned;
 }
 
-// Checks a canceled_by(token) error: a canceled frame over exactly the cause.
+// Checks a canceled_by(token) error: a canceled frame with exactly the cause as
+// its secondary error "stopped because", and no inner cause (the stop is not
+// this task's failure).
 void check_canceled_over(const stopped_view& v) {
     CHECK(v.stopped);
     REQUIRE(v.cause);
     REQUIRE(v.returned);
     CHECK(v.returned.is<strata::canceled>());
     CHECK(v.returned.message() == "canceled");
-    CHECK(v.returned.inner().same_as(v.cause));
+    CHECK(v.returned.inner().empty());
+    CHECK(v.returned.secondaries().size() == 1);
+    CHECK(strata_test::stopped_because(v.returned).same_as(v.cause));
 }
 
 // Checks a "parent canceled" cause over the parent's cause `over`.
@@ -198,6 +202,7 @@ TEST_CASE("with_timeout's token carries the deadline as a timed_out cause naming
     CHECK(misc_str(r.error(), "stop_reason") == "deadline");
     CHECK(r.error().inner().is<strata::canceled>());
     CHECK(msg(r.error().inner()) == "canceled");
+    CHECK(r.error().inner().secondaries().empty());  // the deadline, which r states, is not repeated
 }
 
 TEST_CASE("timeout_options::operation names the work in the returned error and in the token's cause",
@@ -287,7 +292,8 @@ TEST_CASE("a group's token carries the group's cause, read from the thread that 
     const strata::result<void> r = g.wait();
     REQUIRE_FALSE(r.has_value());
     CHECK(msg(r.error()) == "1 of 1 tasks canceled");
-    CHECK(r.error().inner().same_as(cause));
+    CHECK(r.error().inner().empty());
+    CHECK(strata_test::stopped_because(r.error()).same_as(cause));
 }
 
 TEST_CASE("tasks failing at the same moment: every other task sees a cause naming the failure wait() returns, many times",
@@ -443,7 +449,8 @@ TEST_CASE("a task_group started inside a group's task is stopped with the outer 
     REQUIRE_FALSE(inner_result.has_value());
     CHECK(inner_result.error().is<strata::canceled>());
     CHECK(msg(inner_result.error()) == "2 of 2 tasks canceled");
-    CHECK(inner_result.error().inner().same_as(inner_cause));
+    CHECK(inner_result.error().inner().empty());
+    CHECK(strata_test::stopped_because(inner_result.error()).same_as(inner_cause));
     REQUIRE_FALSE(r.has_value());
     CHECK(msg(r.error()) == "1 of 1 tasks canceled");
 }
@@ -551,9 +558,11 @@ TEST_CASE("a with_timeout its parent stopped first returns fn's cancellation as 
     CHECK(e.is<strata::canceled>());
     CHECK_FALSE(e.is<strata::timed_out>());
     CHECK_FALSE(strata::find<strata::timed_out>(e).has_value());
-    CHECK_THAT(chain_text(e), Catch::Contains("parent canceled"));
-    CHECK_THAT(chain_text(e), Catch::Contains("user quit"));
-    CHECK_THAT(chain_text(e), !Catch::Contains("deadline"));
+    // Why: its secondary error "stopped because", not its chain.
+    CHECK(chain_text(e) == "canceled");
+    CHECK_THAT(chain_text(strata_test::stopped_because(e)), Catch::Contains("parent canceled"));
+    CHECK_THAT(chain_text(strata_test::stopped_because(e)), Catch::Contains("user quit"));
+    CHECK_THAT(chain_text(strata_test::stopped_because(e)), !Catch::Contains("deadline"));
     // And the group's task was canceled as asked, not failed.
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().is<strata::canceled>());
@@ -662,8 +671,9 @@ TEST_CASE("canceled_by on a stopped plain token says the stop carried no cause, 
     REQUIRE(e);
     CHECK(e.is<strata::canceled>());
     CHECK(e.is_user_facing());
-    CHECK_THAT(chain_text(e), Catch::Contains("no cause"));
-    CHECK_THAT(chain_text(e), Catch::Contains("not a strata token"));
+    CHECK(e.inner().empty());
+    CHECK_THAT(chain_text(strata_test::stopped_because(e)), Catch::Contains("no cause"));
+    CHECK_THAT(chain_text(strata_test::stopped_because(e)), Catch::Contains("not a strata token"));
     CHECK(e.location().line() != 0);
 }
 
@@ -672,10 +682,10 @@ TEST_CASE("canceled_by on a token that was not stopped says so", "[cancel][cause
     const strata::error e = strata::canceled_by(plain.get_token());
     REQUIRE(e);
     CHECK(e.is<strata::canceled>());
-    CHECK_THAT(chain_text(e), Catch::Contains("was not stopped"));
+    CHECK_THAT(chain_text(strata_test::stopped_because(e)), Catch::Contains("was not stopped"));
     const strata::error no_state = strata::canceled_by(std::stop_token{});
     CHECK(no_state.is<strata::canceled>());
-    CHECK_THAT(chain_text(no_state), Catch::Contains("was not stopped"));
+    CHECK_THAT(chain_text(strata_test::stopped_because(no_state)), Catch::Contains("was not stopped"));
 
     // A strata task's token that is not stopped yet, too.
     strata::error early;
@@ -684,10 +694,10 @@ TEST_CASE("canceled_by on a token that was not stopped says so", "[cancel][cause
         return 1;
     });
     CHECK(r.has_value());
-    CHECK_THAT(chain_text(early), Catch::Contains("was not stopped"));
+    CHECK_THAT(chain_text(strata_test::stopped_because(early)), Catch::Contains("was not stopped"));
 }
 
-TEST_CASE("canceled_by with a message of its own keeps the cause below it", "[cancel][causes]") {
+TEST_CASE("canceled_by with a message of its own keeps the cause as its secondary error", "[cancel][causes]") {
     stopped_view seen;
     strata::error custom;
     strata::task_group g;
@@ -703,8 +713,9 @@ TEST_CASE("canceled_by with a message of its own keeps the cause below it", "[ca
     REQUIRE(custom);
     CHECK(custom.is<strata::canceled>());
     CHECK(msg(custom) == "warming the cache was canceled after 12 entries");
-    CHECK(custom.inner().same_as(seen.cause));
-    CHECK(msg(custom.inner()) == "user quit");
+    CHECK(custom.inner().empty());
+    CHECK(strata_test::stopped_because(custom).same_as(seen.cause));
+    CHECK(msg(strata_test::stopped_because(custom)) == "user quit");
 }
 
 // --- handle(): asked-for cancellation is a known edge case ------------------------

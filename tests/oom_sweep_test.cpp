@@ -1049,6 +1049,72 @@ TEST_CASE("out of memory at every allocation: to_json and from_json", "[oom][swe
     warn_summary();
 }
 
+// A rich chain with secondary errors at two levels, one of which has its own.
+template <class L>
+strata::error build_with_secondaries() {
+    strata::error later = build_chain<storage_layer>().with_secondary("nested", build_chain<strata::low_level>());
+    strata::error e = build_rich_chain<L>();
+    e.with_secondary("later failure 1 of 2", later);
+    e.with_secondary("later failure 2 of 2", build_chain<strata::low_level>());
+    return e;
+}
+
+TEST_CASE("out of memory at every allocation: secondary errors (attach, {:v}, to_json, from_json)", "[oom][sweep]") {
+    // Attaching a secondary error to a shared frame copies it (misc, secondaries and
+    // all): out of memory, the error keeps its layer and the secondary may be
+    // dropped, never a crash. {:v}, to_json and from_json of an error with
+    // secondaries degrade as they do without.
+    const builder chain{"4-deep chain with misc", &build_rich_chain<api_layer>, &is_layer<api_layer>, "api", true};
+    const strata::error extra = build_chain<storage_layer>();
+    sweep(
+        "with_secondary on a shared 4-deep chain", [&] { return chain.build(); },
+        [&](strata::error& e) {
+            strata::error copy = e;
+            copy.with_secondary("replica 2 failed", extra);
+            copy.with_secondary(extra);
+            return copy;
+        },
+        [&](const strata::error& e, const strata::error& full) -> verdict {
+            const verdict v = check_error(e, full, chain);
+            if (!v.problem.empty()) return v;
+            if (e.secondaries().size() > 2) return {"more secondaries than were attached", ""};
+            return {"", v.outcome + "; " + std::to_string(e.secondaries().size()) + " secondaries kept"};
+        });
+    sweep(
+        "make a chain with secondaries at two levels", [] { return 0; },
+        [&](int) { return build_with_secondaries<api_layer>(); },
+        [&](const strata::error& e, const strata::error& full) { return check_error(e, full, chain); });
+    sweep(
+        "format_to_n(\"{:v}\") of a chain with secondaries", [&] { return build_with_secondaries<api_layer>(); },
+        [&](strata::error& e) { return formatted{e, format_verbose(e)}; },
+        [&](const formatted& r, const formatted& full) { return check_formatted(r, full, nullptr); });
+    sweep(
+        "to_json of a chain with secondaries", [&] { return build_with_secondaries<api_layer>(); },
+        [&](strata::error& e) { return strata::to_json(e); },
+        [&](const std::string& text, const std::string& full) -> verdict {
+            if (text.empty()) return {"", "empty (out of memory)"};
+            if (text.size() != full.size()) return {"a partial text: " + text.substr(0, 80), ""};
+            return {"", "whole"};
+        });
+    const std::string encoded = strata::to_json(build_with_secondaries<api_layer>());
+    REQUIRE_FALSE(encoded.empty());
+    sweep(
+        "from_json of a chain with secondaries", [&] { return encoded; },
+        [&](std::string& text) { return strata::from_json(text); },
+        [&](const strata::result<strata::error>& r, const strata::result<strata::error>&) -> verdict {
+            if (r) {
+                if (strata::to_json(*r) != encoded) return {"decoded, but it encodes otherwise", ""};
+                return {"", "decoded"};
+            }
+            if (!r.error().is<strata::bad_json>()) return {"failed outside bad_json", ""};
+            if (r.error().message().find("out of memory") == std::string_view::npos)
+                return {"failed without saying memory ran out: " + std::string(r.error().message()), ""};
+            return {"", "failed: out of memory"};
+        });
+    g_formatted_verbose = true;
+    warn_summary();
+}
+
 TEST_CASE("out of memory at every allocation: totals", "[oom][sweep]") {
     std::ostringstream out;
     long points = 0;

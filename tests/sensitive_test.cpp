@@ -887,3 +887,20 @@ TEST_CASE("a sensitive float hashes alike in a message and in misc", "[sensitive
     CHECK(d.misc().find("ratio")->type() == strata::misc_value::kind::floating_point);
     CHECK(contains(strata::to_json(d), strata::sensitive_token("0.25")));
 }
+
+TEST_CASE("a sensitive value inside a secondary error is hashed wherever it leaves the process", "[sensitive][secondary]") {
+    fixed_key();
+    const std::string secret = "s3cret-in-a-secondary";
+    const strata::error s = strata::make_error<vault_layer>("unlock with {} failed", strata::sensitive(secret))
+                                .with("key", strata::sensitive(secret));
+    const strata::error e = strata::make_error<login_layer>("login failed").with_secondary("stopped because", s);
+    const exported x = export_all(e);
+    CHECK(contains(x.verbose, secret));  // local {:v} only
+    for (const auto& [what, text] : outside(x)) {
+        INFO(what << ": " << *text);
+        CHECK_FALSE(contains(*text, secret));
+    }
+    // The record and the JSON carry the secondary, with the hash in place of the value.
+    CHECK(count_of(x.record, strata::sensitive_token(secret)) == 2);
+    CHECK(count_of(x.json, strata::sensitive_token(secret)) >= 2);
+}

@@ -58,6 +58,16 @@ inline std::string misc_str(const strata::error& e, std::string_view key) {
 }
 inline std::string msg(const strata::error& e) { return std::string(e.message()); }
 
+// The outermost frame's secondary error with this label (empty if none).
+inline strata::error secondary(const strata::error& e, std::string_view label) {
+    const strata::secondary_view v = e.secondaries();
+    for (auto it = v.begin(); it != v.end(); ++it)
+        if (it.label() == label) return *it;
+    return {};
+}
+// Why a canceled_by(token) error says it stopped: its "stopped because" secondary.
+inline strata::error stopped_because(const strata::error& e) { return secondary(e, "stopped because"); }
+
 // Blocks until the token is stopped: no timed wait, the stop is the only way out
 // (so tests that need a task to be late never depend on the clock).
 inline void wait_for_stop(const std::stop_token& token) {

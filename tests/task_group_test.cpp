@@ -96,7 +96,14 @@ TEST_CASE("failures after the first stay attached and counted", "[task_group]") 
     for (const strata::error& e : g.later_failures()) all.insert(std::string(e.message()));
     CHECK(all.size() == 3);
     CHECK(all.count("third, thrown") == 1);
-    CHECK(r.error().misc().find("later_failure_1").has_value());
+    // ... as secondary errors, "later failure 1 of 2" and "2 of 2", never causes.
+    const strata::secondary_view later = r.error().secondaries();
+    REQUIRE(later.size() == 2);
+    CHECK(later.label(0) == "later failure 1 of 2");
+    CHECK(later.label(1) == "later failure 2 of 2");
+    CHECK(later[0].same_as(g.later_failures()[0]));
+    CHECK(later[1].same_as(g.later_failures()[1]));
+    CHECK(r.error().misc().find("later_failure_1") == std::nullopt);
 }
 
 TEST_CASE("a group never runs more tasks at once than its limit", "[task_group]") {
@@ -150,9 +157,12 @@ TEST_CASE("stop() stops the tasks, their cancellations are not failures, and wai
     CHECK(e.is_user_facing());  // asked for: never reported as a bug
     CHECK(e.message() == "3 of 4 tasks canceled");
     CHECK(e.misc().find("canceled_tasks")->as_signed() == 3);
-    REQUIRE(e.inner());
-    CHECK(e.inner().message() == "the user pressed cancel");
-    CHECK(e.inner().misc().find("stop_reason")->as_string() == "user");
+    // Why is its secondary error "stopped because", not its cause.
+    CHECK(e.inner().empty());
+    const strata::error why = strata_test::stopped_because(e);
+    REQUIRE(why);
+    CHECK(why.message() == "the user pressed cancel");
+    CHECK(why.misc().find("stop_reason")->as_string() == "user");
     CHECK(g.cause().message() == "the user pressed cancel");
 }
 
@@ -300,7 +310,8 @@ TEST_CASE("a task that returns an inner group's 'N of M tasks canceled' while th
     const strata::error& e = r.error();
     CHECK(e.is<strata::canceled>());
     CHECK(msg(e) == "1 of 1 tasks canceled");
-    CHECK(msg(e.inner()) == "the task gave up on the inner work");
+    CHECK(e.inner().empty());
+    CHECK(msg(strata_test::stopped_because(e)) == "the task gave up on the inner work");
     CHECK(misc_int(e, "failed_task") == 1);
     CHECK(misc_int(e, "canceled_tasks") == 1);  // the inner group's count, kept as it was
     CHECK(msg(g.cause()) == "task 1 of the group failed");

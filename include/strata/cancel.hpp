@@ -36,7 +36,8 @@ namespace strata {
 
 // Work that stopped because it was asked to (by a parent, the user, a faster
 // replica, or a group whose other task failed). Asked-for cancellation is a known
-// edge case, so the layer is user-facing; its inner error says why.
+// edge case, so the layer is user-facing. Why it stopped is a secondary error of
+// the frame ("stopped because"), never its inner cause: see canceled_by().
 struct canceled {
     static constexpr std::string_view name = "canceled";
     static constexpr bool user_facing = true;
@@ -262,23 +263,27 @@ inline scope* parent_scope() noexcept {
     return c ? c->s : nullptr;
 }
 
-// Adds `other`'s chain to e as the misc entry <prefix><n> ("replica_2"), so that
-// one error can carry failures that would otherwise be dropped. Out of memory the
-// entry is dropped.
-inline void attach_chain(error& e, std::string_view prefix, std::size_t n, const error& other) noexcept {
-    fmt::memory_buffer key;
-    fmt::memory_buffer chain;
-#if STRATA_HAS_EXCEPTIONS
-    try {
-#endif
-        put(key, prefix, n);
-        write_chain(chain, other);
-#if STRATA_HAS_EXCEPTIONS
-    } catch (...) {
-        return;
+// Labels of the secondary errors strata attaches (see error::secondaries()).
+inline constexpr std::string_view stopped_because_label = "stopped because";
+
+// "replica 3 failed", "later failure 2 of 5": a label made without throwing (cut
+// to the buffer).
+inline std::string_view numbered_label(char (&buf)[96], std::string_view before, long long n,
+                                       std::string_view after = {}, long long of = -1) noexcept {
+    std::size_t at = 0;
+    auto add = [&](std::string_view part) noexcept {
+        for (char c : part)
+            if (at < sizeof buf) buf[at++] = c;
+    };
+    add(before);
+    const fmt::format_int number(n);
+    add(std::string_view(number.data(), number.size()));
+    add(after);
+    if (of >= 0) {
+        const fmt::format_int total(of);
+        add(std::string_view(total.data(), total.size()));
     }
-#endif
-    e.with(std::string_view(key.data(), key.size()), std::string_view(chain.data(), chain.size()));
+    return std::string_view(buf, at);
 }
 
 // Calls fn(token); an exception it throws becomes an error (never terminate).
@@ -297,11 +302,28 @@ task_result_t<F> call_task(F& fn, std::stop_token token) noexcept {
 
 // fn's error as with_timeout keeps it under its own: when fn returned
 // canceled_by(token) for this very stop, the frame that says where fn stopped is
-// kept without the cause below it, which the outer error already states.
+// kept without the secondary "stopped because" that repeats the cause, which the
+// outer error already states.
 inline error without_cause(error fn_error, const error& cause) noexcept {
     frame* f = access::get(fn_error);
-    if (!f || !cause || f->inner != access::get(cause)) return fn_error;
-    if (frame* c = clone_frame(f, nullptr)) {
+    if (!f || !cause) return fn_error;
+    bool repeats = false;
+    for (const secondary_node* n = f->secondaries; n; n = n->next)
+        repeats = repeats || n->err == access::get(cause);
+    if (!repeats) return fn_error;
+    if (frame* c = clone_frame(f, f->inner)) {
+        // The copy's secondaries, but the cause.
+        for (secondary_node** at = &c->secondaries; *at;) {
+            secondary_node* n = *at;
+            if (n->err == access::get(cause)) {
+                *at = n->next;
+                release(n->err);
+                n->~secondary_node();
+                ::operator delete(n);
+            } else {
+                at = &n->next;
+            }
+        }
         drop_checked(f);  // replaced by its copy
         return access::adopt(c);
     }
@@ -377,14 +399,22 @@ inline wrapped_error<canceled> canceled_frame(const std::stop_token& token, loca
         cause = token.stop_requested()
                     ? frame_at<canceled>(where, {}, nullptr, "the stop carried no cause (not a strata token)")
                     : frame_at<canceled>(where, {}, nullptr, "its token was not stopped");
-    return access::adopt_as<canceled>(new_frame(&layer_info_of<canceled>, &oom_frame_of<canceled>, where, text, args,
-                                                access::take(std::move(cause)), stack.n ? &stack : nullptr));
+    // The cause is a secondary error, not the inner one: this task did not fail
+    // because of it (inner_as<T>(), find<L>() and the group must not take the
+    // failure that stopped it for its own).
+    wrapped_error<canceled> e = access::adopt_as<canceled>(new_frame(
+        &layer_info_of<canceled>, &oom_frame_of<canceled>, where, text, args, nullptr, stack.n ? &stack : nullptr));
+    e.with_secondary(stopped_because_label, std::move(cause));
+    return e;
 }
 
 }  // namespace detail
 
 // What a task returns when it saw its token stopped: a canceled error made here
-// (with the stack, as make_error), over stop_cause(token). The message is
+// (with the stack, as make_error), with stop_cause(token) as its secondary error
+// "stopped because" (e.secondaries()), not its inner: the failure that stopped
+// the task is not this task's failure, so inner(), inner_as<T>() and find<L>()
+// do not reach it. The message is
 // "canceled" or, as the user will see it when this is the outermost error, one of
 // your own:
 //   if (token.stop_requested()) return strata::canceled_by(token, "warming the cache was canceled");
@@ -553,8 +583,9 @@ template <class Rep, class Period, detail::stoppable_task F>
 // "lost to replica N" (N counts from 1, in argument order), and their results,
 // successes included, are dropped: exactly one result is delivered. Returns once
 // every replica has returned. When all fail, the result is the failure that came
-// first, with misc entries `replica` (its number), `replica_failures` (how many
-// failed) and `replica_<N>` (each other replica's chain). The replicas are called
+// first, with misc entries `replica` (its number) and `replica_failures` (how
+// many failed), and each other replica's failure as a secondary error labeled
+// "replica N failed" (e.secondaries(): printed and encoded, never a cause). The replicas are called
 // as they are passed, at the same time: the same function object passed twice is
 // called from two threads at once. All replicas must return the same result
 // type; first_of() with no replica does not compile.
@@ -617,8 +648,9 @@ requires(std::is_same_v<detail::task_result_t<F>, detail::task_result_t<More>>&&
     e.with("replica", static_cast<long long>(failures[0].first));
     e.with("replica_failures", static_cast<long long>(failed));
     for (std::size_t k = 1; k < failed; ++k) {
-        detail::attach_chain(e, "replica_", failures[k].first, failures[k].second);
-        detail::drop_checked(detail::access::get(failures[k].second));  // kept as text
+        char buf[96];
+        e.with_secondary(detail::numbered_label(buf, "replica ", static_cast<long long>(failures[k].first), " failed"),
+                         std::move(failures[k].second));
     }
     return failure(std::move(e));
 }

@@ -10,6 +10,7 @@
 //   REQUIRE_THAT(r, FailsWith(IsLayer<strata::intermediate>() && MessageContains("missing.toml")));
 //   CHECK_THAT(r.error(), IsUserFacing() && HasLayer<strata::low_level>() && ChainContains("No such file"));
 //   CHECK_THAT(r.error(), HasMisc("path", "missing.toml") && !HasMisc("retries"));
+//   CHECK_THAT(canceled, IsLayer<strata::canceled>() && HasSecondary("stopped because"));
 //   REQUIRE_THAT(load_config("ok.toml"), Succeeds());
 //
 // Error matchers (Catch::MatcherBase<strata::error>) take a strata::error or any
@@ -27,6 +28,7 @@
 
 #include <concepts>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -55,8 +57,8 @@ inline std::string quoted(std::string_view s) {
     return out;
 }
 
-// Every frame's message, outermost first, joined with ": ": the text {:c}
-// prints, but never eliding the middle of a deep chain, and with any
+// Every frame's message, outermost first, joined with ": " (secondary errors
+// are not causes and are not in it): the text {:c} prints, but never eliding the middle of a deep chain, and with any
 // sensitive() value as it was given. "" for an empty error.
 inline std::string full_chain(const error& e) {
     std::string out;
@@ -83,7 +85,8 @@ public:
     }
 };
 
-// Some frame of the chain, the outermost included, is of layer L (strata::find<L>).
+// Some frame of the chain, the outermost included, is of layer L (strata::find<L>;
+// secondary errors are not searched).
 template <layer_tag L>
 class has_layer_matcher : public error_matcher {
 public:
@@ -192,6 +195,57 @@ private:
     std::int64_t i_ = 0;
     std::uint64_t u_ = 0;
 };
+
+// Some frame of the chain has a secondary error (error::secondaries()) whose
+// label is `label` (any label when none is given) and that matches M (when one
+// is given). The other matchers never look at secondary errors: a task canceled
+// because another failed does not HasLayer the other's layer, nor
+// ChainContains its message; this one asks about them explicitly.
+//   CHECK_THAT(r.error(), HasSecondary("later failure 1 of 2", ChainContains("disk full")));
+template <class M>
+class secondary_matcher : public error_matcher {
+public:
+    secondary_matcher(std::optional<std::string> label, std::optional<M> m)
+        : label_(std::move(label)), m_(std::move(m)) {}
+    bool match(const error& e) const override {
+        for (error f = e; f; f = f.inner()) {
+            const secondary_view v = f.secondaries();
+            for (auto it = v.begin(); it != v.end(); ++it)
+                if ((!label_ || it.label() == *label_) && (!m_ || m_->match(*it))) return true;
+        }
+        return false;
+    }
+    std::string describe() const override {
+        std::string out = "has a secondary error";
+        if (label_) out += " labeled " + detail::quoted(*label_);
+        if (m_) out += " that " + m_->toString();
+        return out;
+    }
+
+private:
+    std::optional<std::string> label_;
+    std::optional<M> m_;
+};
+
+// Any error at all (what HasSecondary without a matcher asks for).
+class any_error_matcher : public error_matcher {
+public:
+    bool match(const error&) const override { return true; }
+    std::string describe() const override { return "is any error"; }
+};
+
+inline secondary_matcher<any_error_matcher> HasSecondary() { return {std::nullopt, std::nullopt}; }
+inline secondary_matcher<any_error_matcher> HasSecondary(std::string label) {
+    return {std::move(label), std::nullopt};
+}
+template <std::derived_from<error_matcher> M>
+secondary_matcher<M> HasSecondary(const M& m) {
+    return {std::nullopt, m};
+}
+template <std::derived_from<error_matcher> M>
+secondary_matcher<M> HasSecondary(std::string label, const M& m) {
+    return {std::move(label), m};
+}
 
 template <layer_tag L>
 layer_matcher<L> IsLayer() {

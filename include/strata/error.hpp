@@ -384,6 +384,61 @@ struct reveal_t {
 };
 inline constexpr reveal_t reveal{};
 
+// The secondary errors of one frame (see error::secondaries()), in the order they
+// were added: each a strata::error of its own, with a label saying what it is
+// ("stopped because", "later failure 2 of 5", "replica 3 failed"). Valid while
+// the error it came from lives and is not changed.
+class secondary_view {
+public:
+    class iterator {
+    public:
+        using value_type = error;
+        using difference_type = std::ptrdiff_t;
+        iterator() noexcept = default;
+        explicit iterator(const detail::secondary_node* n) noexcept : n_(n) {}
+        inline error operator*() const noexcept;  // a new reference to the secondary
+        std::string_view label() const noexcept { return n_->label; }
+        iterator& operator++() noexcept {
+            n_ = n_->next;
+            return *this;
+        }
+        iterator operator++(int) noexcept {
+            auto t = *this;
+            n_ = n_->next;
+            return t;
+        }
+        friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.n_ == b.n_; }
+
+    private:
+        const detail::secondary_node* n_ = nullptr;
+    };
+
+    secondary_view() noexcept = default;
+    explicit secondary_view(const detail::secondary_node* head) noexcept : head_(head) {}
+    iterator begin() const noexcept { return iterator(head_); }
+    iterator end() const noexcept { return iterator(); }
+    bool empty() const noexcept { return head_ == nullptr; }
+    std::size_t size() const noexcept {
+        std::size_t n = 0;
+        for (auto* p = head_; p; p = p->next) ++n;
+        return n;
+    }
+    // The i-th secondary (empty when i >= size()) and its label ("" then).
+    inline error operator[](std::size_t i) const noexcept;
+    std::string_view label(std::size_t i) const noexcept {
+        const detail::secondary_node* p = at(i);
+        return p ? p->label : std::string_view();
+    }
+
+private:
+    const detail::secondary_node* at(std::size_t i) const noexcept {
+        const detail::secondary_node* p = head_;
+        for (; p && i; --i) p = p->next;
+        return p;
+    }
+    const detail::secondary_node* head_ = nullptr;
+};
+
 namespace detail {
 
 // What error and wrapped_error<L> share: the pointer to the outermost frame and
@@ -449,6 +504,16 @@ public:
         return misc_view(f_ ? f_->misc_head : nullptr);
     }
 
+    // This frame's secondary errors: errors that explain it without being its
+    // cause (why work stopped, a group's later failures, other replicas'
+    // failures), as cockroachdb/errors' secondary errors and Go's context.Cause.
+    // inner(), inner_as<T>(), find<L>(), is<L>() and {:c} never visit them; {:v},
+    // handle()'s record and to_json() show them.
+    secondary_view secondaries() const noexcept {
+        detail::mark_checked(f_);
+        return secondary_view(f_ ? f_->secondaries : nullptr);
+    }
+
     // Where this frame was made.
     ::strata::location location() const noexcept { return f_ ? f_->loc : ::strata::location(); }
 
@@ -482,6 +547,9 @@ public:
         for (const detail::frame* f = f_; f; f = f->inner) ++n;
         return n;
     }
+
+    // The label of a secondary error added without one.
+    static constexpr std::string_view default_secondary_label = "secondary error";
 
     // Same chain (not equal text): the two share their outermost frame.
     bool same_as(const error_base& o) const noexcept { return f_ == o.f_; }
@@ -574,6 +642,9 @@ protected:
         f_->misc_tail = n;
     }
 
+    // Adds `secondary` to this frame's secondary errors (see error::with_secondary).
+    void add_secondary(std::string_view label, error secondary) noexcept;
+
     STRATA_MODULE_LOCAL static constexpr layer_info empty_layer{"(no error)", false, false};
 
     detail::frame* f_ = nullptr;
@@ -610,6 +681,29 @@ public:
     template <class V>
     error with(std::string_view key, const V& value) && noexcept {
         add_misc(key, value);
+        return std::move(*this);
+    }
+
+    // Adds `secondary` to this frame's secondary errors, with a label saying what
+    // it is (by default "secondary error"): kept, printed by {:v} and handle(),
+    // encoded by to_json(), reachable with secondaries(), but not a cause. A frame
+    // shared with other copies is copied first. Out of memory, or when either
+    // error is empty, nothing is added.
+    //   return strata::wrap<app>(first, "sync failed").with_secondary("cleanup also failed", cleanup_error);
+    error& with_secondary(std::string_view label, error secondary) & noexcept {
+        add_secondary(label, std::move(secondary));
+        return *this;
+    }
+    error with_secondary(std::string_view label, error secondary) && noexcept {
+        add_secondary(label, std::move(secondary));
+        return std::move(*this);
+    }
+    error& with_secondary(error secondary) & noexcept {
+        add_secondary(default_secondary_label, std::move(secondary));
+        return *this;
+    }
+    error with_secondary(error secondary) && noexcept {
+        add_secondary(default_secondary_label, std::move(secondary));
         return std::move(*this);
     }
 
@@ -656,6 +750,23 @@ public:
         return std::move(*this);
     }
 
+    wrapped_error& with_secondary(std::string_view label, error secondary) & noexcept {
+        add_secondary(label, std::move(secondary));
+        return *this;
+    }
+    wrapped_error with_secondary(std::string_view label, error secondary) && noexcept {
+        add_secondary(label, std::move(secondary));
+        return std::move(*this);
+    }
+    wrapped_error& with_secondary(error secondary) & noexcept {
+        add_secondary(default_secondary_label, std::move(secondary));
+        return *this;
+    }
+    wrapped_error with_secondary(error secondary) && noexcept {
+        add_secondary(default_secondary_label, std::move(secondary));
+        return std::move(*this);
+    }
+
 private:
     explicit wrapped_error(detail::frame* f) noexcept : error_base(f) {}
     friend struct detail::access;
@@ -690,6 +801,28 @@ inline error error_base::inner() const noexcept {
     return access::adopt(f_->inner);
 }
 
+inline void error_base::add_secondary(std::string_view label, error secondary) noexcept {
+    detail::frame* s = std::exchange(secondary.f_, nullptr);
+    if (!s) return;
+    detail::mark_checked(s);  // attaching an error is looking at it
+    // The secondary's reference is held first: if it is this very frame, the
+    // frame is shared and copied, so no frame ever reaches itself.
+    if (!f_ || (f_->flags & detail::immortal)) {
+        detail::release(s);
+        return;
+    }
+    if (f_->refs.load(std::memory_order_acquire) != 1) {
+        detail::frame* c = detail::clone_frame(f_);
+        if (!c) {
+            detail::release(s);
+            return;
+        }
+        detail::release(f_);
+        f_ = c;
+    }
+    detail::add_secondary(f_, label, s);
+}
+
 }  // namespace detail
 
 template <layer_tag L>
@@ -699,6 +832,18 @@ wrapped_error<L>::operator error() const& noexcept {
 template <layer_tag L>
 wrapped_error<L>::operator error() && noexcept {
     return detail::access::adopt(detail::access::take(std::move(*this)));
+}
+
+inline error secondary_view::iterator::operator*() const noexcept {
+    detail::add_ref(n_->err);
+    return detail::access::adopt(n_->err);
+}
+
+inline error secondary_view::operator[](std::size_t i) const noexcept {
+    const detail::secondary_node* p = at(i);
+    if (!p) return {};
+    detail::add_ref(p->err);
+    return detail::access::adopt(p->err);
 }
 
 // An exception that carries a strata error (thrown by throw_error() or

@@ -493,6 +493,16 @@ inline void put_misc_value(fmt::memory_buffer& out, const misc_value& v, bool re
     put_plain_misc_value(out, v, true);
 }
 
+// The most secondary errors one {:v} or record prints, and how deep secondaries
+// of secondaries are followed; the rest are counted ("2 more secondary errors not
+// shown").
+#ifndef STRATA_FORMAT_MAX_SECONDARIES
+#define STRATA_FORMAT_MAX_SECONDARIES 64
+#endif
+#ifndef STRATA_FORMAT_MAX_SECONDARY_DEPTH
+#define STRATA_FORMAT_MAX_SECONDARY_DEPTH 4
+#endif
+
 // Frames a chain prints: all of them up to STRATA_FORMAT_MAX_FRAMES, else the
 // outermost and innermost halves with the middle elided.
 struct frame_window {
@@ -511,7 +521,12 @@ struct frame_window {
     }
 };
 
-// The {:c} form, "outer: middle: root cause", sensitive values hashed.
+// The {:c} form, "outer: middle: root cause", sensitive values hashed. Secondary
+// errors are not in it: {:c} is the causal story on one log line, and a secondary
+// error is not a cause (a canceled task's line reading "canceled: permission
+// denied" is the confusion they exist to avoid). As cockroachdb/errors leaves
+// them out of Error() and Go's context.Cause out of ctx.Err(); {:v}, handle()'s
+// record and to_json() have them.
 inline void write_chain(fmt::memory_buffer& out, const error& e, bool redact = true, bool escape = false) {
     const frame* f = access::get(e);
     if (!f) {
@@ -671,12 +686,55 @@ inline void write_frame(fmt::memory_buffer& out, const frame* f, std::size_t ind
     }
 }
 
-// The {:v} form: every frame (layer, message, call site, misc), then each captured
+// The {:v} form: every frame (layer, message, call site, misc, and its secondary
+// errors, each a record of its own indented under its label), then each captured
 // stack, innermost (the origin) first. A stack further out prints only the frames
 // it does not share with the one below it. Sensitive values are shown, unless
 // `redact` (handle()'s record, which leaves the process).
+// How much of the secondary errors one record prints: they nest (a replica's
+// failure may carry its own), and may share chains.
+struct secondary_budget {
+    std::size_t left = STRATA_FORMAT_MAX_SECONDARIES;
+    std::size_t depth = 0;
+};
+
+inline void write_verbose_frames(fmt::memory_buffer& out, const frame* top, std::string_view indent, bool redact,
+                                 secondary_budget& budget);
+
+// A frame's secondary errors, each under its label, indented below the frame.
+inline void write_secondaries(fmt::memory_buffer& out, const frame* f, std::string_view indent, bool redact,
+                              secondary_budget& budget) {
+    if (!f->secondaries) return;
+    std::string nested(indent);
+    nested += "     ";
+    for (const secondary_node* n = f->secondaries; n; n = n->next) {
+        if (budget.left == 0 || budget.depth >= STRATA_FORMAT_MAX_SECONDARY_DEPTH) {
+            std::size_t rest = 0;
+            for (const secondary_node* m = n; m; m = m->next) ++rest;
+            put(out, indent, "   (", rest, rest == 1 ? " more secondary error" : " more secondary errors",
+                " not shown)\n");
+            return;
+        }
+        --budget.left;
+        put(out, indent, "   ");
+        if (redact)
+            put_escaped(out, n->label);
+        else
+            put(out, n->label);
+        put(out, ":\n");
+        ++budget.depth;
+        write_verbose_frames(out, n->err, nested, redact, budget);
+        --budget.depth;
+    }
+}
+
 inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_view indent = "", bool redact = false) {
-    const frame* top = access::get(e);
+    secondary_budget budget;
+    write_verbose_frames(out, access::get(e), indent, redact, budget);
+}
+
+inline void write_verbose_frames(fmt::memory_buffer& out, const frame* top, std::string_view indent, bool redact,
+                                 secondary_budget& budget) {
     if (!top) {
         put(out, indent, "(no error)\n");
         return;
@@ -693,6 +751,7 @@ inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_v
             i += w.skip;
         }
         write_frame(out, f, i, indent, redact);
+        write_secondaries(out, f, indent, redact, budget);
         const decoded_frame* d = decoded_of(f);
         if (f->n_pcs || (d && d->has_stack)) {
             // Keep the innermost eight stacks; the origin is always among them.
@@ -708,7 +767,7 @@ inline void write_verbose(fmt::memory_buffer& out, const error& e, std::string_v
         }
     }
     if (n_stacks == 0) {
-        put(out, indent, "(no stack captured)\n");
+        if (budget.depth == 0) put(out, indent, "(no stack captured)\n");  // a secondary's absent stack is not news
         return;
     }
     std::string inner_indent(indent);

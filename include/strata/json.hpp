@@ -53,6 +53,7 @@ STRATA_MODULE_LOCAL inline constexpr std::size_t json_max_input = 64u << 20;    
 STRATA_MODULE_LOCAL inline constexpr std::size_t json_max_nesting = 8;              // the schema needs 5
 STRATA_MODULE_LOCAL inline constexpr std::size_t json_max_frames = 1u << 20;        // frames in one chain
 STRATA_MODULE_LOCAL inline constexpr std::size_t json_max_values = 2'000'000;       // values in one document
+STRATA_MODULE_LOCAL inline constexpr std::size_t json_max_secondaries = 4096;       // secondary errors\' chains in one document
 
 namespace detail {
 
@@ -339,8 +340,31 @@ inline std::string encode(const error& e) {
         }
     }
 
+    // The secondary errors' chains, in the order a walk meets them: the main
+    // chain's frames first, then each secondary chain's in turn (so a chain's own
+    // secondaries always come after it). Each occurrence is a chain of its own;
+    // past json_max_secondaries chains or json_max_frames frames in all, the rest
+    // are left out.
+    std::vector<const frame*> chains;
+    std::size_t n_frames = 0;
+    for (const frame* f = top; f; f = f->inner) ++n_frames;
+    bool full = false;  // from the first chain left out on, all the rest are
+    auto gather = [&](const frame* from) {
+        for (const frame* f = from; f && !full; f = f->inner)
+            for (const secondary_node* n = f->secondaries; n && !full; n = n->next) {
+                std::size_t depth = 0;
+                for (const frame* g = n->err; g; g = g->inner) ++depth;
+                full = chains.size() >= json_max_secondaries || n_frames + depth > json_max_frames;
+                if (full) return;
+                n_frames += depth;
+                chains.push_back(n->err);
+            }
+    };
+    gather(top);
+    for (std::size_t k = 0; k < chains.size(); ++k) gather(chains[k]);
+
     // Origins: this process (for frames made here) and each decoded one, in the
-    // order the chain meets them.
+    // order the chains meet them.
     std::vector<const origin*> origins;
     std::unordered_map<const origin*, std::size_t> index_of;  // a peer may send one origin a frame
     auto origin_index = [&](const origin* o) {
@@ -349,10 +373,14 @@ inline std::string encode(const error& e) {
         return it->second;
     };
     std::vector<std::size_t> frame_origin;
-    for (const frame* f = top; f; f = f->inner) {
-        const decoded_frame* d = decoded_of(f);
-        frame_origin.push_back(origin_index(d ? d->from() : nullptr));
-    }
+    auto note_origins = [&](const frame* from) {
+        for (const frame* f = from; f; f = f->inner) {
+            const decoded_frame* d = decoded_of(f);
+            frame_origin.push_back(origin_index(d ? d->from() : nullptr));
+        }
+    };
+    note_origins(top);
+    for (const frame* c : chains) note_origins(c);
     w.key("strata.origins");
     w.begin_array();
     for (const origin* o : origins) {
@@ -369,74 +397,111 @@ inline std::string encode(const error& e) {
     }
     w.end_array();
 
-    w.key("strata.frames");
-    w.begin_array();
-    std::size_t index = 0;
-    for (const frame* f = top; f; f = f->inner, ++index) {
-        const decoded_frame* d = decoded_of(f);
-        w.begin_object();
-        w.key("layer");
-        w.value(f->layer->name);
-        w.key("user_facing");
-        w.value(f->layer->user_facing);
-        if (f->layer->is_cause) {
-            w.key("cause");
-            w.value(true);
-        }
-        w.key("message");
-        text.clear();
-        put_message(text, f, true);
-        w.value(std::string_view(text.data(), text.size()));
-        if (!f->detail.empty()) {
-            w.key("detail");
-            w.value(f->detail);
-        }
-        if (!f->loc.empty()) {
-            w.key("at");
+    std::size_t index = 0;     // into frame_origin, across all chains
+    std::size_t next_ref = 0;  // the next secondary chain's index, in the order gathered
+    auto write_frames = [&](const frame* from) {
+        w.begin_array();
+        for (const frame* f = from; f; f = f->inner, ++index) {
+            const decoded_frame* d = decoded_of(f);
             w.begin_object();
-            w.key("file");
-            w.value(f->loc.file_name());
-            w.key("line");
-            w.value(static_cast<std::uint64_t>(f->loc.line()));
-            w.key("function");
-            w.value(f->loc.function_name());
-            w.end_object();
-        }
-        if (f->misc_head) {
-            w.key("misc");
-            w.begin_array();
-            for (const misc_node* n = f->misc_head; n; n = n->next) write_misc(w, n);
-            w.end_array();
-        }
-        if (d ? d->has_stack : f->n_pcs != 0) {
-            w.key("stack");
-            w.begin_object();
-            w.key("symbolized");
-            write_lines(w, f == origin_frame ? std::string_view(origin_lines)
-                                             : d ? std::string_view(d->symbolized)
-                                                 : std::string_view(symbolized_lines(f)));
-            w.key("raw");
-            w.begin_array();
-            const std::size_t n = d ? d->n_raw : f->n_pcs;
-            for (std::size_t i = 0; i < n; ++i) {
-                text.clear();
-                put_hex(text, d ? d->raw[i] : f->pcs()[i]);
-                w.value(std::string_view(text.data(), text.size()));
+            w.key("layer");
+            w.value(f->layer->name);
+            w.key("user_facing");
+            w.value(f->layer->user_facing);
+            if (f->layer->is_cause) {
+                w.key("cause");
+                w.value(true);
             }
-            w.end_array();
-            w.key("truncated");
-            w.value(d ? d->truncated : (f->flags & stack_truncated) != 0);
+            w.key("message");
+            text.clear();
+            put_message(text, f, true);
+            w.value(std::string_view(text.data(), text.size()));
+            if (!f->detail.empty()) {
+                w.key("detail");
+                w.value(f->detail);
+            }
+            if (!f->loc.empty()) {
+                w.key("at");
+                w.begin_object();
+                w.key("file");
+                w.value(f->loc.file_name());
+                w.key("line");
+                w.value(static_cast<std::uint64_t>(f->loc.line()));
+                w.key("function");
+                w.value(f->loc.function_name());
+                w.end_object();
+            }
+            if (f->misc_head) {
+                w.key("misc");
+                w.begin_array();
+                for (const misc_node* n = f->misc_head; n; n = n->next) write_misc(w, n);
+                w.end_array();
+            }
+            if (f->secondaries && next_ref < chains.size()) {
+                w.key("secondaries");
+                w.begin_array();
+                for (const secondary_node* n = f->secondaries; n && next_ref < chains.size(); n = n->next) {
+                    w.begin_object();
+                    w.key("label");
+                    w.value(n->label);
+                    w.key("error");
+                    w.value(static_cast<std::uint64_t>(next_ref++));
+                    w.end_object();
+                }
+                w.end_array();
+            }
+            if (d ? d->has_stack : f->n_pcs != 0) {
+                w.key("stack");
+                w.begin_object();
+                w.key("symbolized");
+                write_lines(w, f == origin_frame ? std::string_view(origin_lines)
+                                                 : d ? std::string_view(d->symbolized)
+                                                     : std::string_view(symbolized_lines(f)));
+                w.key("raw");
+                w.begin_array();
+                const std::size_t n = d ? d->n_raw : f->n_pcs;
+                for (std::size_t i = 0; i < n; ++i) {
+                    text.clear();
+                    put_hex(text, d ? d->raw[i] : f->pcs()[i]);
+                    w.value(std::string_view(text.data(), text.size()));
+                }
+                w.end_array();
+                w.key("truncated");
+                w.value(d ? d->truncated : (f->flags & stack_truncated) != 0);
+                w.end_object();
+            }
+            if (const std::string id = frame_id(f); !id.empty()) {
+                w.key("id");
+                w.value(id);
+            }
+            w.key("origin");
+            w.value(static_cast<std::uint64_t>(frame_origin[index]));
             w.end_object();
         }
-        if (const std::string id = frame_id(f); !id.empty()) {
-            w.key("id");
-            w.value(id);
+        w.end_array();
+    };
+    w.key("strata.frames");
+    write_frames(top);
+    if (!chains.empty()) {
+        // Each secondary chain: its {:c} text (for readers of the log; from_json
+        // ignores it) and its frames.
+        w.key("strata.secondaries");
+        w.begin_array();
+        for (const frame* c : chains) {
+            w.begin_object();
+            w.key("chain");
+            text.clear();
+            add_ref(const_cast<frame*>(c));
+            const error chain = access::adopt(const_cast<frame*>(c));
+            drop_checked(c);
+            write_chain(text, chain, true);
+            w.value(std::string_view(text.data(), text.size()));
+            w.key("frames");
+            write_frames(c);
+            w.end_object();
         }
-        w.key("origin");
-        w.value(static_cast<std::uint64_t>(frame_origin[index]));
-        w.end_object();
+        w.end_array();
     }
-    w.end_array();
     w.end_object();
     return std::string(out.data(), out.size());
 }
@@ -744,8 +809,11 @@ public:
     // One frame, put over `chain` (which then holds it); false and a problem on
     // failure. Whatever happens, `chain` owns every frame made so far, so that an
     // exception (out of memory) frees them.
+    // `built` holds the secondary chains decoded so far, by index; a frame may
+    // refer only to those above `first_ref` (so that no chain reaches itself).
     bool make_frame(const jnode& fr, const std::string& where, error& chain,
-                    const std::vector<shared_origin*>& origins) {
+                    const std::vector<shared_origin*>& origins, const std::vector<error>& built,
+                    std::size_t first_ref) {
         if (!fr.is_object()) {
             fail(where, fmt::format("expected an object, got {}", type_of(fr)));
             return false;
@@ -836,7 +904,46 @@ public:
                     misc_entry((*misc)[i], fmt::format("{}[{}]", mw, i), f);
             }
         }
+        if (const jnode* secondaries = fr.find("secondaries"); secondaries && problem.empty()) {
+            const std::string sw = where + ".secondaries";
+            if (!secondaries->is_array()) return fail(sw, fmt::format("expected an array, got {}", type_of(*secondaries)));
+            for (std::size_t i = 0; i < secondaries->size(); ++i) {
+                const std::string ew = fmt::format("{}[{}]", sw, i);
+                const jnode& ref = (*secondaries)[i];
+                if (!ref.is_object()) return fail(ew, fmt::format("expected an object, got {}", type_of(ref)));
+                const std::string* label = string_member(ref, "label", ew);
+                std::int64_t at = 0;
+                if (!label) return false;
+                if (!one_line(*label, 0, 256))
+                    return fail(ew + ".label", "a label must be one line of at most 256 printable characters");
+                if (first_ref >= built.size())
+                    return fail(ew + ".error", "no secondary error can be referred to from here");
+                if (!integer_member(ref, "error", ew, static_cast<std::int64_t>(first_ref),
+                                    static_cast<std::int64_t>(built.size()) - 1, at))
+                    return false;
+                frame* sf = access::get(built[static_cast<std::size_t>(at)]);
+                add_ref(sf);
+                if (!add_secondary(f, *label, sf)) return fail(ew, "out of memory");
+            }
+        }
         return problem.empty();
+    }
+
+    // The frames of one chain, innermost first, so that each frame adopts the one
+    // below it. A chain given up (bad input, or an exception) is dropped
+    // knowingly, not reported as unchecked under STRATA_CHECKED.
+    bool make_chain(const jnode& frames, const std::string& where, error& out,
+                    const std::vector<shared_origin*>& origins, const std::vector<error>& built,
+                    std::size_t first_ref) {
+        struct dropped_chain {
+            error e;
+            ~dropped_chain() { drop_checked(access::get(e)); }
+        } chain;
+        for (std::size_t i = frames.size(); i-- > 0;)
+            if (!make_frame(frames[i], fmt::format("{}[{}]", where, i), chain.e, origins, built, first_ref))
+                return false;
+        out = std::move(chain.e);
+        return true;
     }
 
     // The whole document; an empty error for an encoded empty error.
@@ -883,17 +990,39 @@ public:
             org.thread = static_cast<long>(thread);
         }
         if (!frames->empty() && origins.v.empty()) return fail("$.strata.origins", "empty, but there are frames");
-        // Innermost first, so that each frame adopts the one below it. A chain
-        // given up (bad input, or an exception) is dropped knowingly, not reported
-        // as unchecked under STRATA_CHECKED.
-        struct dropped_chain {
-            error e;
-            ~dropped_chain() { drop_checked(access::get(e)); }
-        } chain;
-        for (std::size_t i = frames->size(); i-- > 0;)
-            if (!make_frame((*frames)[i], fmt::format("$.strata.frames[{}]", i), chain.e, origins.v)) return false;
-        out = std::move(chain.e);
-        return true;
+        // The secondary errors' chains first, the last one first: chain k may
+        // refer only to chains after it, so each is built before any that refers
+        // to it, and none can reach itself.
+        struct built_chains {
+            std::vector<error> v;
+            ~built_chains() {
+                for (const error& e : v) drop_checked(access::get(e));
+            }
+        } built;
+        if (const jnode* sec = j.find("strata.secondaries")) {
+            if (!sec->is_array())
+                return fail("$.strata.secondaries", fmt::format("expected an array, got {}", type_of(*sec)));
+            if (sec->size() > json_max_secondaries)
+                return fail("$.strata.secondaries", fmt::format("{} secondary errors; the most accepted is {}",
+                                                                sec->size(), json_max_secondaries));
+            std::size_t total = frames->size();
+            built.v.resize(sec->size());
+            for (std::size_t k = sec->size(); k-- > 0;) {
+                const std::string cw = fmt::format("$.strata.secondaries[{}]", k);
+                const jnode& c = (*sec)[k];
+                if (!c.is_object()) return fail(cw, fmt::format("expected an object, got {}", type_of(c)));
+                const jnode* cf = member(c, "frames", want::array, cw);
+                if (!cf) return false;
+                total += cf->size();
+                if (total > json_max_frames)
+                    return fail(cw + ".frames", fmt::format("more than {} frames in all; the most accepted is {}",
+                                                            json_max_frames, json_max_frames));
+                if (cf->empty()) return fail(cw + ".frames", "a secondary error has at least one frame");
+                if (origins.v.empty()) return fail("$.strata.origins", "empty, but there are frames");
+                if (!make_chain(*cf, cw + ".frames", built.v[k], origins.v, built.v, k + 1)) return false;
+            }
+        }
+        return make_chain(*frames, "$.strata.frames", out, origins.v, built.v, 0);
     }
 };
 

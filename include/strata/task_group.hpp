@@ -1,9 +1,10 @@
 // strata/task_group.hpp: strata::task_group, structured concurrency that keeps
 // its errors. Each task runs on a thread of its own with its own stop token; the
 // first real failure stops the others (their tokens carry it as the cause) and is
-// what wait() returns, with the failures that came after it attached and counted
-// rather than dropped (Go's errgroup drops them). Cancellations are never the
-// group's failure. A group can require heartbeats, and a group made inside a
+// what wait() returns, with the failures that came after it counted and attached
+// as its secondary errors rather than dropped (Go's errgroup drops them).
+// Cancellations are never the group's failure, and a canceled task's error holds
+// the failure that stopped it as a secondary error, never as its cause. A group can require heartbeats, and a group made inside a
 // strata task is stopped when that task is.
 #pragma once
 
@@ -128,12 +129,15 @@ public:
     // Waits for every task spawned so far (and those they spawn), then returns:
     // - the first real failure, with misc entries `failed_task` (its number) and
     //   `failed_task_name` (its name, if it has one),
-    //   `later_failures` (how many came after it), `later_failure_1`... (their
-    //   chains, up to 8) and `canceled_tasks` (how many stopped as asked); a
+    //   `later_failures` (how many came after it) and `canceled_tasks` (how
+    //   many stopped as asked), and the first 8 later failures as secondary
+    //   errors labeled "later failure 2 of 5" (e.secondaries(): printed and
+    //   encoded, never taken for the cause by inner_as<T>() or find<L>()); a
     //   canceled error counts as asked for only when the task's token had been
     //   stopped, otherwise it is a failure like any other; or
     // - when there was none but the group was stopped (stop(), or a parent) and
-    //   tasks were canceled: a canceled error over the cause, saying how many; or
+    //   tasks were canceled: a canceled error saying how many, with the cause as
+    //   its secondary error "stopped because"; or
     // - success.
     [[nodiscard]] result<void> wait(location where = location::current()) {
         join_all();
@@ -146,16 +150,21 @@ public:
             if (!first_name_.empty()) e.with("failed_task_name", first_name_);
             if (later_count_) {
                 e.with("later_failures", later_count_);
-                for (std::size_t i = 0; i < later_.n; ++i)
-                    detail::attach_chain(e, "later_failure_", i + 1, later_.items[i]);
+                for (std::size_t i = 0; i < later_.n; ++i) {
+                    char buf[96];
+                    e.with_secondary(detail::numbered_label(buf, "later failure ", static_cast<long long>(i + 1),
+                                                            " of ", later_count_),
+                                     later_.items[i]);
+                }
             }
             if (canceled_count_) e.with("canceled_tasks", canceled_count_);
             return failure(std::move(e));
         }
         if (canceled_count_ && scope_.stop_requested())
-            return failure(detail::frame_at<canceled>(where, scope_.cause(), nullptr, "{} of {} tasks canceled",
-                                                      canceled_count_, spawned_)
-                               .with("canceled_tasks", canceled_count_));
+            return failure(detail::frame_at<canceled>(where, {}, nullptr, "{} of {} tasks canceled", canceled_count_,
+                                                      spawned_)
+                               .with("canceled_tasks", canceled_count_)
+                               .with_secondary(detail::stopped_because_label, scope_.cause()));
         return {};
     }
 

@@ -136,6 +136,30 @@ inline misc_node* make_misc_node(std::string_view key, const misc_value& value) 
     return n;
 }
 
+struct frame;
+
+// A secondary error of a frame: an error that explains the frame without being
+// its cause (why work stopped, a later failure of a group, another replica's
+// failure), with a label saying which ("stopped because"). The node holds one
+// reference to the secondary's outermost frame; one allocation holds the node
+// and the label.
+struct secondary_node {
+    secondary_node* next = nullptr;
+    frame* err = nullptr;
+    std::string_view label;
+};
+
+inline secondary_node* make_secondary_node(std::string_view label, frame* err) noexcept {
+    void* mem = ::operator new(sizeof(secondary_node) + label.size(), std::nothrow);
+    if (!mem) return nullptr;
+    auto* n = ::new (mem) secondary_node();
+    char* text = static_cast<char*>(mem) + sizeof(secondary_node);
+    if (!label.empty()) std::memcpy(text, label.data(), label.size());
+    n->label = std::string_view(text, label.size());
+    n->err = err;
+    return n;
+}
+
 enum frame_flags : std::uint8_t {
     immortal = 1,         // static frame: never counted, never freed
     stack_truncated = 2,  // the stack was deeper than STRATA_MAX_STACK_DEPTH
@@ -175,6 +199,9 @@ struct frame {
     // hash token, kept (NUL-terminated) right after the spans (in padding: the
     // frame is no larger). See redacted_message().
     std::uint32_t redacted_size = 0;
+    // Secondary errors (never visited by inner(), inner_as<T>() or find<L>()), in
+    // the order they were added.
+    secondary_node* secondaries = nullptr;
 
     std::uintptr_t* pcs() noexcept { return reinterpret_cast<std::uintptr_t*>(this + 1); }
     const std::uintptr_t* pcs() const noexcept { return reinterpret_cast<const std::uintptr_t*>(this + 1); }
@@ -246,13 +273,36 @@ inline void destroy_frame(frame* f) noexcept {
 }
 
 // Frees the chain from `f` down as far as nobody else holds it, in a loop: a
-// chain of any depth is destroyed without recursion.
+// chain of any depth is destroyed without recursion. The secondary errors of the
+// frames freed wait in a list (linked through their own nodes, so no memory is
+// needed) and their chains are freed the same way after, however deep they are
+// nested.
 [[gnu::noinline]] inline void destroy_chain(frame* f) noexcept {
-    do {
-        frame* next = f->inner;
-        destroy_frame(f);
-        f = next;
-    } while (f && !(f->flags & immortal) && f->refs.fetch_sub(1, std::memory_order_acq_rel) == 1);
+    secondary_node* pending = nullptr;
+    for (;;) {
+        do {
+            frame* next = f->inner;
+            if (secondary_node* s = f->secondaries) {
+                f->secondaries = nullptr;
+                secondary_node* last = s;
+                while (last->next) last = last->next;
+                last->next = pending;
+                pending = s;
+            }
+            destroy_frame(f);
+            f = next;
+        } while (f && !(f->flags & immortal) && f->refs.fetch_sub(1, std::memory_order_acq_rel) == 1);
+        f = nullptr;
+        while (pending && !f) {
+            secondary_node* n = pending;
+            pending = n->next;
+            frame* s = n->err;
+            n->~secondary_node();
+            ::operator delete(n);
+            if (s && !(s->flags & immortal) && s->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) f = s;
+        }
+        if (!f) return;
+    }
 }
 
 // Drops one reference (inline: the null and last-reference tests are on every
@@ -346,6 +396,29 @@ STRATA_MODULE_LOCAL inline frame oom_frame_of{&layer_info_of<L>, oom_message, im
 // What a failed strata::result holds after its error was moved out: it stays failed.
 STRATA_MODULE_LOCAL inline frame moved_from_result_frame{&layer_info_of<untagged>, "(moved-from strata::result)", immortal};
 
+// Appends a secondary error to `f` (which must not be shared yet), adopting the
+// reference `err`. False (and the reference dropped) when memory is short.
+inline bool add_secondary(frame* f, std::string_view label, frame* err) noexcept {
+    secondary_node* n = make_secondary_node(label, err);
+    if (!n) {
+        release(err);
+        return false;
+    }
+    secondary_node** at = &f->secondaries;
+    while (*at) at = &(*at)->next;
+    *at = n;
+    return true;
+}
+
+// Gives `to` the secondaries of `from` (new references); out of memory, the ones
+// copied so far.
+inline void copy_secondaries(frame* to, const frame* from) noexcept {
+    for (const secondary_node* n = from->secondaries; n; n = n->next) {
+        add_ref(n->err);
+        if (!add_secondary(to, n->label, n->err)) break;
+    }
+}
+
 // Copy of `f` with its own misc list, so that with() never changes a shared frame,
 // over `inner` (a new reference is taken; by default f's own). nullptr when memory
 // is short.
@@ -378,6 +451,7 @@ inline frame* clone_frame(const frame* f, frame* inner) noexcept {
             c->misc_head = copy;
         c->misc_tail = copy;
     }
+    copy_secondaries(c, f);
     return c;
 }
 inline frame* clone_frame(const frame* f) noexcept { return clone_frame(f, f->inner); }
