@@ -146,19 +146,24 @@ struct symbol_cache {
     }
 };
 
-// How many objects the process has unloaded so far (dl_iterate_phdr's counter;
-// it asks the first object only).
-inline unsigned long long objects_unloaded() noexcept {
+// How many objects the process has loaded and unloaded so far (dl_iterate_phdr's
+// counters; it asks the first object only).
+struct loaded_objects {
+    unsigned long long adds = 0;
     unsigned long long subs = 0;
+};
+inline loaded_objects objects_counted() noexcept {
+    loaded_objects n;
     sys::dl_iterate_phdr(
         [](sys::dl_phdr_info* info, std::size_t size, void* out) -> int {
             if (size >= offsetof(sys::dl_phdr_info, subs) + sizeof info->subs)
-                *static_cast<unsigned long long*>(out) = info->subs;
+                *static_cast<loaded_objects*>(out) = {info->adds, info->subs};
             return 1;
         },
-        &subs);
-    return subs;
+        &n);
+    return n;
 }
+inline unsigned long long objects_unloaded() noexcept { return objects_counted().subs; }
 
 // The process-wide cache (one for every module: detail/process.hpp), made again
 // when an object (a plugin) has been unloaded since it was made, so that no
@@ -194,30 +199,40 @@ inline symbol_cache* the_symbol_cache(bool ask_the_loader = true) noexcept {
 
 // Boost.Stacktrace's libbacktrace state is made once per thread, on the thread's
 // first look-up, from the objects loaded then, and never refreshed: after an
-// unload it would name a new object's code after the old one's. Such a thread's
-// look-ups run on a new thread instead (which pays for loading debug information
-// again: this happens only after an object was unloaded).
-inline bool thread_symbolizer_is_current() noexcept {
+// unload it would name a new object's code after the old one's, and an object
+// loaded later it does not know at all. So each thread's state is dated (the
+// loader's counts when it was made, a thread-specific value of the process
+// state): after an unload, a dated thread's look-ups run on a new thread (whose
+// state is new); after a load, the addresses it cannot name are asked again on a
+// new thread. A new thread loads debug information again (milliseconds): this
+// happens only after the set of objects changed, and once per address (cached).
+struct symbolizer_age {
+    bool missed_unloads = false;  // an object was unloaded since this thread's state was made
+    bool missed_loads = false;    // an object was loaded since
+};
+inline symbolizer_age this_thread_symbolizer() noexcept {
     const process_state& st = process();
-    if (!st.symbolizer_key_ok) return true;
-    const unsigned long long now = objects_unloaded() + 1;
+    if (!st.symbolizer_key_ok) return {};
+    const loaded_objects now = objects_counted();
+    // 32 bits of each count, and a bit that makes the value never null.
+    const std::uintptr_t stamp = (static_cast<std::uintptr_t>(now.adds & 0x7fffffffULL) << 32) |
+                                 static_cast<std::uintptr_t>(now.subs & 0x7fffffffULL) | (std::uintptr_t{1} << 31);
     const auto made = reinterpret_cast<std::uintptr_t>(sys::pthread_getspecific(st.symbolizer_key));
     if (made == 0) {
-        sys::pthread_setspecific(st.symbolizer_key, reinterpret_cast<void*>(static_cast<std::uintptr_t>(now)));
-        return true;
+        sys::pthread_setspecific(st.symbolizer_key, reinterpret_cast<void*>(stamp));
+        return {};
     }
-    return made == now;
+    return {(made & 0x7fffffffULL) != (stamp & 0x7fffffffULL), (made >> 32) != (stamp >> 32)};
 }
 
-// Runs fn() here, or on a new thread when this thread's libbacktrace state is out
-// of date (if no thread can be started, here: a stale name beats none).
+// Runs fn() on a new thread, whose libbacktrace state is made from the objects
+// loaded now; if no thread can be started, here (a stale name beats none).
 template <class Fn>
-void on_current_symbolizer(Fn&& fn) {
-    if (thread_symbolizer_is_current()) return fn();
+void on_new_symbolizer(Fn&& fn) {
 #if STRATA_HAS_EXCEPTIONS
     try {
         std::thread t([&] {
-            thread_symbolizer_is_current();  // a new thread: records the current count
+            this_thread_symbolizer();  // dates the new thread's state
             fn();
         });
         t.join();
@@ -266,64 +281,88 @@ STRATA_MODULE_LOCAL inline void tidy_function_name(std::string& name) {
     }
 }
 
-// One look-up through Boost.Stacktrace: to_string(frame) asks libbacktrace once for
-// "function at file:line" (name(), source_file() and source_line() would ask three
-// times); the symbol takes the text apart without copying it.
-inline symbol resolve_symbol(std::uintptr_t pc) {
-    if (!in_loaded_object(pc)) return symbol(unloaded_text(pc));
-    std::string text;
-    on_current_symbolizer([&] {
-        const boost::stacktrace::frame f(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pc));
-        text = boost::stacktrace::to_string(f);
-    });
-    return symbol(std::move(text));
-}
-
-// Each address on its own (used when one of them is in an unloaded object).
-template <class Each>
-void resolve_one_by_one(const std::uintptr_t* pcs, std::size_t n, Each& each) {
-    for (std::size_t i = 0; i < n; ++i) {
-        if (!in_loaded_object(pcs[i])) {
-            each(i, unloaded_text(pcs[i]));
-            continue;
-        }
-        std::string text;
-        on_current_symbolizer([&] {
-            const boost::stacktrace::frame f(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pcs[i]));
-            text = boost::stacktrace::to_string(f);
-        });
-        each(i, std::move(text));
-    }
-}
-
-// Several addresses (at most STRATA_MAX_STACK_DEPTH) in one call to the function
-// behind Boost's to_string(stacktrace), which sets up its formatter once for all
-// of them: each(i, text) gets "function at file:line" for pcs[i]. Lines come back
-// as " 3# function at file:line".
-template <class Each>
-void resolve_symbols(const std::uintptr_t* pcs, std::size_t n, Each&& each) {
+// Boost's "function at file:line" for each of pcs[0, n) (n at most
+// STRATA_MAX_STACK_DEPTH), from this thread's libbacktrace state, in one call to
+// the function behind Boost's to_string(stacktrace), which sets up its formatter
+// once for all of them (name(), source_file() and source_line() would ask three
+// times each). Lines come back as " 3# function at file:line".
+inline void boost_texts(const std::uintptr_t* pcs, std::size_t n, std::string* out) {
     std::size_t done = 0;
-    if (n > STRATA_MAX_STACK_DEPTH) n = STRATA_MAX_STACK_DEPTH;
-    for (std::size_t i = 0; i < n; ++i)  // an unloaded object's addresses are never named
-        if (!in_loaded_object(pcs[i])) return resolve_one_by_one(pcs, n, each);
     if (n) {
         boost::stacktrace::frame frames[STRATA_MAX_STACK_DEPTH];
         for (std::size_t i = 0; i < n; ++i)
             frames[i] = boost::stacktrace::frame(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pcs[i]));
-        std::string text;
-        on_current_symbolizer([&] { text = boost::stacktrace::detail::to_string(frames, n); });
+        const std::string text = boost::stacktrace::detail::to_string(frames, n);
         for (std::size_t pos = 0; pos < text.size() && done < n;) {
             std::size_t end = text.find('\n', pos);
             if (end == std::string::npos) end = text.size();
             const std::string_view line(text.data() + pos, end - pos);
-            if (const auto mark = line.find("# "); mark != std::string_view::npos) each(done++, std::string(line.substr(mark + 2)));
+            if (const auto mark = line.find("# "); mark != std::string_view::npos)
+                out[done++] = std::string(line.substr(mark + 2));
             pos = end + 1;
         }
     }
     for (; done < n; ++done) {  // not expected: whatever Boost did not list, one at a time
         const boost::stacktrace::frame f(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(pcs[done]));
-        each(done, boost::stacktrace::to_string(f));
+        out[done] = boost::stacktrace::to_string(f);
     }
+}
+
+// Whether Boost's text names no function (just the address).
+inline bool nameless(std::string_view text) noexcept { return text.empty() || text.starts_with("0x"); }
+
+// Symbolizes several addresses (at most STRATA_MAX_STACK_DEPTH): each(i, text)
+// gets "function at file:line" for pcs[i]. An address in no loaded object is
+// never named; the others are asked of a libbacktrace state that knows the
+// objects loaded now (see this_thread_symbolizer).
+template <class Each>
+void resolve_symbols(const std::uintptr_t* pcs, std::size_t n, Each&& each) {
+    if (n > STRATA_MAX_STACK_DEPTH) n = STRATA_MAX_STACK_DEPTH;
+    std::string texts[STRATA_MAX_STACK_DEPTH];
+    std::uintptr_t loaded[STRATA_MAX_STACK_DEPTH];
+    std::size_t at[STRATA_MAX_STACK_DEPTH];
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (in_loaded_object(pcs[i])) {
+            loaded[k] = pcs[i];
+            at[k++] = i;
+        } else {
+            texts[i] = unloaded_text(pcs[i]);
+        }
+    }
+    std::string found[STRATA_MAX_STACK_DEPTH];
+    const symbolizer_age age = this_thread_symbolizer();
+    if (age.missed_unloads) {
+        on_new_symbolizer([&] { boost_texts(loaded, k, found); });
+    } else {
+        boost_texts(loaded, k, found);
+        if (age.missed_loads) {
+            // What this thread's state could not name may be in an object loaded
+            // after it was made: asked again of a new one.
+            std::uintptr_t again[STRATA_MAX_STACK_DEPTH];
+            std::size_t which[STRATA_MAX_STACK_DEPTH];
+            std::size_t m = 0;
+            for (std::size_t j = 0; j < k; ++j)
+                if (nameless(found[j])) {
+                    again[m] = loaded[j];
+                    which[m++] = j;
+                }
+            if (m) {
+                std::string second[STRATA_MAX_STACK_DEPTH];
+                on_new_symbolizer([&] { boost_texts(again, m, second); });
+                for (std::size_t j = 0; j < m; ++j) found[which[j]] = std::move(second[j]);
+            }
+        }
+    }
+    for (std::size_t j = 0; j < k; ++j) texts[at[j]] = std::move(found[j]);
+    for (std::size_t i = 0; i < n; ++i) each(i, std::move(texts[i]));
+}
+
+// One address.
+inline symbol resolve_symbol(std::uintptr_t pc) {
+    std::string text;
+    resolve_symbols(&pc, 1, [&](std::size_t, std::string t) { text = std::move(t); });
+    return symbol(std::move(text));
 }
 
 }  // namespace detail

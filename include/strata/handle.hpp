@@ -117,7 +117,7 @@ struct retired_sink {
 // The calling thread's id, cached per module; 0 means "look it up again" (a fork()
 // child's thread is its parent's forking thread, with its cache).
 STRATA_MODULE_LOCAL inline thread_local long cached_thread_id = 0;
-inline void forget_thread_id() { cached_thread_id = 0; }
+STRATA_MODULE_LOCAL inline void forget_thread_id() noexcept { cached_thread_id = 0; }
 
 // IDs: a random per-process prefix (50 bits, 10 base-32 characters) plus a
 // counter, unique across processes and machines without a lock or a registry. A
@@ -129,8 +129,6 @@ struct assigned_id {
 };
 inline assigned_id next_id() noexcept {
     process_state& st = process();
-    // Set up this module's fork() hook for the thread-id cache (once, cheaply).
-    if (!module_fork_child_hook.load(std::memory_order_relaxed)) module_fork_child_hook.store(&forget_thread_id);
     const std::uint64_t seq = st.id_next.fetch_add(1, std::memory_order_relaxed);
     return {st.id_prefix.load(std::memory_order_relaxed), seq};
 }
@@ -170,8 +168,13 @@ STRATA_MODULE_LOCAL inline std::string_view host_name() noexcept {
     return h.name;
 }
 
-inline long thread_id() noexcept {
-    if (cached_thread_id == 0) cached_thread_id = static_cast<long>(sys::gettid());
+STRATA_MODULE_LOCAL inline long thread_id() noexcept {
+    if (cached_thread_id == 0) {
+        // This module's cache is forgotten in a fork() child (detail/process.hpp).
+        if (!module_fork_child_hook.load(std::memory_order_relaxed))
+            module_fork_child_hook.store(&forget_thread_id, std::memory_order_release);
+        cached_thread_id = static_cast<long>(sys::gettid());
+    }
     return cached_thread_id;
 }
 

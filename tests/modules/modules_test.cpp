@@ -69,11 +69,22 @@ std::vector<const module_api*> linked() { return {&exe(), strata_test_module_a()
 struct sink_capture {
     std::mutex m;
     std::vector<std::string> ids;
+    std::vector<long> pids, threads;
     sink_capture() {
         strata::set_log_sink([this](const strata::log_record& r) {
             std::lock_guard lock(m);
             ids.emplace_back(r.id);
+            pids.push_back(r.pid);
+            threads.push_back(r.thread);
         });
+    }
+    // Whether the records from the n-th on say they were made by this process, on
+    // its first thread.
+    bool from_here_since(std::size_t n) {
+        std::lock_guard lock(m);
+        for (std::size_t i = n; i < ids.size(); ++i)
+            if (pids[i] != getpid() || threads[i] != getpid()) return false;
+        return true;
     }
     ~sink_capture() { strata::set_log_sink({}); }
     std::vector<std::string> taken() {
@@ -270,6 +281,18 @@ TEST_CASE("symbolization never names a function of an unloaded plugin", "[module
     CHECK(q.close(STRATA_TEST_PLUGIN2));
 }
 
+TEST_CASE("a plugin loaded after this thread first symbolized is named", "[modules][plugin][stack]") {
+    // This thread's libbacktrace state is made now, before the plugin is loaded.
+    const strata::error here = strata::make_error<strata::low_level>("symbolized first");
+    REQUIRE_FALSE(here.stack().empty());
+    (void)names(std::vector<std::uintptr_t>(here.stack().begin(), here.stack().end()));
+    plugin p(STRATA_TEST_PLUGIN1, "strata_test_module_plugin1");
+    const std::string late = names(p.api->stack_here());
+    INFO(late);
+    CHECK(late.find(p.api->stack_function) != std::string::npos);
+    CHECK(p.close(STRATA_TEST_PLUGIN1));
+}
+
 TEST_CASE("after fork(): an error handled before keeps its ID and is not logged again, new IDs get a new prefix",
           "[modules][fork]") {
     sink_capture sink;
@@ -290,6 +313,7 @@ TEST_CASE("after fork(): an error handled before keeps its ID and is not logged 
         out += strata::handle(strata::make_error<strata::low_level>("child's first")).id + "\n";  // 4
         out += strata_test_module_a()->handle_id(strata_test_module_a()->make("child's second")) + "\n";  // 5
         out += std::to_string(sink.taken().size()) + "\n";               // 6: two more records
+        out += std::string(sink.from_here_since(2) ? "here" : "elsewhere") + "\n";  // 7: the child's pid and thread
         const auto written = write(fds[1], out.data(), out.size());
         _exit(written == static_cast<ssize_t>(out.size()) ? 0 : 1);
     }
@@ -305,7 +329,7 @@ TEST_CASE("after fork(): an error handled before keeps its ID and is not logged 
     std::vector<std::string> lines;
     for (std::size_t pos = 0, end; (end = got.find('\n', pos)) != std::string::npos; pos = end + 1)
         lines.push_back(got.substr(pos, end - pos));
-    REQUIRE(lines.size() == 6);
+    REQUIRE(lines.size() == 7);
     CHECK(lines[0] == id_before);
     CHECK(lines[1] == id_before);
     CHECK(lines[2] == "2");
@@ -315,6 +339,7 @@ TEST_CASE("after fork(): an error handled before keeps its ID and is not logged 
     CHECK(lines[4].substr(0, 10) == lines[3].substr(0, 10));   // one prefix in the child, every module
     CHECK(lines[4] != lines[3]);
     CHECK(lines[5] == "4");
+    CHECK(lines[6] == "here");  // no module's cached thread id is the parent's
     // And the parent goes on with its own prefix.
     const std::string parent_after = strata::handle(strata::make_error<strata::low_level>("parent's after")).id;
     CHECK(parent_after.substr(0, 10) == id_before.substr(0, 10));

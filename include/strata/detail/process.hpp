@@ -240,11 +240,14 @@ inline process_state* meet_at(int k) noexcept {
     return found_at(k);
 }
 
+// (Every function here that reads this module's own variables is module-local
+// too: with default visibility another module's copy could stand in for it.)
+//
 // fork(): the first prepare handler (one per module) locks what a child could
 // otherwise inherit locked; the last parent/child handler unlocks. The child
 // draws a new ID prefix: IDs given before the fork are stored whole in their
 // frames and keep their value.
-inline void fork_prepare() noexcept {
+STRATA_MODULE_LOCAL inline void fork_prepare() noexcept {
     process_state& s = *module_state.load(std::memory_order_acquire);
     const unsigned long me = sys::pthread_self();
     if (s.fork_owner.load(std::memory_order_acquire) == me) {
@@ -256,17 +259,17 @@ inline void fork_prepare() noexcept {
     s.fork_owner.store(me, std::memory_order_release);
     s.fork_depth = 1;
 }
-inline void fork_unlock(process_state& s) noexcept {
+STRATA_MODULE_LOCAL inline void fork_unlock(process_state& s) noexcept {
     if (--s.fork_depth != 0) return;
     s.fork_owner.store(0, std::memory_order_release);
     s.key_mutex.unlock();
     s.scopes_mutex.unlock();
 }
-inline void fork_parent() noexcept { fork_unlock(*module_state.load(std::memory_order_acquire)); }
+STRATA_MODULE_LOCAL inline void fork_parent() noexcept { fork_unlock(*module_state.load(std::memory_order_acquire)); }
 // Each module's thread-local caches that a child must refresh (handle.hpp's
 // thread id) register here; one per module.
-STRATA_MODULE_LOCAL inline std::atomic<void (*)()> module_fork_child_hook{nullptr};
-inline void fork_child() noexcept {
+STRATA_MODULE_LOCAL inline std::atomic<void (*)() noexcept> module_fork_child_hook{nullptr};
+STRATA_MODULE_LOCAL inline void fork_child() noexcept {
     process_state& s = *module_state.load(std::memory_order_acquire);
     fork_unlock(s);
     if (s.id_pid.load(std::memory_order_relaxed) != sys::getpid()) renew_ids(s);
@@ -311,14 +314,14 @@ inline void fork_child() noexcept {
 }
 
 // The process's state. After the first call in a module, one load.
-inline process_state& process() noexcept {
+STRATA_MODULE_LOCAL inline process_state& process() noexcept {
     if (process_state* s = module_state.load(std::memory_order_acquire)) [[likely]]
         return *s;
     return *attach_process();
 }
 
 // Whether this module found the process-wide state (false: it keeps its own).
-inline bool process_state_shared() noexcept {
+STRATA_MODULE_LOCAL inline bool process_state_shared() noexcept {
     process();
     return module_fallback == nullptr;
 }
