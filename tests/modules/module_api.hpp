@@ -50,7 +50,7 @@ struct module_api {
     // strata::beat() from the module.
     bool (*beat)();
     // strata::stop_cause(token) from the module.
-    strata::error (*stop_cause)(std::stop_token);
+    strata::error (*stop_cause)(const std::stop_token&);
     // from_json(text) in the module (its value, or the failure).
     strata::error (*decode)(const std::string& json);
     // origin_of(e) != nullptr, asked in the module.
@@ -84,7 +84,7 @@ inline module_api this_module_api(const char* name, std::vector<std::uintptr_t> 
         [](strata::capture_policy p) { strata::set_capture_policy(p); },
         [](strata::unchecked_error_handler h) { return strata::set_unchecked_error_handler(h); },
         [] { return strata::beat(); },
-        [](std::stop_token t) { return strata::stop_cause(t); },
+        [](const std::stop_token& t) { return strata::stop_cause(t); },
 #ifdef STRATA_TEST_NO_JSON
         nullptr,
         nullptr,
