@@ -105,6 +105,25 @@ TEST_CASE("every module finds the one process-wide state", "[modules]") {
     CHECK(p.close(STRATA_TEST_PLUGIN1));
 }
 
+#ifdef STRATA_TEST_PLUGIN_OTHER
+TEST_CASE("a plugin built by the other compiler shares the state", "[modules][plugin]") {
+    sink_capture sink;
+    plugin p(STRATA_TEST_PLUGIN_OTHER, "strata_test_module_plugin_other");
+    CHECK(p.api->shared());
+    const strata::error e = strata_test_module_a()->make("one error, two compilers");
+    const std::string here = strata::handle(e).id;
+    CHECK(p.api->handle_id(e) == here);
+    const std::string theirs = p.api->handle_id(p.api->make("made by the other compiler's code"));
+    CHECK(theirs != here);
+    CHECK(theirs.substr(0, 10) == here.substr(0, 10));
+    CHECK(sink.taken() == std::vector<std::string>{here, theirs});
+    CHECK(p.api->hash("secret") == exe().hash("secret"));
+    CHECK(p.api->payload_of(exe().make_with_payload(7)) == 7);
+    CHECK(exe().payload_of(p.api->make_with_payload(8)) == 8);
+    CHECK(p.close(STRATA_TEST_PLUGIN_OTHER));
+}
+#endif
+
 TEST_CASE("one error handled in every module has one ID and one record, in the sink the executable set",
           "[modules]") {
     sink_capture sink;
