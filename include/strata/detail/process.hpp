@@ -121,11 +121,15 @@ struct process_state {
     int fork_depth = 0;
 };
 
+// The anchor page's first bytes. Plain fields in memory the kernel zeroed: the
+// maker writes abi, state_size and state, then publishes magic with a release
+// store (through std::atomic_ref); a finder reads the rest only after an acquire
+// load of magic has seen it.
 struct process_anchor {
-    std::atomic<std::uint64_t> magic{0};
-    std::uint32_t abi = 0;
-    std::uint32_t state_size = 0;
-    process_state* state = nullptr;
+    std::uint64_t magic;
+    std::uint32_t abi;
+    std::uint32_t state_size;
+    process_state* state;
 };
 
 inline constexpr std::uint64_t anchor_magic = 0x31617461727473ffULL;  // "\xffstrata1", little-endian
@@ -186,25 +190,65 @@ inline process_state* make_state() noexcept {
     return s;
 }
 
-// Whether `n` bytes at `p` can be read, without touching them (a write() from
-// unreadable memory fails with EFAULT instead of faulting).
+// Whether `n` bytes at `p` can be read, without touching them: a write() from
+// unreadable memory fails with EFAULT instead of faulting. (The raw system call,
+// so that a sanitizer does not take the kernel's read for the program's, racing
+// with the mapping another thread is making.)
 inline bool readable(const void* p, std::size_t n) noexcept {
     int fds[2];
-    if (sys::pipe2(fds, sys::o_cloexec) != 0) return false;
-    const bool ok = sys::write(fds[1], p, n) == static_cast<long>(n);
+    if (sys::sys_write < 0 || sys::pipe2(fds, sys::o_cloexec) != 0) return false;
+    const bool ok = sys::syscall(sys::sys_write, fds[1], p, n) == static_cast<long>(n);
     sys::close(fds[0]);
     sys::close(fds[1]);
     return ok;
 }
 
+// Copies n bytes at p through the kernel (a pipe): what ThreadSanitizer cannot
+// see, it cannot take for a race with the mmap() another thread is making.
+inline bool copy_through_kernel(const void* p, void* out, std::size_t n) noexcept {
+    int fds[2];
+    if (sys::sys_write < 0 || sys::pipe2(fds, sys::o_cloexec) != 0) return false;
+    const bool ok = sys::syscall(sys::sys_write, fds[1], p, n) == static_cast<long>(n) &&
+                    sys::syscall(sys::sys_read, fds[0], out, n) == static_cast<long>(n);
+    sys::close(fds[0]);
+    sys::close(fds[1]);
+    return ok;
+}
+
+#if defined(__SANITIZE_THREAD__)
+#define STRATA_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define STRATA_UNDER_TSAN 1
+#endif
+#endif
+
+// The anchor's magic as the maker published it (acquire).
+inline std::uint64_t anchor_magic_at(process_anchor* a) noexcept {
+#ifdef STRATA_UNDER_TSAN
+    // ThreadSanitizer takes the maker's mmap() for a write that nothing orders
+    // before this read: read through the kernel, then acquire what the maker
+    // released before it published.
+    std::uint64_t m = 0;
+    if (!copy_through_kernel(&a->magic, &m, sizeof m)) return 0;
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (m == anchor_magic && sys::tsan_acquire) sys::tsan_acquire(a);
+    return m;
+#else
+    return std::atomic_ref<std::uint64_t>(a->magic).load(std::memory_order_acquire);
+#endif
+}
+
 // The state whose anchor is at candidate k, or null (nothing readable there, or
 // someone else's memory). An anchor still being published is waited for.
 inline process_state* found_at(int k) noexcept {
-    const void* const at = reinterpret_cast<const void*>(anchor_address(k));
-    if (!at || !readable(at, sizeof(process_anchor))) return nullptr;
-    const auto* a = static_cast<const process_anchor*>(at);
+    void* const at = reinterpret_cast<void*>(anchor_address(k));
+    // The page's last bytes, which strata never writes: whether the page can be
+    // read (protection is per page) without touching what a maker may be writing.
+    if (!at || !readable(static_cast<const char*>(at) + anchor_page - 8, 8)) return nullptr;
+    auto* a = static_cast<process_anchor*>(at);
     for (int spins = 0; spins < 200000; ++spins) {
-        const std::uint64_t m = a->magic.load(std::memory_order_acquire);
+        const std::uint64_t m = anchor_magic_at(a);
         if (m == anchor_magic)
             return a->abi == process_abi && a->state_size == sizeof(process_state) ? a->state : nullptr;
         if (m != 0) return nullptr;  // someone else's memory
@@ -228,11 +272,12 @@ inline process_state* meet_at(int k) noexcept {
             sys::munmap(at, anchor_page);
             return nullptr;
         }
-        auto* a = ::new (at) process_anchor();
+        auto* a = static_cast<process_anchor*>(at);  // zeroed by the kernel
         a->abi = process_abi;
         a->state_size = sizeof(process_state);
         a->state = s;
-        a->magic.store(anchor_magic, std::memory_order_release);
+        if (sys::tsan_release) sys::tsan_release(a);  // see anchor_magic_at
+        std::atomic_ref<std::uint64_t>(a->magic).store(anchor_magic, std::memory_order_release);
         sys::mprotect(at, anchor_page, sys::prot_read);
         return s;
     }

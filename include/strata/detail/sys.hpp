@@ -26,6 +26,18 @@ int gettid() noexcept __asm__("gettid");
 int gethostname(char* name, std::size_t len) noexcept __asm__("gethostname");
 long getrandom(void* buf, std::size_t len, unsigned flags) noexcept __asm__("getrandom");
 long write(int fd, const void* buf, std::size_t n) noexcept __asm__("write");
+long syscall(long number, ...) noexcept __asm__("syscall");
+#if defined(__x86_64__)
+inline constexpr long sys_read = 0, sys_write = 1;
+#elif defined(__aarch64__)
+inline constexpr long sys_read = 63, sys_write = 64;
+#else
+inline constexpr long sys_read = -1, sys_write = -1;
+#endif
+
+// ThreadSanitizer's annotations (null unless its run-time is in the process).
+void tsan_acquire(void* addr) noexcept __asm__("__tsan_acquire") __attribute__((weak));
+void tsan_release(void* addr) noexcept __asm__("__tsan_release") __attribute__((weak));
 int close(int fd) noexcept __asm__("close");
 int pipe2(int fds[2], int flags) noexcept __asm__("pipe2");
 int unsetenv(const char* name) noexcept __asm__("unsetenv");
