@@ -243,10 +243,34 @@ void on_new_symbolizer(Fn&& fn) {
     fn();
 }
 
-// Whether pc is in an object loaded now (dladdr knows it).
-inline bool in_loaded_object(std::uintptr_t pc) noexcept {
-    sys::dl_info info{};
-    return sys::dladdr(reinterpret_cast<const void*>(pc), &info) != 0;
+// Which of pcs[0, n) lie in an object loaded now (in one of its PT_LOAD
+// segments): one walk of the loader's list for all of them (dladdr would search
+// each object's symbols, once per address).
+inline void mark_loaded(const std::uintptr_t* pcs, std::size_t n, bool* loaded) noexcept {
+    struct walk {
+        const std::uintptr_t* pcs;
+        std::size_t n;
+        bool* loaded;
+        std::size_t left;
+    } w{pcs, n, loaded, n};
+    for (std::size_t i = 0; i < n; ++i) loaded[i] = false;
+    if (n == 0) return;
+    sys::dl_iterate_phdr(
+        [](sys::dl_phdr_info* info, std::size_t, void* data) -> int {
+            auto& w = *static_cast<walk*>(data);
+            for (std::uint16_t h = 0; h < info->phnum; ++h) {
+                const sys::elf_phdr& ph = info->phdr[h];
+                if (ph.type != sys::pt_load) continue;
+                const std::uintptr_t lo = info->addr + ph.vaddr, hi = lo + ph.memsz;
+                for (std::size_t i = 0; i < w.n; ++i)
+                    if (!w.loaded[i] && w.pcs[i] >= lo && w.pcs[i] < hi) {
+                        w.loaded[i] = true;
+                        --w.left;
+                    }
+            }
+            return w.left == 0;  // stop once every address is placed
+        },
+        &w);
 }
 
 // The text of an address in no loaded object (its object was unloaded).
@@ -322,8 +346,10 @@ void resolve_symbols(const std::uintptr_t* pcs, std::size_t n, Each&& each) {
     std::uintptr_t loaded[STRATA_MAX_STACK_DEPTH];
     std::size_t at[STRATA_MAX_STACK_DEPTH];
     std::size_t k = 0;
+    bool is_loaded[STRATA_MAX_STACK_DEPTH];
+    mark_loaded(pcs, n, is_loaded);
     for (std::size_t i = 0; i < n; ++i) {
-        if (in_loaded_object(pcs[i])) {
+        if (is_loaded[i]) {
             loaded[k] = pcs[i];
             at[k++] = i;
         } else {

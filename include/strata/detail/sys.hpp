@@ -68,10 +68,21 @@ int pthread_attr_getstack(const pthread_attr* attr, void** addr, std::size_t* si
 int pthread_attr_destroy(pthread_attr* attr) noexcept __asm__("pthread_attr_destroy");
 
 // <link.h>: the fields of struct dl_phdr_info that strata reads, in their places.
+struct elf_phdr {  // Elf64_Phdr
+    std::uint32_t type;
+    std::uint32_t flags;
+    std::uint64_t offset;
+    std::uint64_t vaddr;
+    std::uint64_t paddr;
+    std::uint64_t filesz;
+    std::uint64_t memsz;
+    std::uint64_t align;
+};
+inline constexpr std::uint32_t pt_load = 1;
 struct dl_phdr_info {
     std::uintptr_t addr;
     const char* name;
-    const void* phdr;
+    const elf_phdr* phdr;
     std::uint16_t phnum;
     unsigned long long adds;  // objects loaded so far (present when size covers it)
     unsigned long long subs;  // objects unloaded so far
