@@ -69,9 +69,6 @@ struct key_pair {
 };
 
 struct process_state {
-    // What made it, for the record.
-    int creator_pid = 0;
-
     // IDs (handle.hpp): a random prefix drawn per process (again in a fork()
     // child), and a counter. An ID once given is stored whole in its frame.
     std::atomic<std::uint64_t> id_prefix{0};
@@ -162,7 +159,6 @@ inline void renew_ids(process_state& s) noexcept {
 }
 
 inline void init_state(process_state& s) noexcept {
-    s.creator_pid = sys::getpid();
     renew_ids(s);
     if (const char* env = std::getenv("STRATA_SENSITIVE_KEY"); env && *env) {
         const std::size_t n = std::strlen(env);
@@ -190,18 +186,6 @@ inline process_state* make_state() noexcept {
     return s;
 }
 
-// Whether `n` bytes at `p` can be read, without touching them: a write() from
-// unreadable memory fails with EFAULT instead of faulting. (The raw system call,
-// so that a sanitizer does not take the kernel's read for the program's, racing
-// with the mapping another thread is making.)
-inline bool readable(const void* p, std::size_t n) noexcept {
-    int fds[2];
-    if (sys::sys_write < 0 || sys::pipe2(fds, sys::o_cloexec) != 0) return false;
-    const bool ok = sys::syscall(sys::sys_write, fds[1], p, n) == static_cast<long>(n);
-    sys::close(fds[0]);
-    sys::close(fds[1]);
-    return ok;
-}
 
 // Copies n bytes at p through the kernel (a pipe): what ThreadSanitizer cannot
 // see, it cannot take for a race with the mmap() another thread is making.
@@ -213,6 +197,15 @@ inline bool copy_through_kernel(const void* p, void* out, std::size_t n) noexcep
     sys::close(fds[0]);
     sys::close(fds[1]);
     return ok;
+}
+
+// Whether `n` bytes at `p` can be read, without touching them: a write() from
+// unreadable memory fails with EFAULT instead of faulting. (The raw system call,
+// so that a sanitizer does not take the kernel's read for the program's, racing
+// with the mapping another thread is making.)
+inline bool readable(const void* p, std::size_t n) noexcept {
+    char scratch[16];
+    return n <= sizeof scratch && copy_through_kernel(p, scratch, n);
 }
 
 #if defined(__SANITIZE_THREAD__)

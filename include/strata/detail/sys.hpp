@@ -25,7 +25,6 @@ int getpid() noexcept __asm__("getpid");
 int gettid() noexcept __asm__("gettid");
 int gethostname(char* name, std::size_t len) noexcept __asm__("gethostname");
 long getrandom(void* buf, std::size_t len, unsigned flags) noexcept __asm__("getrandom");
-long write(int fd, const void* buf, std::size_t n) noexcept __asm__("write");
 long syscall(long number, ...) noexcept __asm__("syscall");
 #if defined(__x86_64__)
 inline constexpr long sys_read = 0, sys_write = 1;
@@ -89,15 +88,6 @@ struct dl_phdr_info {
 };
 using dl_phdr_callback = int (*)(dl_phdr_info* info, std::size_t size, void* data);
 int dl_iterate_phdr(dl_phdr_callback callback, void* data) noexcept __asm__("dl_iterate_phdr");
-
-// <dlfcn.h>
-struct dl_info {
-    const char* fname;
-    void* fbase;
-    const char* sname;
-    void* saddr;
-};
-int dladdr(const void* addr, dl_info* info) noexcept __asm__("dladdr");
 
 // <unwind.h> (an _Unwind_Context is opaque; the reason codes are ints)
 inline constexpr int urc_no_reason = 0, urc_end_of_stack = 5;
