@@ -24,7 +24,26 @@ def medians(path):
     return out
 
 
-def figures(m, fp, comp):
+def first_reports(folder):
+    """Medians of the fresh-process runs of first_report, by mode."""
+    runs = {}
+    path = os.path.join(folder, "first.jsonl")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            runs.setdefault(r["mode"], []).append(r)
+
+    def median(mode, field):
+        values = sorted(r[field] for r in runs[mode])
+        return values[len(values) // 2]
+
+    return {mode: {"ms": median(mode, "ms"), "rss_added_kb": median(mode, "rss_added_kb"), "n": len(runs[mode])}
+            for mode in runs}
+
+
+def figures(m, fp, comp, first=None):
     """The table's rows for one launch: (figure, strata, peers, target, met)."""
 
     def cpu(name, table=m):
@@ -80,6 +99,17 @@ def figures(m, fp, comp):
     row("format `{:v}`, 20 frames, symbols cached", f"{cpu('format_v20/strata_cached') / 1000:.1f} us", "", "", True,
         cpu('format_v20/strata_cached'))
 
+    if first:
+        boost, handle, thread = first["boost"], first["handle"], first["thread"]
+        ratio = handle["ms"] / boost["ms"]
+        row("first `handle()` in a process, 20 frames (vs Boost's first `to_string`; fresh processes)",
+            f"{ratio:.2f}x ({handle['ms']:.1f} ms)", f"Boost {boost['ms']:.1f} ms", "<= 0.25x", ratio <= 0.25, ratio)
+        row("first `handle()` on a new thread, new call site (fresh processes)", f"{thread['ms']:.1f} ms", "",
+            "<= 10 ms", thread["ms"] <= 10, thread["ms"])
+        row("peak RSS added by the first report (fresh processes)", f"{handle['rss_added_kb'] / 1024:.1f} MB",
+            f"Boost's first `to_string` {boost['rss_added_kb'] / 1024:.1f} MB", "<= 16 MB",
+            handle["rss_added_kb"] <= 16 * 1024, handle["rss_added_kb"])
+
     t1 = m["handle/strata/real_time/threads:1"]
     t2 = m["handle/strata/real_time/threads:2"]
     scale = t2["items_per_second"] / t1["items_per_second"]
@@ -110,7 +140,8 @@ def main(folder):
     fps = sorted(glob.glob(os.path.join(folder, "fp.*.json")))
     with open(os.path.join(folder, "compile.json")) as f:
         comp = json.load(f)
-    launches = [figures(medians(a), medians(b), comp) for a, b in zip(mains, fps)]
+    first = first_reports(folder)
+    launches = [figures(medians(a), medians(b), comp, first) for a, b in zip(mains, fps)]
     # For each row, the launch whose headline figure is the median one.
     print(f"| figure | strata | peers, same run | target | met |")
     print("| --- | --- | --- | --- | --- |")
@@ -119,7 +150,8 @@ def main(folder):
         rows.sort(key=lambda r: r[5])
         r = rows[len(rows) // 2]
         print("| " + " | ".join(r[:5]) + " |")
-    print(f"\n({len(launches)} launches; each row is the launch with the median figure)")
+    print(f"\n({len(launches)} launches; each row is the launch with the median figure"
+          + (f"; first reports: medians of {first['handle']['n']} fresh processes a mode)" if first else ")"))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,14 @@ for i in $(seq "$runs"); do
     run strata_bench_fp "fp.$i.json"
 done
 
+# The first report in a fresh process: each mode launched 9 times, the modes
+# taking turns, one JSON object per launch.
+echo "timing first reports in fresh processes..." >&2
+: > "$out/first.jsonl"
+for _ in 1 2 3 4 5 6 7 8 9; do
+    for mode in boost handle thread; do build/bench/bench/first_report "$mode" >> "$out/first.jsonl"; done
+done
+
 # Compile time of including strata.hpp at -O0, against a file with only fmt and
 # the standard headers the public API needs (and Boost.LEAF for comparison):
 # CPU seconds (user + system) of each compile, median of 9 rounds, the three

@@ -2,7 +2,7 @@
 # Works as root or through sudo; asks apt only when something is missing.
 
 # Packages for building strata and its example with g++.
-STRATA_BUILD_PACKAGES=(g++ cmake ninja-build libfmt-dev libboost-stacktrace1.81-dev)
+STRATA_BUILD_PACKAGES=(g++ cmake ninja-build libfmt-dev libdw-dev libboost-stacktrace1.81-dev)
 # And for the tests (both compilers).
 STRATA_TEST_PACKAGES=("${STRATA_BUILD_PACKAGES[@]}" clang catch2 libspdlog-dev nlohmann-json3-dev)
 

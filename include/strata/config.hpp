@@ -24,6 +24,24 @@
 #define STRATA_FRAME_POINTERS 0
 #endif
 
+// How addresses become "function at file:line". 1: elfutils' libdw (link -ldw),
+// one session per process that reads an object's debug information only when
+// an address in it is first asked about (the strata CMake target and strata.pc
+// set this unless configured with STRATA_SYMBOLIZER=boost). 0: Boost.Stacktrace
+// with gcc's libbacktrace (link -lboost_stacktrace_backtrace and define
+// BOOST_STACKTRACE_LINK), which reads every loaded object's debug information,
+// once per thread, on that thread's first look-up.
+#ifndef STRATA_USE_LIBDW
+#define STRATA_USE_LIBDW 0
+#endif
+
+// 1: printed stacks ({:v}, records, JSON's symbolized lines) show every frame
+// captured. 0 (default): strata's own frames and the runtime's thread and
+// program start are left out (JSON's raw addresses keep them all).
+#ifndef STRATA_STACK_ALL_FRAMES
+#define STRATA_STACK_ALL_FRAMES 0
+#endif
+
 // Most frames that {:c} and {:v} print for one chain: the outermost half and the
 // innermost half; the frames between are elided and the output says how many.
 #ifndef STRATA_FORMAT_MAX_FRAMES

@@ -12,9 +12,14 @@
 #include <string_view>
 #include <thread>
 
-#include <boost/stacktrace/frame.hpp>
 #include <fmt/format.h>
+#if STRATA_USE_LIBDW
+#include "detail/dwarf.hpp"
+#else
+#include <boost/stacktrace/frame.hpp>
+#endif
 
+#include "detail/frame_names.hpp"
 #include "error.hpp"
 #include "location.hpp"
 #include "misc.hpp"
@@ -197,6 +202,7 @@ inline symbol_cache* the_symbol_cache(bool ask_the_loader = true) noexcept {
     return static_cast<symbol_cache*>(expected);
 }
 
+#if !STRATA_USE_LIBDW
 // Boost.Stacktrace's libbacktrace state is made once per thread, on the thread's
 // first look-up, from the objects loaded then, and never refreshed: after an
 // unload it would name a new object's code after the old one's, and an object
@@ -243,6 +249,8 @@ void on_new_symbolizer(Fn&& fn) {
     fn();
 }
 
+#endif
+
 // Which of pcs[0, n) lie in an object loaded now (in one of its PT_LOAD
 // segments): one walk of the loader's list for all of them (dladdr would search
 // each object's symbols, once per address).
@@ -273,13 +281,6 @@ inline void mark_loaded(const std::uintptr_t* pcs, std::size_t n, bool* loaded) 
         &w);
 }
 
-// The text of an address in no loaded object (its object was unloaded).
-inline std::string unloaded_text(std::uintptr_t pc) {
-    fmt::memory_buffer out;
-    fmt::format_to(fmt::appender(out), "{:#x} in (an object since unloaded)", pc);
-    return std::string(out.data(), out.size());
-}
-
 // libbacktrace (gcc 12) joins the compilation directory to a file name that is
 // already absolute in clang's DWARF 5 line tables ("/build/dir//src/a.cpp"); keep
 // the absolute part.
@@ -305,6 +306,7 @@ STRATA_MODULE_LOCAL inline void tidy_function_name(std::string& name) {
     }
 }
 
+#if !STRATA_USE_LIBDW
 // Boost's "function at file:line" for each of pcs[0, n) (n at most
 // STRATA_MAX_STACK_DEPTH), from this thread's libbacktrace state, in one call to
 // the function behind Boost's to_string(stacktrace), which sets up its formatter
@@ -334,11 +336,14 @@ inline void boost_texts(const std::uintptr_t* pcs, std::size_t n, std::string* o
 
 // Whether Boost's text names no function (just the address).
 inline bool nameless(std::string_view text) noexcept { return text.empty() || text.starts_with("0x"); }
+#endif
 
 // Symbolizes several addresses (at most STRATA_MAX_STACK_DEPTH): each(i, text)
 // gets "function at file:line" for pcs[i]. An address in no loaded object is
-// never named; the others are asked of a libbacktrace state that knows the
-// objects loaded now (see this_thread_symbolizer).
+// never named: its text is empty, and callers do not cache it (an object loaded
+// later may hold it); the others are asked of the process's libdw session, brought up
+// to date with the loader (detail/dwarf.hpp), or with the Boost symbolizer of a
+// libbacktrace state that knows the objects loaded now (this_thread_symbolizer).
 template <class Each>
 void resolve_symbols(const std::uintptr_t* pcs, std::size_t n, Each&& each) {
     if (n > STRATA_MAX_STACK_DEPTH) n = STRATA_MAX_STACK_DEPTH;
@@ -352,11 +357,14 @@ void resolve_symbols(const std::uintptr_t* pcs, std::size_t n, Each&& each) {
         if (is_loaded[i]) {
             loaded[k] = pcs[i];
             at[k++] = i;
-        } else {
-            texts[i] = unloaded_text(pcs[i]);
-        }
+        }  // else: in no loaded object (unloaded, or never code): an empty text, never cached
+
     }
     std::string found[STRATA_MAX_STACK_DEPTH];
+#if STRATA_USE_LIBDW
+    const loaded_objects now = objects_counted();
+    dwarf_texts(loaded, k, found, now.adds, now.subs);
+#else
     const symbolizer_age age = this_thread_symbolizer();
     if (age.missed_unloads) {
         on_new_symbolizer([&] { boost_texts(loaded, k, found); });
@@ -380,16 +388,11 @@ void resolve_symbols(const std::uintptr_t* pcs, std::size_t n, Each&& each) {
             }
         }
     }
+#endif
     for (std::size_t j = 0; j < k; ++j) texts[at[j]] = std::move(found[j]);
     for (std::size_t i = 0; i < n; ++i) each(i, std::move(texts[i]));
 }
 
-// One address.
-inline symbol resolve_symbol(std::uintptr_t pc) {
-    std::string text;
-    resolve_symbols(&pc, 1, [&](std::size_t, std::string t) { text = std::move(t); });
-    return symbol(std::move(text));
-}
 
 }  // namespace detail
 
@@ -400,7 +403,10 @@ inline const symbol& symbolize_in(symbol_cache* cache, std::uintptr_t pc) noexce
 #if STRATA_HAS_EXCEPTIONS
     try {
 #endif
-        const symbol* stored = cache->insert(pc, new symbol(resolve_symbol(pc)));
+        std::string text;
+        resolve_symbols(&pc, 1, [&](std::size_t, std::string t) { text = std::move(t); });
+        if (text.empty()) return unknown_symbol();  // in no loaded object now: not cached
+        const symbol* stored = cache->insert(pc, new symbol(std::move(text)));
         return stored ? *stored : unknown_symbol();
 #if STRATA_HAS_EXCEPTIONS
     } catch (...) {
@@ -410,9 +416,11 @@ inline const symbol& symbolize_in(symbol_cache* cache, std::uintptr_t pc) noexce
 }
 }  // namespace detail
 
-// Symbolizes a program counter through Boost.Stacktrace (libbacktrace), once per
-// address per process: the first look-up in a process loads debug information
-// (milliseconds); later ones come from the cache. Thread-safe; never throws (an
+// Symbolizes a program counter, once per address per process: through libdw
+// (STRATA_USE_LIBDW, the default with CMake), whose one session per process reads
+// an object's debug information when an address in it is first asked about
+// (the first report of a process: about 15 ms on the benchmark's machine, see
+// docs/costs.md), or through Boost.Stacktrace; later ones come from the cache. Thread-safe; never throws (an
 // unknown symbol when memory is short). The reference stays valid for the
 // process's lifetime.
 inline const symbol& symbolize(std::uintptr_t pc) noexcept {
@@ -610,22 +618,22 @@ inline void write_chain(fmt::memory_buffer& out, const error& e, bool redact = t
     }
 }
 
-// strata's own frames on top of a captured stack: the capture itself and the calls
-// that make frames. Matched as a whole name after any return type, since a user's
-// function template's name starts with its return type (often a strata type).
+// strata's own frames: the capture and the calls that make frames (on top of a
+// captured stack), and the task, timeout and replica machinery (between the
+// user's frames, or at the bottom of a task's thread). Matched as a whole name
+// after any return type, since a user's function template's name starts with
+// its return type (often a strata type).
 STRATA_MODULE_LOCAL inline bool is_internal(const symbol& s) noexcept {
-    static constexpr std::string_view internal[] = {"strata::detail::", "strata::wrap<", "strata::make_error<",
-                                                    "strata::from_exception(", "strata::from_json(", "_Unwind_"};
+    static constexpr std::string_view internal[] = {
+        "strata::detail::",   "strata::wrap<",          "strata::make_error<", "strata::from_exception(",
+        "strata::from_json(", "strata::with_timeout<", "strata::first_of<",
+        "strata::scope::",    "_Unwind_"};
     const std::string_view name = s.function;
     for (std::string_view prefix : internal) {
         for (auto pos = name.find(prefix); pos != std::string_view::npos; pos = name.find(prefix, pos + 1))
             if (pos == 0 || name[pos - 1] == ' ') return true;
     }
     return false;
-}
-
-inline bool is_process_start(const symbol& s) noexcept {
-    return s.function == "main" || s.function == "start_thread" || s.function.starts_with("__libc_start");
 }
 
 // The frames of a stack worth printing: strata's own capture frames at the top
@@ -643,7 +651,7 @@ inline symbol_cache* symbolize_all(stack_view st) noexcept {
     try {
 #endif
         resolve_symbols(missing, n, [&](std::size_t i, std::string text) {
-            cache->insert(missing[i], new symbol(std::move(text)));
+            if (!text.empty()) cache->insert(missing[i], new symbol(std::move(text)));
         });
 #if STRATA_HAS_EXCEPTIONS
     } catch (...) {
@@ -662,19 +670,34 @@ inline void put_symbol(fmt::memory_buffer& out, const symbol& s, std::uintptr_t 
     if (!s.file.empty()) put(out, " at ", s.file, ':', s.line);
 }
 
-// Calls each(symbol, pc) for the frames of a stack worth showing: from the first
-// that is not strata's own, down to main or the thread's start.
+// Calls each(symbol, pc) for the frames of a stack worth showing: the user's.
+// Left out: strata's own frames (is_internal), everything below main, and the
+// runtime's frames below the thread function (std::thread's start, the C
+// library's start_thread and clone, nameless frames there). A stack with
+// nothing else is shown whole. STRATA_STACK_ALL_FRAMES=1 shows every frame
+// captured; JSON's raw addresses always hold them all.
 template <class Each>
 void for_each_shown(stack_view st, Each&& each) {
     symbol_cache* cache = symbolize_all(st);
-    bool at_top = true;
-    for (std::size_t i = 0; i < st.size(); ++i) {
-        const symbol& s = symbolize_in(cache, st[i]);
-        if (at_top && is_internal(s)) continue;
-        at_top = false;
-        each(s, st[i]);
-        if (s.function == "main" || s.function == "start_thread") break;
+#if !STRATA_STACK_ALL_FRAMES
+    std::size_t end = st.size();
+    for (std::size_t i = 0; i < end; ++i)
+        if (symbolize_in(cache, st[i]).function == "main") end = i + 1;
+    while (end > 0) {
+        const symbol& s = symbolize_in(cache, st[end - 1]);
+        if (!s.function.empty() && !is_runtime_function(s.function)) break;
+        --end;
     }
+    bool any = false;
+    for (std::size_t i = 0; i < end; ++i) {
+        const symbol& s = symbolize_in(cache, st[i]);
+        if (is_internal(s)) continue;
+        any = true;
+        each(s, st[i]);
+    }
+    if (any) return;
+#endif
+    for (std::size_t i = 0; i < st.size(); ++i) each(symbolize_in(cache, st[i]), st[i]);
 }
 
 inline void write_stack(fmt::memory_buffer& out, stack_view st, std::string_view indent) {

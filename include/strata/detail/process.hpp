@@ -49,7 +49,7 @@ namespace strata::detail {
 // symbol_cache and symbol, handle.hpp's log_sink, key_pair), changes: modules
 // built against another layout meet at other addresses and keep a state of their
 // own.
-inline constexpr std::uint32_t process_abi = 1;
+inline constexpr std::uint32_t process_abi = 2;
 
 // A random 64-bit value: getrandom(), or the clock and the pid if it fails.
 inline std::uint64_t random_bits() noexcept {
@@ -111,6 +111,10 @@ struct process_state {
     // (whose libbacktrace state is per thread and never sees later unloads).
     sys::pthread_key symbolizer_key = 0;
     bool symbolizer_key_ok = false;
+    // The libdw session (format.hpp with STRATA_USE_LIBDW: a dwarf_session*),
+    // one per process, used under this lock.
+    std::mutex symbolizer_mutex;
+    void* symbolizer_session = nullptr;
 
     // fork() handlers run once per module: the first in the forking thread locks,
     // the last unlocks. A fork on another thread meanwhile waits for the locks.
@@ -294,12 +298,14 @@ STRATA_MODULE_LOCAL inline void fork_prepare() noexcept {
     }
     s.scopes_mutex.lock();
     s.key_mutex.lock();
+    s.symbolizer_mutex.lock();
     s.fork_owner.store(me, std::memory_order_release);
     s.fork_depth = 1;
 }
 STRATA_MODULE_LOCAL inline void fork_unlock(process_state& s) noexcept {
     if (--s.fork_depth != 0) return;
     s.fork_owner.store(0, std::memory_order_release);
+    s.symbolizer_mutex.unlock();
     s.key_mutex.unlock();
     s.scopes_mutex.unlock();
 }

@@ -2,6 +2,14 @@
 // declared under strata's own names. Private.
 //
 // Including <unistd.h>, <sys/random.h>, <sys/mman.h>, <dlfcn.h>, <link.h>,
+// <dlfcn.h> (dlmopen in the base namespace is dlopen; the name dlopen is left
+// free for the user, as tests/CMakeLists.txt checks). The file is a const void*:
+// a declaration of the same type as <dlfcn.h>'s, included after this one, would
+// conflict with it.
+void* dlmopen(long lmid, const void* file, int mode) noexcept __asm__("dlmopen");
+inline constexpr long lm_id_base = 0;
+inline constexpr int rtld_now = 2, rtld_noload = 4, rtld_nodelete = 0x1000;
+
 // <unwind.h> or <cxxabi.h> would put their names (getrandom, mmap, dlopen,
 // _Unwind_Backtrace, abi, ...) into every user's global namespace. Each function
 // here is declared in strata::detail::sys and bound to the C symbol by an asm
@@ -88,6 +96,14 @@ struct dl_phdr_info {
 };
 using dl_phdr_callback = int (*)(dl_phdr_info* info, std::size_t size, void* data);
 int dl_iterate_phdr(dl_phdr_callback callback, void* data) noexcept __asm__("dl_iterate_phdr");
+
+// <dlfcn.h> (dlmopen in the base namespace is dlopen; the name dlopen is left
+// free for the user, as tests/CMakeLists.txt checks). The file is a const void*:
+// a declaration of the same type as <dlfcn.h>'s, included after this one, would
+// conflict with it.
+void* dlmopen(long lmid, const void* file, int mode) noexcept __asm__("dlmopen");
+inline constexpr long lm_id_base = 0;
+inline constexpr int rtld_now = 2, rtld_noload = 4, rtld_nodelete = 0x1000;
 
 // <unwind.h> (an _Unwind_Context is opaque; the reason codes are ints)
 inline constexpr int urc_no_reason = 0, urc_end_of_stack = 5;
