@@ -194,7 +194,7 @@ TEST_CASE("wrap_lazy calls its function only on failure", "[context]") {
     CHECK(braces.error().message() == "{} {:d}");
 }
 
-TEST_CASE("with() on the wrapped result adds misc to the new frame; nothing on success", "[context]") {
+TEST_CASE("with() on the wrapped result adds misc to the new frame, and nothing on success", "[context]") {
     auto r = read_number(false).wrap<strata::low_level>("read config").with("path", "/etc/app.conf").with("try", 2);
     REQUIRE_FALSE(r.has_value());
     std::size_t n = 0;
