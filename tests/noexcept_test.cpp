@@ -438,6 +438,34 @@ TEST_CASE("STRATA_TRY and STRATA_TRY_ASSIGN pass failures up and values on", "[n
     }
 }
 
+namespace {
+// A boundary's wrap in one expression: result::wrap, wrap_lazy, with, STRATA_TRY_WRAP(_ASSIGN).
+strata::result<int> port_of(std::string_view s) {
+    return parse_port(s).wrap<storage_layer>("port of \"{}\"", s);
+}
+strata::result<std::string> endpoint_wrapped(std::string_view host, std::string_view port) {
+    STRATA_TRY_WRAP_ASSIGN(const int p, storage_layer, parse_port(port), "endpoint {}", host);
+    STRATA_TRY_WRAP(storage_layer, check_port(p).with("port", p), "endpoint {} checked", host);
+    return fmt::format("{}:{}", host, p);
+}
+}  // namespace
+
+TEST_CASE("result::wrap and STRATA_TRY_WRAP wrap a failure in one expression", "[noexcept][result][try]") {
+    CHECK(port_of("80").value_or(0) == 80);
+    CHECK(fmt::format("{:c}", port_of("").error()) == "port of \"\": empty port");
+    int calls = 0;
+    const auto lazy = check_port(0).wrap_lazy<storage_layer>([&] { return ++calls; });
+    CHECK(calls == 1);
+    CHECK(msg(lazy.error()) == "1");
+    CHECK(check_port(1).wrap_lazy<storage_layer>([&] { return ++calls; }).has_value());
+    CHECK(calls == 1);
+    CHECK(endpoint_wrapped("db", "5432").value_or("") == "db:5432");
+    CHECK(fmt::format("{:c}", endpoint_wrapped("db", "x").error()) == "endpoint db: bad port \"x\"");
+    const auto range = endpoint_wrapped("db", "99999");
+    CHECK(fmt::format("{:c}", range.error()) == "endpoint db checked: port 99999 out of range");
+    CHECK(range.error().inner().misc().begin() != range.error().inner().misc().end());
+}
+
 // ---------------------------------------------------------------------------
 // handle() with a per-call sink
 

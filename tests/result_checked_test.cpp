@@ -92,3 +92,35 @@ TEST_CASE("transform_error's failure is reported when dropped, not when checked"
     CHECK(reports == 1);
     CHECK(last_message == "context");
 }
+
+namespace {
+strata::result<int> number(bool fail) {
+    if (fail) return plain(true);
+    return 1;
+}
+strata::result<int> wrap_with_macro(bool fail) {
+    STRATA_TRY_WRAP(strata::low_level, number(fail), "wrapped by the macro");
+    return 1;
+}
+}  // namespace
+
+TEST_CASE("a failure wrapped by result::wrap or STRATA_TRY_WRAP is the caller's to check", "[checked][try]") {
+    recording r;
+    { const strata::result<int> dropped = strata::result<int>(plain(true)).wrap<strata::low_level>("wrapped"); }
+    CHECK(reports == 1);  // the new frame only: wrapping looked at the one below
+    CHECK(last_message == "wrapped");
+    { const strata::result<void> dropped = strata::result<void>(plain(true)).wrap_lazy([] { return "lazy"; }); }
+    CHECK(reports == 2);
+    CHECK(last_message == "lazy");
+    { const strata::result<int> dropped = wrap_with_macro(true); }
+    CHECK(reports == 3);
+    CHECK(last_message == "wrapped by the macro");
+    {
+        const strata::result<int> checked = strata::result<int>(plain(true)).wrap<strata::low_level>("wrapped");
+        CHECK_FALSE(checked.has_value());
+        const strata::result<int> also = wrap_with_macro(true);
+        CHECK_FALSE(also.has_value());
+        CHECK(wrap_with_macro(false).value() == 1);
+    }
+    CHECK(reports == 3);
+}

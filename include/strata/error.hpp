@@ -963,6 +963,26 @@ inline frame* new_frame(const layer_info* layer, frame* oom, location loc, fmt::
     return oom;
 }
 
+// wrap() once the format string is taken apart: the call site, the format and
+// its arguments. Also what result::wrap and STRATA_TRY_WRAP reach, with their
+// caller's call site. Forced inline, as wrap is: the capture runs in the caller's
+// frame.
+template <layer_tag L, class Inner>
+[[nodiscard, gnu::always_inline]] inline wrapped_error<L> wrap_at(Inner&& inner, location loc, fmt::string_view f,
+                                                                 fmt::format_args args, format_origin origin) noexcept {
+    const capture_policy p = get_capture_policy();
+    // The root frame of a non-strata cause takes the origin stack; this frame has
+    // its own only under every_frame, or when there is nothing below it.
+    const bool for_cause = !strata_error<Inner> && p != capture_policy::off;
+    bool for_this = p == capture_policy::every_frame;
+    if constexpr (strata_error<Inner>) for_this = for_this || (p == capture_policy::origin && !inner);
+    stack_buffer stack;
+    if (for_cause || for_this) stack.capture();
+    frame* below = cause_of(std::forward<Inner>(inner), for_cause ? &stack : nullptr);
+    return access::adopt_as<L>(new_frame(&layer_info_of<L>, &oom_frame_of<L>, loc, f, args, below,
+                                         for_this ? &stack : nullptr, origin));
+}
+
 }  // namespace detail
 
 // A new error with no inner cause, in layer L (untagged by default). Captures the
@@ -990,18 +1010,8 @@ template <layer_tag L = untagged, class... Args>
 template <layer_tag L = untagged, error_cause Inner, class... Args>
 [[nodiscard, gnu::always_inline]] inline wrapped_error<L> wrap(Inner&& inner, format_string<Args...> fmt,
                                                               Args&&... args) noexcept {
-    const capture_policy p = get_capture_policy();
-    // The root frame of a non-strata cause takes the origin stack; this frame has
-    // its own only under every_frame, or when there is nothing below it.
-    const bool for_cause = !strata_error<Inner> && p != capture_policy::off;
-    bool for_this = p == capture_policy::every_frame;
-    if constexpr (strata_error<Inner>) for_this = for_this || (p == capture_policy::origin && !inner);
-    detail::stack_buffer stack;
-    if (for_cause || for_this) stack.capture();
-    detail::frame* below = detail::cause_of(std::forward<Inner>(inner), for_cause ? &stack : nullptr);
-    return detail::access::adopt_as<L>(detail::new_frame(&layer_info_of<L>, &detail::oom_frame_of<L>, fmt.where(),
-                                                         fmt.get(), fmt::make_format_args(args...), below,
-                                                         for_this ? &stack : nullptr, detail::origin_of(fmt)));
+    return detail::wrap_at<L>(std::forward<Inner>(inner), fmt.where(), fmt.get(), fmt::make_format_args(args...),
+                              detail::origin_of(fmt));
 }
 
 // The first frame of layer L anywhere in the chain, outermost first (Go's

@@ -2,7 +2,9 @@
 // the operations of C++23 std::expected<T, strata::error> (monadic and_then,
 // transform, or_else, transform_error; emplace, swap, ==), and STRATA_TRY /
 // STRATA_TRY_ASSIGN (STRATA_CO_TRY / STRATA_CO_TRY_ASSIGN in a coroutine) to pass a
-// failure up. sizeof(result<int>) == 16, sizeof(result<void>) == 8.
+// failure up. At a boundary, r.wrap<L>(fmt, args...), r.wrap_lazy<L>(f) and
+// STRATA_TRY_WRAP / STRATA_TRY_WRAP_ASSIGN wrap a failure in one expression.
+// sizeof(result<int>) == 16, sizeof(result<void>) == 8.
 #pragma once
 
 #include <cassert>
@@ -10,6 +12,8 @@
 #include <initializer_list>
 #include <memory>
 #include <new>
+#include <string_view>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 
@@ -104,6 +108,33 @@ inline constexpr bool made_from_result =
     std::is_constructible_v<T, const result<U>&> || std::is_constructible_v<T, const result<U>> ||
     std::is_convertible_v<result<U>&, T> || std::is_convertible_v<result<U>, T> ||
     std::is_convertible_v<const result<U>&, T> || std::is_convertible_v<const result<U>, T>;
+
+// For result::wrap_lazy: the message, from f(error) when f takes the error
+// (const), else from f(). Called before the error is taken, so f sees it whole.
+template <class F>
+decltype(auto) lazy_message(F&& f, const error& e) {
+    if constexpr (std::is_invocable_v<F, const error&>) {
+        return std::forward<F>(f)(e);
+    } else {
+        static_assert(std::is_invocable_v<F>,
+                      "strata: wrap_lazy's function must be callable as f() or f(const strata::error&)");
+        return std::forward<F>(f)();
+    }
+}
+template <class F>
+inline constexpr bool lazy_nothrow = std::is_invocable_v<F, const error&> ? std::is_nothrow_invocable_v<F, const error&>
+                                                                          : std::is_nothrow_invocable_v<F>;
+
+// The frame result::wrap_lazy puts over `inner`: the message formatted with "{}".
+template <layer_tag L, class Inner, class M>
+[[nodiscard, gnu::always_inline]] inline wrapped_error<L> wrap_message(Inner&& inner, const M& message,
+                                                                       location loc) noexcept {
+    static_assert(!std::is_void_v<M>, "strata: wrap_lazy's function must return the message");
+    static_assert(!strata_error<M>,
+                  "strata: wrap_lazy's function returns the message, not an error (to replace the error, use transform_error)");
+    static_assert(fmt::is_formattable<M>::value, "strata: wrap_lazy's message must be a string or formattable with fmt");
+    return wrap_at<L>(std::forward<Inner>(inner), loc, "{}", fmt::make_format_args(message), format_origin::checked);
+}
 
 struct try_access;
 }  // namespace detail
@@ -419,6 +450,73 @@ public:
         requires std::is_constructible_v<T, const T&&>
     result transform_error(F&& f) const&& { return transform_error_impl(std::move(*this), std::forward<F>(f)); }
 
+    // A boundary's wrap in one expression (anyhow's .context(), error-stack's
+    // change_context): on failure, the same result<T> failed with
+    // wrap<L>(error, fmt, args...), called from the caller's line; a value passes
+    // through (moved, or copied from a named result), nothing formatted.
+    //   return read_file(path).wrap<strata::low_level>("read config {}", path);
+    // The arguments are evaluated before the error is taken, so one may read the
+    // error (r.error().message()): nothing here is ever moved from. From an rvalue
+    // the error is taken over; from a named (or const) result it is shared (one
+    // reference count) and the value copied.
+    template <layer_tag L = untagged, class... Args>
+    [[nodiscard, gnu::always_inline]] result wrap(format_string<Args...> fmt, Args&&... args) && noexcept(
+        std::is_nothrow_move_constructible_v<T>) {
+        if (!detail::holds(err_)) return result(std::in_place, std::move(val_));
+        return failure(strata::wrap<L>(detail::take_error(err_), fmt, std::forward<Args>(args)...));
+    }
+    template <layer_tag L = untagged, class... Args>
+    [[nodiscard, gnu::always_inline]] result wrap(format_string<Args...> fmt, Args&&... args) const& noexcept(
+        std::is_nothrow_copy_constructible_v<T>) {
+        static_assert(std::is_copy_constructible_v<T>,
+                      "strata: r.wrap<L>(...) on a named result copies its value, and T is not copyable: write std::move(r).wrap<L>(...)");
+        if constexpr (std::is_copy_constructible_v<T>) {
+            if (!detail::holds(err_)) return result(std::in_place, val_);
+            return failure(strata::wrap<L>(err_, fmt, std::forward<Args>(args)...));
+        } else {
+            return failure(strata::error());
+        }
+    }
+    // The same with the message made by f() or f(const strata::error&) (anyhow's
+    // with_context), called only on failure, before the error is taken: for a
+    // message that costs something to make. f returns the message (a string, or
+    // anything fmt formats, sensitive(x) included).
+    //   return load(id).wrap_lazy<strata::low_level>([&] { return describe(id); });
+    template <layer_tag L = untagged, class F>
+    [[nodiscard, gnu::always_inline]] result wrap_lazy(F&& f, location loc = location::current()) && noexcept(
+        std::is_nothrow_move_constructible_v<T> && detail::lazy_nothrow<F>) {
+        if (!detail::holds(err_)) return result(std::in_place, std::move(val_));
+        auto&& message = detail::lazy_message(std::forward<F>(f), std::as_const(err_));
+        return failure(detail::wrap_message<L>(detail::take_error(err_), message, loc));
+    }
+    template <layer_tag L = untagged, class F>
+    [[nodiscard, gnu::always_inline]] result wrap_lazy(F&& f, location loc = location::current()) const& noexcept(
+        std::is_nothrow_copy_constructible_v<T> && detail::lazy_nothrow<F>) {
+        static_assert(std::is_copy_constructible_v<T>,
+                      "strata: r.wrap_lazy<L>(...) on a named result copies its value, and T is not copyable: write std::move(r).wrap_lazy<L>(...)");
+        if constexpr (std::is_copy_constructible_v<T>) {
+            if (!detail::holds(err_)) return result(std::in_place, val_);
+            auto&& message = detail::lazy_message(std::forward<F>(f), err_);
+            return failure(detail::wrap_message<L>(err_, message, loc));
+        } else {
+            return failure(strata::error());
+        }
+    }
+
+    // Adds a misc entry to the error's outermost frame (error::with) when this
+    // failed; nothing when it holds a value. After wrap, the entry is the wrap's:
+    //   return read_file(path).wrap<strata::low_level>("read config").with("path", path);
+    template <class V>
+    result& with(std::string_view key, const V& value) & noexcept {
+        if (detail::holds(err_)) err_.with(key, value);
+        return *this;
+    }
+    template <class V>
+    result with(std::string_view key, const V& value) && noexcept(std::is_nothrow_move_constructible_v<T>) {
+        if (detail::holds(err_)) err_.with(key, value);
+        return std::move(*this);
+    }
+
     // Equal: both values and equal, or both failed with the same error (the same
     // chain: error identity, as same_as).
     template <class U>
@@ -608,6 +706,42 @@ public:
     template <class F>
     result transform_error(F&& f) const&& { return transform_error_impl(std::move(*this), std::forward<F>(f)); }
 
+    // As result<T>'s wrap, wrap_lazy and with.
+    template <layer_tag L = untagged, class... Args>
+    [[nodiscard, gnu::always_inline]] result wrap(format_string<Args...> fmt, Args&&... args) && noexcept {
+        if (!detail::holds(err_)) return result();
+        return failure(strata::wrap<L>(detail::take_error(err_), fmt, std::forward<Args>(args)...));
+    }
+    template <layer_tag L = untagged, class... Args>
+    [[nodiscard, gnu::always_inline]] result wrap(format_string<Args...> fmt, Args&&... args) const& noexcept {
+        if (!detail::holds(err_)) return result();
+        return failure(strata::wrap<L>(err_, fmt, std::forward<Args>(args)...));
+    }
+    template <layer_tag L = untagged, class F>
+    [[nodiscard, gnu::always_inline]] result wrap_lazy(F&& f, location loc = location::current()) && noexcept(
+        detail::lazy_nothrow<F>) {
+        if (!detail::holds(err_)) return result();
+        auto&& message = detail::lazy_message(std::forward<F>(f), std::as_const(err_));
+        return failure(detail::wrap_message<L>(detail::take_error(err_), message, loc));
+    }
+    template <layer_tag L = untagged, class F>
+    [[nodiscard, gnu::always_inline]] result wrap_lazy(F&& f, location loc = location::current()) const& noexcept(
+        detail::lazy_nothrow<F>) {
+        if (!detail::holds(err_)) return result();
+        auto&& message = detail::lazy_message(std::forward<F>(f), err_);
+        return failure(detail::wrap_message<L>(err_, message, loc));
+    }
+    template <class V>
+    result& with(std::string_view key, const V& value) & noexcept {
+        if (detail::holds(err_)) err_.with(key, value);
+        return *this;
+    }
+    template <class V>
+    result with(std::string_view key, const V& value) && noexcept {
+        if (detail::holds(err_)) err_.with(key, value);
+        return std::move(*this);
+    }
+
     template <class U>
         requires std::is_void_v<U>
     friend bool operator==(const result& x, const result<U>& y) noexcept {
@@ -666,6 +800,9 @@ namespace detail {
 // const included.
 template <class X>
 inline constexpr bool tryable = is_result_v<X> || strata_error<X>;
+// STRATA_TRY_WRAP also takes a std::error_code (failed when it is not zero).
+template <class X>
+inline constexpr bool wrap_tryable = tryable<X> || std::is_same_v<std::remove_cvref_t<X>, std::error_code>;
 template <class X>
 struct has_value_type : std::false_type {};
 template <class T>
@@ -686,6 +823,8 @@ struct try_access {
             return !x.has_value();
         else if constexpr (strata_error<X>)
             return static_cast<bool>(x);
+        else if constexpr (std::is_same_v<std::remove_cv_t<X>, std::error_code>)
+            return static_cast<bool>(x);  // STRATA_TRY_WRAP only
         else
             return false;  // not tryable: the macro's static_assert says so
     }
@@ -713,6 +852,17 @@ struct try_access {
         } else {
             return error();  // not tryable: the macro's static_assert says so
         }
+    }
+
+    // For STRATA_TRY_WRAP: the failure wrapped in layer L. The format arguments
+    // are evaluated (as this call's arguments) before the error is taken.
+    template <layer_tag L, class Bound, class X, class... Args>
+    [[nodiscard, gnu::always_inline]] static wrapped_error<L> wrap(X& x, format_string<Args...> fmt,
+                                                                   Args&&... args) noexcept {
+        if constexpr (std::is_same_v<std::remove_cv_t<X>, std::error_code>)
+            return strata::wrap<L>(std::as_const(x), fmt, std::forward<Args>(args)...);
+        else
+            return strata::wrap<L>(take<Bound>(x), fmt, std::forward<Args>(args)...);
     }
 
     // For STRATA_TRY_ASSIGN: the value, moved from a non-const temporary.
@@ -780,6 +930,43 @@ struct try_access {
     if (::strata::detail::try_access::failed(tmp)) [[unlikely]]                                        \
         ret ::strata::failure(::strata::detail::try_access::take<decltype(tmp)>(tmp));                 \
     __VA_ARGS__ = ::strata::detail::try_access::value<decltype(tmp)>(tmp)
+
+// STRATA_TRY with a wrap: on failure returns wrap<L>(error, fmt, args...) (the
+// caller's line as its call site); otherwise continues. `expr` is as for
+// STRATA_TRY, or a std::error_code (a failure when it is not zero); a comma in it
+// needs parentheses. The format string is checked at compile time, and the
+// arguments are evaluated only on failure, before the error is taken from `expr`.
+//   STRATA_TRY_WRAP(strata::low_level, write_all(fd, buf), "write {} bytes to {}", buf.size(), path);
+#define STRATA_TRY_WRAP(L, expr, ...) \
+    STRATA_DETAIL_TRY_WRAP(return, STRATA_DETAIL_CAT(strata_try_, __COUNTER__), L, expr, __VA_ARGS__)
+#define STRATA_CO_TRY_WRAP(L, expr, ...) \
+    STRATA_DETAIL_TRY_WRAP(co_return, STRATA_DETAIL_CAT(strata_try_, __COUNTER__), L, expr, __VA_ARGS__)
+
+#define STRATA_DETAIL_TRY_WRAP(ret, tmp, L, expr, ...)                                                 \
+    do {                                                                                               \
+        auto&& tmp = (expr);                                                                           \
+        static_assert(::strata::detail::wrap_tryable<decltype(tmp)>,                                   \
+                      "STRATA_TRY_WRAP(L, expr, fmt, args...): expr must be a strata::result<T>, a strata::error or a std::error_code"); \
+        if (::strata::detail::try_access::failed(tmp)) [[unlikely]]                                    \
+            ret ::strata::failure(::strata::detail::try_access::wrap<L, decltype(tmp)>(tmp, __VA_ARGS__)); \
+    } while (false)
+
+// STRATA_TRY_ASSIGN with a wrap: declares or assigns `var` from the value, or
+// returns wrap<L>(error, fmt, args...). `var` comes first and must not contain a
+// comma (`auto x`, `int x`, or a type alias); a comma in `expr` needs parentheses.
+//   STRATA_TRY_WRAP_ASSIGN(auto text, strata::low_level, read_file(path), "read config {}", path);
+#define STRATA_TRY_WRAP_ASSIGN(var, L, expr, ...) \
+    STRATA_DETAIL_TRY_WRAP_ASSIGN(return, STRATA_DETAIL_CAT(strata_try_r_, __COUNTER__), var, L, expr, __VA_ARGS__)
+#define STRATA_CO_TRY_WRAP_ASSIGN(var, L, expr, ...) \
+    STRATA_DETAIL_TRY_WRAP_ASSIGN(co_return, STRATA_DETAIL_CAT(strata_try_r_, __COUNTER__), var, L, expr, __VA_ARGS__)
+
+#define STRATA_DETAIL_TRY_WRAP_ASSIGN(ret, tmp, var, L, expr, ...)                                     \
+    auto&& tmp = (expr);                                                                               \
+    static_assert(::strata::detail::try_assignable<decltype(tmp)>,                                     \
+                  "STRATA_TRY_WRAP_ASSIGN(var, L, expr, fmt, args...): expr must be a strata::result<T> with a value (T not void)"); \
+    if (::strata::detail::try_access::failed(tmp)) [[unlikely]]                                        \
+        ret ::strata::failure(::strata::detail::try_access::wrap<L, decltype(tmp)>(tmp, __VA_ARGS__)); \
+    var = ::strata::detail::try_access::value<decltype(tmp)>(tmp)
 
 // Argument counting for STRATA_TRY_ASSIGN: the last argument is the expression,
 // the ones before it (rejoined with their commas) the variable.

@@ -66,6 +66,22 @@ int main() {
     strata::error* bad = &e;
 #elif STRATA_CASE == 22  // assigning another layer's error to a wrapped_error seen as an error
     auto bad = static_cast<strata::error&>(e) = strata::make_error("untagged");
+// Wrapping a failed result in one expression (result::wrap, STRATA_TRY_WRAP):
+// the format string is checked at compile time as wrap's is.
+#elif STRATA_CASE == 23  // a bad format string in result::wrap
+    auto bad = strata::result<int>(1).wrap<strata::low_level>("{:d}", "not a number");
+#elif STRATA_CASE == 24  // too few arguments for result<void>::wrap's format string
+    auto bad = strata::result<void>().wrap<strata::low_level>("{} and {}", 1);
+#elif STRATA_CASE == 25  // a bad format string in STRATA_TRY_WRAP
+    auto bad = []() -> strata::result<int> { STRATA_TRY_WRAP(strata::low_level, strata::result<int>(1), "{:d}", "x"); return 1; };
+#elif STRATA_CASE == 26  // expect: "STRATA_TRY_WRAP(L, expr, fmt, args...): expr must be a strata::result<T>, a strata::error or a std::error_code"
+    auto bad = []() -> strata::result<int> { STRATA_TRY_WRAP(strata::low_level, 42, "x"); return 1; };
+#elif STRATA_CASE == 27  // expect: "STRATA_TRY_WRAP_ASSIGN(var, L, expr, fmt, args...): expr must be a strata::result<T> with a value"
+    auto bad = []() -> strata::result<int> { STRATA_TRY_WRAP_ASSIGN(int x, strata::low_level, strata::result<void>(), "x"); return x; };
+#elif STRATA_CASE == 28  // expect: "on a named result copies its value, and T is not copyable"
+    strata::result<std::unique_ptr<int>> named; auto bad = named.wrap<strata::low_level>("x");
+#elif STRATA_CASE == 29  // expect: "wrap_lazy's function returns the message, not an error"
+    auto bad = strata::result<int>(1).wrap_lazy<strata::low_level>([] { return strata::make_error("x"); });
 #else
     auto bad = fmt::format("{} {:c} {:v}", e, e, e);
 #endif
