@@ -131,6 +131,23 @@ TEST_CASE("show_user_chain shows every user-facing frame from the outermost", "[
     CHECK(quietly(t, true).user_message == "prices are slow to load: no answer in 5 s");
 }
 
+TEST_CASE("an empty message adds nothing, and a very deep user chain is cut short", "[user_chain]") {
+    using strata::intermediate;
+    const strata::error gap = strata::wrap<intermediate>(
+        strata::wrap<intermediate>(strata::make_error<intermediate>("b"), ""), "a");
+    CHECK(quietly(gap, true).user_message == "a: b");
+    const strata::error top_empty = strata::wrap<intermediate>(strata::make_error<intermediate>("b"), "");
+    CHECK(quietly(top_empty, true).user_message == "b");
+
+    strata::error deep = strata::make_error<intermediate>("m0");
+    for (int i = 1; i < 100; ++i) deep = strata::wrap<intermediate>(std::move(deep), "m{}", i);
+    const std::string shown = quietly(deep, true).user_message;
+    std::string expected = "m99";
+    for (int i = 98; i > 99 - STRATA_FORMAT_MAX_FRAMES; --i) expected += fmt::format(": m{}", i);
+    expected += ": ...";
+    CHECK(shown == expected);
+}
+
 TEST_CASE("the user chain stops at the first frame that is not user-facing", "[user_chain]") {
     SECTION("a layer's show_cause") {
         const strata::error e = strata::wrap<config_error>(
