@@ -264,6 +264,12 @@ TEST_CASE("show_cause survives to_json and from_json", "[user_chain][json]") {
     REQUIRE(plain.has_value());
     CHECK(&plain->layer() == &strata::layer_info_of<strata::intermediate>);
     CHECK_FALSE(contains(strata::to_json(strata::make_error<strata::intermediate>("x")), "show_cause"));
+    // Not a boolean: a failed decode that says where.
+    std::string bad = text;
+    bad.replace(bad.find("\"show_cause\":true"), 17, "\"show_cause\":1");
+    strata::result<strata::error> refused = strata::from_json(bad);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(contains(refused.error().message(), "show_cause: expected a boolean"));
 }
 
 TEST_CASE("user_message_of gives a sentence for common std::errc values", "[user_chain][errc]") {

@@ -271,8 +271,8 @@ inline void set_log_sink(log_sink sink) {
 }
 
 // The top-level decision (the book's handleError). An error whose outermost layer
-// is user-facing is a known edge case: its message is shown (with the
-// user-facing causes below it that its layer or `show_user_chain` asks for). Anything else,
+// is user-facing is a known edge case: its message is shown (with the user-facing
+// causes below it that its layer or `show_user_chain` asks for). Anything else,
 // including an empty error, is a bug: the user is told `bug_message`. Either way
 // the full record is written to the sink under a new ID, and the report carries
 // that ID. Handling the same error again gives the same ID and logs nothing.
