@@ -22,7 +22,7 @@
 // there, in parentheses:
 //   has misc entry "line" = 2 (found "line" = 1)
 //   has misc entry "line" (found no entry "line"; the entries: "user" = "ada")
-//   has a frame of layer "app.db" in its chain (found "app.api", "app.storage", cause std::error_code)
+//   has a frame of layer "app.db" in its chain (found layers "app.api", "app.storage", cause std::error_code)
 // (describe() of a matcher that has matched nothing is the expectation alone.)
 // As with Catch2's matchers, a combination refers to its parts: use it within
 // the assertion, do not keep it in a variable.
