@@ -11,6 +11,7 @@
 #include <strata/format.hpp>
 #include <strata/handle.hpp>
 #include <strata/result.hpp>
+#include <strata/sensitive.hpp>
 
 #include <fmt/format.h>
 
@@ -343,31 +344,211 @@ TEST_CASE("Catch prints an error as its chain, and a result as success or failur
     CHECK(Catch::Detail::stringify(run(true)) == "failure: disk gone");
 }
 
-TEST_CASE("a failed match shows the chain and what was expected", "[catch2]") {
+TEST_CASE("a failed match shows the chain, what was expected and what was found", "[catch2]") {
     const strata::wrapped_error<api_layer> w = save_failure();
     const std::string chain = fmt::format("{:c}", w);
     bool matched = true;
 
     std::string text = expansion(w, IsLayer<storage_layer>(), matched);
     CHECK_FALSE(matched);
-    CHECK(text == chain + " has outermost layer \"catch2_test.storage\"");
+    CHECK(text == chain + " has outermost layer \"catch2_test.storage\" (found outermost layer \"catch2_test.api\")");
 
     text = expansion(strata::error(w), HasLayer<api_layer>() && HasMisc("user", "bob"), matched);
     CHECK_FALSE(matched);
-    CHECK(text == chain + " ( has a frame of layer \"catch2_test.api\" in its chain and has misc entry \"user\" = \"bob\" )");
+    CHECK(text == chain +
+                      " ( has a frame of layer \"catch2_test.api\" in its chain (found layers \"catch2_test.api\", "
+                      "\"catch2_test.storage\", cause std::error_code) and has misc entry \"user\" = \"bob\" (found "
+                      "\"user\" = \"ada\") )");
 
     text = expansion(parse(true), FailsWith(IsBug()), matched);
     CHECK_FALSE(matched);
     CHECK(text == "failure: cannot parse the port: bad digit is a failure whose error is a bug (empty, or its outermost "
-                  "layer is not user-facing)");
+                  "layer is not user-facing) (found outermost layer \"catch2_test.api\", user-facing)");
 
     text = expansion(parse(false), Fails(), matched);
     CHECK_FALSE(matched);
-    CHECK(text == "success is a failure");
+    CHECK(text == "success is a failure (found a success: 8080)");
 
     text = expansion(w, IsUserFacing(), matched);  // and a match that passes prints the same way
     CHECK(matched);
-    CHECK(text == chain + " is user-facing (its outermost layer is user-facing)");
+    CHECK(text == chain + " is user-facing (its outermost layer is user-facing) (found outermost layer "
+                          "\"catch2_test.api\", user-facing)");
+
+    // Catch2's own matchers stop at the first part that decides: a part never
+    // matched says what it expects only.
+    text = expansion(w, IsLayer<storage_layer>() && HasMisc("user"), matched);
+    CHECK_FALSE(matched);
+    CHECK(text == chain + " ( has outermost layer \"catch2_test.storage\" (found outermost layer "
+                          "\"catch2_test.api\") and has misc entry \"user\" )");
+}
+
+TEST_CASE("HasMisc says which value it found for the key, or which keys there are", "[catch2][found]") {
+    const strata::error line1 = strata::make_error<api_layer>("bad config").with("line", 1).with("file", "a.toml");
+    bool matched = true;
+    const std::string chain = fmt::format("{:c}", line1);
+
+    // The example of issue 12: HasMisc("line", 2) failing on line = 1 says so.
+    const auto m = HasMisc("line", 2);
+    CHECK_FALSE(m.match(line1));
+    CHECK(m.describe() == "has misc entry \"line\" = 2 (found \"line\" = 1)");
+    CHECK(expansion(line1, HasMisc("line", 2), matched) ==
+          chain + " has misc entry \"line\" = 2 (found \"line\" = 1)");
+    CHECK_FALSE(matched);
+
+    // Of another type: a string is quoted, an integer is not.
+    const auto as_text = HasMisc("line", "1");
+    CHECK_FALSE(as_text.match(line1));
+    CHECK(as_text.describe() == "has misc entry \"line\" = \"1\" (found \"line\" = 1)");
+
+    // Absent: which entries there are.
+    const auto absent = HasMisc("column");
+    CHECK_FALSE(absent.match(line1));
+    CHECK(absent.describe() ==
+          "has misc entry \"column\" (found no entry \"column\"; the entries: \"line\" = 1, \"file\" = \"a.toml\")");
+    const auto none = HasMisc("column", 3);
+    CHECK_FALSE(none.match(strata::make_error("no entries")));
+    CHECK(none.describe() == "has misc entry \"column\" = 3 (found no entry \"column\"; no misc entries)");
+
+    // On a frame below: HasMisc looks at the outermost frame only, and says so.
+    const auto below = HasMisc("path", "/data/p.json");
+    CHECK_FALSE(below.match(save_failure()));
+    CHECK(below.describe() == "has misc entry \"path\" = \"/data/p.json\" (found no entry \"path\"; the entries: "
+                              "\"user\" = \"ada\", \"quota_mb\" = 512; frame #1 below has \"path\" = \"/data/p.json\")");
+
+    // A repeated key: every entry with it.
+    const auto twice = HasMisc("step", 3);
+    CHECK_FALSE(twice.match(strata::make_error("twice").with("step", 1).with("step", 2)));
+    CHECK(twice.describe() == "has misc entry \"step\" = 3 (found \"step\" = 1, \"step\" = 2)");
+
+    // bool, and a sensitive value as it was given (the matcher compares that).
+    const auto flag = HasMisc("retry", false);
+    CHECK_FALSE(flag.match(strata::make_error("f").with("retry", true).with("token", strata::sensitive("s3cret"))));
+    CHECK(flag.describe() == "has misc entry \"retry\" = false (found \"retry\" = true)");
+    const auto token = HasMisc("token", "other");
+    CHECK_FALSE(token.match(strata::make_error("f").with("token", strata::sensitive("s3cret"))));
+    CHECK(token.describe() == "has misc entry \"token\" = \"other\" (found \"token\" = \"s3cret\")");
+
+    // An empty error, and a negation that fails because the entry is there.
+    const auto empty = HasMisc("line");
+    CHECK_FALSE(empty.match(strata::error()));
+    CHECK(empty.describe() == "has misc entry \"line\" (found an empty error)");
+    CHECK(expansion(line1, !HasMisc("line"), matched) == chain + " not has misc entry \"line\" (found \"line\" = 1)");
+    CHECK_FALSE(matched);
+}
+
+TEST_CASE("every error matcher says what it found", "[catch2][found]") {
+    const strata::error e = save_failure();
+    const strata::error empty;
+
+    const auto is_layer = IsLayer<storage_layer>();
+    CHECK_FALSE(is_layer.match(e));
+    CHECK(is_layer.describe() == "has outermost layer \"catch2_test.storage\" (found outermost layer \"catch2_test.api\")");
+    CHECK_FALSE(is_layer.match(empty));
+    CHECK(is_layer.describe() == "has outermost layer \"catch2_test.storage\" (found an empty error)");
+    CHECK_FALSE(is_layer.match(strata::wrap<storage_layer>(std::string("why"), "x").inner()));
+    CHECK(is_layer.describe() == "has outermost layer \"catch2_test.storage\" (found outermost layer cause value)");
+
+    const auto has_layer = HasLayer<unused_layer>();
+    CHECK_FALSE(has_layer.match(e));
+    CHECK(has_layer.describe() == "has a frame of layer \"catch2_test.unused\" in its chain (found layers "
+                                  "\"catch2_test.api\", \"catch2_test.storage\", cause std::error_code)");
+    strata::error deep = strata::make_error<storage_layer>("root");
+    for (int i = 0; i < 20; ++i) deep = strata::wrap(std::move(deep), "level {}", i);
+    CHECK_FALSE(has_layer.match(deep));
+    CHECK(has_layer.describe() == "has a frame of layer \"catch2_test.unused\" in its chain (found layers \"untagged\", "
+                                  "\"untagged\", \"untagged\", \"untagged\", \"untagged\", \"untagged\", \"untagged\", "
+                                  "\"untagged\", \"untagged\", \"untagged\", \"untagged\", \"untagged\", \"untagged\", "
+                                  "\"untagged\", \"untagged\", \"untagged\", and 5 more)");
+
+    const auto message = MessageContains("disk");
+    CHECK_FALSE(message.match(e));
+    CHECK(message.describe() == "has a message containing \"disk\" (found message \"cannot save profile\")");
+    CHECK_FALSE(message.match(empty));
+    CHECK(message.describe() == "has a message containing \"disk\" (found an empty error)");
+
+    const auto chain = ChainContains("read /data");
+    CHECK_FALSE(chain.match(e));
+    CHECK(chain.describe() == "has a chain containing \"read /data\" (found chain \"cannot save profile: write "
+                              "/data/p.json: " + std::make_error_code(std::errc::no_space_on_device).message() + "\")");
+
+    const auto bug = IsBug();
+    CHECK_FALSE(bug.match(e));
+    CHECK(bug.describe() == "is a bug (empty, or its outermost layer is not user-facing) (found outermost layer "
+                            "\"catch2_test.api\", user-facing)");
+    const auto user = IsUserFacing();
+    CHECK_FALSE(user.match(strata::make_error<storage_layer>("raw")));
+    CHECK(user.describe() == "is user-facing (its outermost layer is user-facing) (found outermost layer "
+                             "\"catch2_test.storage\", not user-facing)");
+    CHECK_FALSE(user.match(empty));
+    CHECK(user.describe() == "is user-facing (its outermost layer is user-facing) (found an empty error)");
+
+    // A matcher matched again says what it found the second time.
+    const auto again = MessageContains("x");
+    CHECK_FALSE(again.match(strata::make_error("first")));
+    CHECK(again.toString() == "has a message containing \"x\" (found message \"first\")");
+    CHECK_FALSE(again.match(strata::make_error("second")));
+    CHECK(again.toString() == "has a message containing \"x\" (found message \"second\")");
+}
+
+TEST_CASE("HasSecondary says which secondary errors it found", "[catch2][found][secondary]") {
+    const strata::error e = strata::make_error<strata::canceled>("canceled").with_secondary("stopped because", save_failure());
+    const std::string enospc = std::make_error_code(std::errc::no_space_on_device).message();
+
+    const auto labeled = HasSecondary("replica 2 failed");
+    CHECK_FALSE(labeled.match(e));
+    CHECK(labeled.describe() == "has a secondary error labeled \"replica 2 failed\" (found secondary errors \"stopped "
+                                "because\": cannot save profile: write /data/p.json: " + enospc + ")");
+
+    // The inner matcher's expectation, not what it found in the last secondary.
+    const auto with = HasSecondary("stopped because", IsLayer<storage_layer>());
+    CHECK_FALSE(with.match(e));
+    CHECK(with.describe() == "has a secondary error labeled \"stopped because\" that has outermost layer "
+                             "\"catch2_test.storage\" (found secondary errors \"stopped because\": cannot save profile: "
+                             "write /data/p.json: " + enospc + ")");
+
+    const auto any = HasSecondary();
+    CHECK_FALSE(any.match(save_failure()));
+    CHECK(any.describe() == "has a secondary error (found no secondary errors)");
+}
+
+TEST_CASE("result matchers say what they found", "[catch2][found]") {
+    const strata::result<int> failed = parse(true);
+    const strata::result<int> port = parse(false);
+    const strata::result<void> ran = run(false);
+    const strata::result<std::string> text = std::string("hello");
+
+    const auto fails = Fails();
+    CHECK_FALSE(fails.match(port));
+    CHECK(fails.describe() == "is a failure (found a success: 8080)");
+    CHECK_FALSE(fails.match(ran));
+    CHECK(fails.describe() == "is a failure (found a success)");
+    CHECK_FALSE(fails.match(text));
+    CHECK(fails.describe() == "is a failure (found a success: \"hello\")");
+
+    const auto succeeds = Succeeds();
+    CHECK_FALSE(succeeds.match(failed));
+    CHECK(succeeds.describe() ==
+          "is a success (found a failure in layer \"catch2_test.api\": cannot parse the port: bad digit)");
+    CHECK(succeeds.toString() == succeeds.describe());
+
+    const auto fails_with = FailsWith(IsLayer<storage_layer>());
+    CHECK_FALSE(fails_with.match(port));
+    CHECK(fails_with.describe() ==
+          "is a failure whose error has outermost layer \"catch2_test.storage\" (found a success: 8080)");
+    CHECK_FALSE(fails_with.match(failed));  // failed, and what the error matcher found is said
+    CHECK(fails_with.describe() == "is a failure whose error has outermost layer \"catch2_test.storage\" (found "
+                                   "outermost layer \"catch2_test.api\")");
+
+    bool matched = true;
+    CHECK(expansion(failed, !Fails(), matched) ==
+          "failure: cannot parse the port: bad digit not is a failure (found a failure in layer \"catch2_test.api\": "
+          "cannot parse the port: bad digit)");
+    CHECK_FALSE(matched);
+    CHECK(expansion(failed, Succeeds() || FailsWith(HasMisc("port")), matched) ==
+          "failure: cannot parse the port: bad digit ( is a success (found a failure in layer \"catch2_test.api\": "
+          "cannot parse the port: bad digit) or is a failure whose error has misc entry \"port\" (found no entry "
+          "\"port\"; no misc entries) )");
+    CHECK_FALSE(matched);
 }
 
 #if STRATA_CHECKED

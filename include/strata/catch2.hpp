@@ -18,8 +18,14 @@
 // Result matchers (Fails, FailsWith, Succeeds) take any strata::result<T> and
 // combine among themselves the same way. When a match fails, Catch prints the
 // error's chain ({:c}), or for a result "success" or "failure: <chain>", then
-// what the matcher expected. As with Catch2's matchers, a combination refers to
-// its parts: use it within the assertion, do not keep it in a variable.
+// what the matcher expected and, once it has matched something, what it found
+// there, in parentheses:
+//   has misc entry "line" = 2 (found "line" = 1)
+//   has misc entry "line" (found no entry "line"; the entries: "user" = "ada")
+//   has a frame of layer "app.db" in its chain (found layers "app.api", "app.storage", cause std::error_code)
+// (describe() of a matcher that has matched nothing is the expectation alone.)
+// As with Catch2's matchers, a combination refers to its parts: use it within
+// the assertion, do not keep it in a variable.
 //
 // Matching an error counts as looking at it (STRATA_CHECKED).
 #pragma once
@@ -27,10 +33,12 @@
 #include <catch2/catch.hpp>
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -71,40 +79,100 @@ inline std::string full_chain(const error& e) {
     return out;
 }
 
+// How a found frame's layer is named: "app.api", or "cause std::error_code" for
+// a root cause that is not a strata layer.
+inline std::string layer_text(const layer_info& l) {
+    if (l.is_cause) return "cause " + std::string(l.name);
+    return quoted(l.name);
+}
+
+// A misc entry as found: "key" = value (strings quoted, sensitive() values as
+// given, since the matcher compares those).
+inline std::string entry_text(const misc_entry& m) {
+    fmt::memory_buffer b;
+    strata::detail::put_misc_value(b, m.value, false);
+    return quoted(m.key) + " = " + std::string(b.data(), b.size());
+}
+
+// The most items a found list names before it says how many it left out.
+inline constexpr std::size_t max_found = 16;
+
+inline void add_item(std::string& out, std::size_t i, const std::string& item) {
+    if (i >= max_found) return;
+    if (i) out += ", ";
+    out += item;
+}
+inline void add_more(std::string& out, std::size_t n) {
+    if (n > max_found) out += ", and " + std::to_string(n - max_found) + " more";
+}
+
+// An error matcher that remembers what its last match() found, for describe().
+class found_matcher : public error_matcher {
+protected:
+    // Records `text` as what was found (Catch's cached description of an earlier
+    // match is dropped) and returns `ok`.
+    bool found(bool ok, std::string text) const {
+        found_ = std::move(text);
+        m_cachedToString.clear();
+        return ok;
+    }
+    // `expected`, then " (found ...)" once something was matched.
+    std::string with_found(std::string expected) const {
+        if (!found_.empty()) expected += " (found " + found_ + ")";
+        return expected;
+    }
+
+private:
+    mutable std::string found_;
+};
+
 }  // namespace detail
 
 // ---- Error matchers ----------------------------------------------------------
 
 // The outermost layer is L (e.is<L>()). An empty error has no layer.
 template <layer_tag L>
-class layer_matcher : public error_matcher {
+class layer_matcher : public detail::found_matcher {
 public:
-    bool match(const error& e) const override { return e.is<L>(); }
+    bool match(const error& e) const override {
+        return found(e.is<L>(), e ? "outermost layer " + detail::layer_text(e.layer()) : "an empty error");
+    }
     std::string describe() const override {
-        return "has outermost layer " + detail::quoted(layer_info_of<L>.name);
+        return with_found("has outermost layer " + detail::quoted(layer_info_of<L>.name));
     }
 };
 
 // Some frame of the chain, the outermost included, is of layer L (strata::find<L>;
 // secondary errors are not searched).
 template <layer_tag L>
-class has_layer_matcher : public error_matcher {
+class has_layer_matcher : public detail::found_matcher {
 public:
-    bool match(const error& e) const override { return strata::find<L>(e).has_value(); }
+    bool match(const error& e) const override {
+        if (!e) return found(false, "an empty error");
+        std::string layers = "layers ";
+        std::size_t n = 0;
+        for (error f = e; f; f = f.inner()) detail::add_item(layers, n++, detail::layer_text(f.layer()));
+        detail::add_more(layers, n);
+        return found(strata::find<L>(e).has_value(), std::move(layers));
+    }
     std::string describe() const override {
-        return "has a frame of layer " + detail::quoted(layer_info_of<L>.name) + " in its chain";
+        return with_found("has a frame of layer " + detail::quoted(layer_info_of<L>.name) + " in its chain");
     }
 };
 
 // The outermost frame's message, as it was written (sensitive() values not
 // hashed, as ChainContains), contains `text`. An empty error has no message.
-class message_matcher : public error_matcher {
+class message_matcher : public detail::found_matcher {
 public:
     explicit message_matcher(std::string text) : text_(std::move(text)) {}
     bool match(const error& e) const override {
-        return static_cast<bool>(e) && e.message(reveal).find(text_) != std::string_view::npos;
+        if (!e) return found(false, "an empty error");
+        const std::string_view m = e.message(reveal);
+        return found(m.find(text_) != std::string_view::npos, "message " + detail::quoted(m));
     }
-    std::string describe() const override { return "has a message containing " + detail::quoted(text_); }
+    std::string describe() const override {
+        return with_found("has a message containing " + detail::quoted(text_));
+    }
 
 private:
     std::string text_;
@@ -113,13 +181,18 @@ private:
 // The chain text ("outer: middle: root cause", as {:c} prints it, but with no
 // frame elided however deep the chain and sensitive() values not hashed)
 // contains `text`. An empty error has no chain.
-class chain_matcher : public error_matcher {
+class chain_matcher : public detail::found_matcher {
 public:
     explicit chain_matcher(std::string text) : text_(std::move(text)) {}
     bool match(const error& e) const override {
-        return static_cast<bool>(e) && detail::full_chain(e).find(text_) != std::string::npos;
+        if (!e) return found(false, "an empty error");
+        std::string chain = detail::full_chain(e);
+        const bool ok = chain.find(text_) != std::string::npos;
+        return found(ok, "chain " + detail::quoted(chain));
     }
-    std::string describe() const override { return "has a chain containing " + detail::quoted(text_); }
+    std::string describe() const override {
+        return with_found("has a chain containing " + detail::quoted(text_));
+    }
 
 private:
     std::string text_;
@@ -127,13 +200,18 @@ private:
 
 // handle()'s decision: a bug when the error is empty or its outermost layer is
 // not user-facing; user-facing (a known edge case) otherwise.
-class bug_matcher : public error_matcher {
+class bug_matcher : public detail::found_matcher {
 public:
     explicit bug_matcher(bool bug) noexcept : bug_(bug) {}
-    bool match(const error& e) const override { return e.is_user_facing() != bug_; }
+    bool match(const error& e) const override {
+        const bool user = e.is_user_facing();
+        if (!e) return found(user != bug_, "an empty error");
+        return found(user != bug_, "outermost layer " + detail::layer_text(e.layer()) +
+                                       (user ? ", user-facing" : ", not user-facing"));
+    }
     std::string describe() const override {
-        return bug_ ? "is a bug (empty, or its outermost layer is not user-facing)"
-                    : "is user-facing (its outermost layer is user-facing)";
+        return with_found(bug_ ? "is a bug (empty, or its outermost layer is not user-facing)"
+                               : "is user-facing (its outermost layer is user-facing)");
     }
 
 private:
@@ -143,7 +221,7 @@ private:
 // The outermost frame has a misc entry `key`, and, when a value is given, one
 // with that key and value. Strings match strings; integers match integers by
 // value, whether the entry was stored signed or unsigned; bool matches bool.
-class misc_matcher : public error_matcher {
+class misc_matcher : public detail::found_matcher {
 public:
     explicit misc_matcher(std::string key) : key_(std::move(key)) {}
     misc_matcher(std::string key, std::string_view value) : key_(std::move(key)), kind_(kind::string), s_(value) {}
@@ -152,10 +230,37 @@ public:
     misc_matcher(std::string key, std::uint64_t value)
         : key_(std::move(key)), kind_(kind::unsigned_integer), u_(value) {}
 
+    // Found: the entries with the key ("line" = 1); or that there is none, the
+    // entries there are, and an inner frame's entry with the key (HasMisc looks
+    // at the outermost frame only).
     bool match(const error& e) const override {
-        for (const misc_entry& m : e.misc())
-            if (m.key == key_ && value_matches(m.value)) return true;
-        return false;
+        if (!e) return found(false, "an empty error");
+        bool ok = false;
+        std::string same_key;
+        std::string all;
+        std::size_t n_same = 0, n_all = 0;
+        for (const misc_entry& m : e.misc()) {
+            const std::string text = detail::entry_text(m);
+            if (m.key == key_) {
+                ok = ok || value_matches(m.value);
+                detail::add_item(same_key, n_same++, text);
+            }
+            detail::add_item(all, n_all++, text);
+        }
+        detail::add_more(same_key, n_same);
+        detail::add_more(all, n_all);
+        if (n_same) return found(ok, std::move(same_key));
+        std::string out = "no entry " + detail::quoted(key_) + "; ";
+        out += n_all ? "the entries: " + all : "no misc entries";
+        std::size_t depth = 1;
+        for (error f = e.inner(); f; f = f.inner(), ++depth) {
+            for (const misc_entry& m : f.misc()) {
+                if (m.key != key_) continue;
+                out += "; frame #" + std::to_string(depth) + " below has " + detail::entry_text(m);
+                return found(false, std::move(out));
+            }
+        }
+        return found(false, std::move(out));
     }
     std::string describe() const override {
         std::string out = "has misc entry " + detail::quoted(key_);
@@ -166,7 +271,7 @@ public:
             case kind::signed_integer: out += " = " + std::to_string(i_); break;
             case kind::unsigned_integer: out += " = " + std::to_string(u_); break;
         }
-        return out;
+        return with_found(std::move(out));
     }
 
 private:
@@ -202,29 +307,40 @@ private:
 // because another failed does not HasLayer the other's layer, nor
 // ChainContains its message; this one asks about them explicitly.
 //   CHECK_THAT(r.error(), HasSecondary("later failure 1 of 2", ChainContains("disk full")));
+// Found: each secondary error of the chain, as its label and its chain.
 template <class M>
-class secondary_matcher : public error_matcher {
+class secondary_matcher : public detail::found_matcher {
 public:
+    // What M expects is taken now, before any match: M is matched against each
+    // secondary error, and what it found in the last one would mislead.
     secondary_matcher(std::optional<std::string> label, std::optional<M> m)
-        : label_(std::move(label)), m_(std::move(m)) {}
+        : label_(std::move(label)), m_(std::move(m)), expects_(m_ ? m_->toString() : std::string()) {}
     bool match(const error& e) const override {
+        if (!e) return found(false, "an empty error");
+        bool ok = false;
+        std::string seen;
+        std::size_t n = 0;
         for (error f = e; f; f = f.inner()) {
             const secondary_view v = f.secondaries();
-            for (auto it = v.begin(); it != v.end(); ++it)
-                if ((!label_ || it.label() == *label_) && (!m_ || m_->match(*it))) return true;
+            for (auto it = v.begin(); it != v.end(); ++it) {
+                if (!ok && (!label_ || it.label() == *label_) && (!m_ || m_->match(*it))) ok = true;
+                detail::add_item(seen, n++, detail::quoted(it.label()) + ": " + detail::full_chain(*it));
+            }
         }
-        return false;
+        detail::add_more(seen, n);
+        return found(ok, n ? "secondary errors " + seen : "no secondary errors");
     }
     std::string describe() const override {
         std::string out = "has a secondary error";
         if (label_) out += " labeled " + detail::quoted(*label_);
-        if (m_) out += " that " + m_->toString();
-        return out;
+        if (m_) out += " that " + expects_;
+        return with_found(std::move(out));
     }
 
 private:
     std::optional<std::string> label_;
     std::optional<M> m_;
+    std::string expects_;
 };
 
 // Any error at all (what HasSecondary without a matcher asks for).
@@ -291,28 +407,67 @@ struct result_matcher_base {};
 template <class M>
 concept result_matcher = std::derived_from<M, result_matcher_base>;
 
+namespace detail {
+
+// A result as found: "a success: 8080" (a string quoted, any other value as fmt
+// prints it, or else as Catch does; "a success" for result<void>), or "a
+// failure in layer "app.api": <chain>".
+template <class T>
+std::string result_text(const result<T>& r) {
+    if (r.has_value()) {
+        if constexpr (std::is_void_v<T>)
+            return "a success";
+        else if constexpr (std::is_convertible_v<const T&, std::string_view>)
+            return "a success: " + quoted(std::string_view(*r));
+        else if constexpr (fmt::is_formattable<T>::value)
+            return "a success: " + fmt::format("{}", *r);
+        else
+            return "a success: " + Catch::Detail::stringify(*r);
+    }
+    return "a failure in layer " + layer_text(r.error().layer()) + ": " + full_chain(r.error());
+}
+
+// A result matcher that remembers what its last match() found.
+class found_result_matcher : public result_matcher_base {
+protected:
+    bool found(bool ok, std::string text) const {
+        found_ = std::move(text);
+        return ok;
+    }
+    std::string with_found(std::string expected) const {
+        if (!found_.empty()) expected += " (found " + found_ + ")";
+        return expected;
+    }
+
+private:
+    mutable std::string found_;
+};
+
+}  // namespace detail
+
 // The result failed.
-class fails_matcher : public result_matcher_base {
+class fails_matcher : public detail::found_result_matcher {
 public:
     template <class T>
     bool match(const result<T>& r) const {
-        return !r.has_value();
+        return found(!r.has_value(), detail::result_text(r));
     }
-    std::string describe() const { return "is a failure"; }
+    std::string describe() const { return with_found("is a failure"); }
     std::string toString() const { return describe(); }
 };
 
 // The result failed, and its error matches M (an error matcher, or a
-// combination of them).
+// combination of them). Found: a success, or what M found in the error.
 template <std::derived_from<error_matcher> M>
-class fails_with_matcher : public result_matcher_base {
+class fails_with_matcher : public detail::found_result_matcher {
 public:
     explicit fails_with_matcher(const M& m) : m_(m) {}
     template <class T>
     bool match(const result<T>& r) const {
-        return !r.has_value() && m_.match(r.error());
+        if (r.has_value()) return found(false, detail::result_text(r));
+        return found(m_.match(r.error()), std::string());
     }
-    std::string describe() const { return "is a failure whose error " + m_.toString(); }
+    std::string describe() const { return with_found("is a failure whose error " + m_.toString()); }
     std::string toString() const { return describe(); }
 
 private:
@@ -320,13 +475,13 @@ private:
 };
 
 // The result holds a value.
-class succeeds_matcher : public result_matcher_base {
+class succeeds_matcher : public detail::found_result_matcher {
 public:
     template <class T>
     bool match(const result<T>& r) const {
-        return r.has_value();
+        return found(r.has_value(), detail::result_text(r));
     }
-    std::string describe() const { return "is a success"; }
+    std::string describe() const { return with_found("is a success"); }
     std::string toString() const { return describe(); }
 };
 

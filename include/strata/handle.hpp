@@ -91,9 +91,34 @@ struct handle_options {
     const log_sink* sink = nullptr;
     // What a user is told about a bug.
     std::string_view bug_message = default_bug_message;
+    // What a user is told about a known edge case. false: the outermost message,
+    // followed by the user-facing causes its layer asks to show (show_cause in
+    // layer.hpp). true: every user-facing frame from the outermost down to the
+    // first that is not, joined with ": " (anyhow's "{:#}", stopped where the
+    // text stops being written for users). Either way sensitive() values are
+    // hashed, and a bug is told `bug_message`.
+    bool show_user_chain = false;
 };
 
 namespace detail {
+
+// The message shown for a known edge case (f is user-facing): f's own, then the
+// next frame's for as long as the frame before says to show its cause (or
+// `chain`) and the next is user-facing. A frame with no message adds nothing; at
+// most STRATA_FORMAT_MAX_FRAMES frames, then "...".
+inline void put_user_message(fmt::memory_buffer& out, const frame* f, bool chain) {
+    put_message(out, f, true);
+    for (std::size_t n = 1; (chain || f->layer->show_cause) && f->inner && f->inner->layer->user_facing; ++n) {
+        f = f->inner;
+        if (n == STRATA_FORMAT_MAX_FRAMES) {
+            put(out, ": ...");
+            break;
+        }
+        if (f->message.empty()) continue;
+        if (out.size()) put(out, ": ");
+        put_message(out, f, true);
+    }
+}
 
 inline void stderr_sink(const log_record& r) noexcept {
     // One write, so that records from several threads do not interleave.
@@ -246,7 +271,8 @@ inline void set_log_sink(log_sink sink) {
 }
 
 // The top-level decision (the book's handleError). An error whose outermost layer
-// is user-facing is a known edge case: its message is shown. Anything else,
+// is user-facing is a known edge case: its message is shown (with the user-facing
+// causes below it that its layer or `show_user_chain` asks for). Anything else,
 // including an empty error, is a bug: the user is told `bug_message`. Either way
 // the full record is written to the sink under a new ID, and the report carries
 // that ID. Handling the same error again gives the same ID and logs nothing.
@@ -290,7 +316,7 @@ inline void set_log_sink(log_sink sink) {
             r.user_message = std::string(options.bug_message);
         } else {
             fmt::memory_buffer shown;
-            detail::put_message(shown, f, true);
+            detail::put_user_message(shown, f, options.show_user_chain);
             r.user_message.assign(shown.data(), shown.size());
         }
         if (!first) return r;

@@ -71,13 +71,15 @@ struct timed_out_probe {
 
 // The static record of a layer strata defines itself, if `name` and the flags are
 // one; nullptr otherwise (the decoded frame then carries its own record).
-STRATA_MODULE_LOCAL inline const layer_info* builtin_layer(std::string_view name, bool user_facing, bool is_cause) noexcept {
+STRATA_MODULE_LOCAL inline const layer_info* builtin_layer(std::string_view name, bool user_facing, bool is_cause,
+                                                           bool show_cause) noexcept {
     static const layer_info* const builtin[] = {
         &layer_info_of<untagged>,       &layer_info_of<low_level>,       &layer_info_of<intermediate>,
         &layer_info_of<canceled_probe>, &layer_info_of<timed_out_probe>, &error_code_cause,
         &exception_cause,               &value_cause};
     for (const layer_info* l : builtin)
-        if (l->name == name && l->user_facing == user_facing && l->is_cause == is_cause) return l;
+        if (l->name == name && l->user_facing == user_facing && l->is_cause == is_cause && l->show_cause == show_cause)
+            return l;
     return nullptr;
 }
 
@@ -408,6 +410,10 @@ inline std::string encode(const error& e) {
             w.value(f->layer->name);
             w.key("user_facing");
             w.value(f->layer->user_facing);
+            if (f->layer->show_cause) {
+                w.key("show_cause");
+                w.value(true);
+            }
             if (f->layer->is_cause) {
                 w.key("cause");
                 w.value(true);
@@ -821,6 +827,7 @@ public:
         const std::string* layer = string_member(fr, "layer", where);
         const jnode* user_facing = member(fr, "user_facing", want::boolean, where);
         const jnode* cause = member(fr, "cause", want::boolean, where, true);
+        const jnode* show_cause = member(fr, "show_cause", want::boolean, where, true);
         const std::string* message = string_member(fr, "message", where);
         const std::string* detail_text = string_member(fr, "detail", where, true);
         const std::string* id = string_member(fr, "id", where, true);
@@ -835,10 +842,11 @@ public:
         decoded_frame* d = new decoded_frame;
         const decoded_payload payload(d);  // owns it from here
         const bool is_cause = cause && cause->b;
-        const layer_info* info = builtin_layer(*layer, user_facing->b, is_cause);
+        const bool shows_cause = show_cause && show_cause->b;
+        const layer_info* info = builtin_layer(*layer, user_facing->b, is_cause, shows_cause);
         if (!info) {
             d->layer_name = *layer;
-            d->layer = layer_info{d->layer_name, user_facing->b, is_cause};
+            d->layer = layer_info{d->layer_name, user_facing->b, is_cause, shows_cause};
             info = &d->layer;  // in the shared block, which the frame keeps alive
         }
         d->from_block = origins[static_cast<std::size_t>(origin_at)];

@@ -1,6 +1,7 @@
 // strata/layer.hpp: layer tags. A layer is any type with
 // `static constexpr std::string_view name`; it is shown to users only when it
-// also says `static constexpr bool user_facing = true`.
+// also says `static constexpr bool user_facing = true`, and its user-facing cause
+// is shown after it when it says `static constexpr bool show_cause = true`.
 #pragma once
 
 #include <concepts>
@@ -18,6 +19,12 @@ struct layer_info {
     // Set for the records strata makes for non-strata causes (std::error_code,
     // exceptions, plain values): such a frame is the root cause, not a layer.
     bool is_cause = false;
+    // A user-facing layer whose messages read as the start of a sentence that
+    // their cause ends ("can't load settings" + ": line 3: expected '='"): when
+    // its frame is what handle() shows, the next frame is shown too, after ": ",
+    // if that frame is user-facing (and the one after it if that one also says
+    // so). Never a frame that is not user-facing.
+    bool show_cause = false;
 };
 
 template <class L>
@@ -33,13 +40,21 @@ constexpr bool user_facing_of() noexcept {
     else
         return false;
 }
+template <class L>
+constexpr bool show_cause_of() noexcept {
+    if constexpr (requires { { L::show_cause } -> std::convertible_to<bool>; })
+        return static_cast<bool>(L::show_cause);
+    else
+        return false;
+}
 }  // namespace detail
 
 // The static record of layer L. Layers are compared by this record's address and,
 // failing that, by name (a frame decoded from JSON has only the name), so layer
 // names must be unique within an application.
 template <layer_tag L>
-STRATA_MODULE_LOCAL inline constexpr layer_info layer_info_of{std::string_view(L::name), detail::user_facing_of<L>(), false};
+STRATA_MODULE_LOCAL inline constexpr layer_info layer_info_of{std::string_view(L::name), detail::user_facing_of<L>(), false,
+                                                                   detail::show_cause_of<L>()};
 
 // The book's LowLevelErr: a raw failure at a module boundary. Not shown to users.
 struct low_level {

@@ -12,6 +12,7 @@
 #include "layer.hpp"
 #include "location.hpp"
 #include "misc.hpp"
+#include "os_error.hpp"
 #include "result.hpp"
 #include "stack.hpp"
 #include "task_group.hpp"
