@@ -282,6 +282,14 @@ inline void write_record(unstamped& rec, const error& e, const report& r, std::c
     write_verbose(out, e, "  ", true);
 }
 
+// The record in `form`: r.line, or rendered now into `buf` (for a sink wrapped
+// by one that did not pass the form on).
+inline std::string_view line_in(const log_record& r, record_form form, unstamped& buf) {
+    if (!r.line.empty() || !form) return r.line;
+    form.render(buf, r);
+    return buf.view();
+}
+
 // Stamps the record and hands it to the sink (null: stderr), one record at a
 // time in the process: the time is taken under the lock, so records arrive in
 // the order of their times. A sink that handles an error itself (on the same
