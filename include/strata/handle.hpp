@@ -358,7 +358,8 @@ inline void set_log_sink(log_sink sink) {
 // is user-facing is a known edge case: its message is shown. Anything else,
 // including an empty error, is a bug: the user is told `bug_message`. Either way
 // the full record is written to the sink under a new ID, and the report carries
-// that ID. Handling the same error again gives the same ID and logs nothing.
+// that ID: rendered on the calling thread, then stamped and handed over under a
+// process-wide lock, so records reach sinks in the order of their times. Handling the same error again gives the same ID and logs nothing.
 // Never throws: if the sink throws, the record goes to stderr instead, and out of
 // memory the record is written to stderr as far as it can be.
 [[nodiscard]] inline report handle(const error& e, const handle_options& options = {}) noexcept {
