@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
@@ -50,9 +51,10 @@ std::string this_host() {
 
 // A time as records write it: UTC, ISO 8601 with milliseconds.
 std::string utc(std::chrono::system_clock::time_point t) {
-    const auto since = t.time_since_epoch();
-    const std::time_t secs = std::chrono::duration_cast<std::chrono::seconds>(since).count();
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since).count() % 1000;
+    const auto since = std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch());
+    const auto secs_of = std::chrono::floor<std::chrono::seconds>(since);
+    const std::time_t secs = secs_of.count();
+    const auto ms = (since - secs_of).count();
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char text[64];
@@ -355,6 +357,30 @@ TEST_CASE("a sink that handles an error itself does not wait for itself", "[json
     const strata::report r = strata::handle(strata::make_error("outer"), {.sink = &outer});
     REQUIRE(ids.size() == 2);
     CHECK(ids[1] == r.id);
+}
+
+TEST_CASE("a record's time is written as gmtime writes it", "[json_lines][time]") {
+    using namespace std::chrono;
+    auto text = [](system_clock::time_point t) {
+        fmt::memory_buffer b;
+        strata::detail::put_utc(b, t);
+        return std::string(b.data(), b.size());
+    };
+    std::vector<long long> ms = {0, 999, 1000, 86'399'999, 86'400'000, -1, -1000, -86'400'001,
+                                 951'782'400'000 - 1, 951'782'400'000, 951'868'800'000,  // 2000-02-29, 2000-03-01
+                                 4'107'542'400'000 - 1, 4'107'542'400'000,               // 2100-03-01
+                                 1'798'761'599'999, 253'402'300'799'999};                // 2026-12-31, 9999-12-31
+    std::uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 20000; ++i) {  // 1902 to 2400
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ms.push_back(static_cast<long long>(x % 15'700'000'000'000ULL) - 2'100'000'000'000LL);
+    }
+    std::vector<std::string> wrong;
+    for (const long long m : ms) {
+        const system_clock::time_point t{milliseconds(m)};
+        if (text(t) != utc(t)) wrong.push_back(std::to_string(m) + ": " + text(t) + " for " + utc(t));
+    }
+    CHECK(wrong == std::vector<std::string>{});
 }
 
 TEST_CASE("records reach the sink in the order of their times, from many threads at once", "[json_lines][order]") {

@@ -205,25 +205,37 @@ STRATA_MODULE_LOCAL inline long thread_id() noexcept {
     return cached_thread_id;
 }
 
+// UTC, ISO 8601 with milliseconds: 2026-11-27T13:54:29.484Z. Arithmetic only
+// (the proleptic Gregorian calendar, as gmtime's, by Howard Hinnant's
+// civil_from_days): handle() stamps records under a lock, and glibc's gmtime_r
+// takes a lock of its own.
 inline void put_utc(fmt::memory_buffer& out, std::chrono::system_clock::time_point t) {
-    const auto since = t.time_since_epoch();
-    const std::time_t secs = std::chrono::duration_cast<std::chrono::seconds>(since).count();
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    put_padded(out, tm.tm_year + 1900, 4);
+    using namespace std::chrono;
+    const auto since = floor<milliseconds>(t.time_since_epoch());
+    const auto day = floor<days>(since);
+    const long long ms_of_day = (since - day).count();
+    const long long z = day.count() + 719468;
+    const long long era = (z >= 0 ? z : z - 146096) / 146097;
+    const long long doe = z - era * 146097;                                      // [0, 146096]
+    const long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+    const long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               // [0, 365]
+    const long long mp = (5 * doy + 2) / 153;                                    // [0, 11], from March
+    const long long mday = doy - (153 * mp + 2) / 5 + 1;
+    const long long month = mp < 10 ? mp + 3 : mp - 9;
+    const long long year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+    put_padded(out, static_cast<long>(year), 4);
     put(out, '-');
-    put_padded(out, tm.tm_mon + 1, 2);
+    put_padded(out, static_cast<long>(month), 2);
     put(out, '-');
-    put_padded(out, tm.tm_mday, 2);
+    put_padded(out, static_cast<long>(mday), 2);
     put(out, 'T');
-    put_padded(out, tm.tm_hour, 2);
+    put_padded(out, static_cast<long>(ms_of_day / 3600000), 2);
     put(out, ':');
-    put_padded(out, tm.tm_min, 2);
+    put_padded(out, static_cast<long>(ms_of_day / 60000 % 60), 2);
     put(out, ':');
-    put_padded(out, tm.tm_sec, 2);
+    put_padded(out, static_cast<long>(ms_of_day / 1000 % 60), 2);
     put(out, '.');
-    put_padded(out, static_cast<long>(ms), 3);
+    put_padded(out, static_cast<long>(ms_of_day % 1000), 3);
     put(out, 'Z');
 }
 
