@@ -36,7 +36,9 @@ struct spdlog_sink_options {
 // lines of a record never interleave with other messages. The text is the
 // message itself, never a format string; the message is stamped with the
 // record's time, and its source location is the outermost frame's call site (for
-// patterns that show one). For set_log_sink, or for handle_options::sink:
+// patterns that show one). With options.form (strata::json_line_form), the
+// message is the record as one line of JSON instead of its text. For
+// set_log_sink, or for handle_options::sink:
 //
 //   strata::set_log_sink(strata::spdlog_sink(logger));
 //   const strata::log_sink sink = strata::spdlog_sink(logger, {.bug_level = spdlog::level::critical});
