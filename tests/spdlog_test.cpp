@@ -29,6 +29,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifdef STRATA_SPDLOG_TEST_JSON_LINES
+#include <strata/json.hpp>
+
+#include <nlohmann/json.hpp>
+#endif
+
 namespace {
 
 // A logger that keeps its last messages, as spdlog stores them (level, payload,
@@ -280,6 +286,113 @@ TEST_CASE("a null logger gives the default sink", "[spdlog]") {
     CHECK_FALSE(strata::spdlog_sink(nullptr));
     CHECK(strata::spdlog_sink(std::make_shared<spdlog::logger>("x")));
 }
+
+#ifdef STRATA_SPDLOG_TEST_JSON_LINES
+// --- the one-line form (json_line_form) --------------------------------------------
+
+TEST_CASE("with json_line_form each record is one message of one line, the record's JSON", "[spdlog][json_lines]") {
+    ring_logger log;
+    std::vector<std::string> lines;
+    const strata::log_sink inner = strata::spdlog_sink(log.logger, {.form = strata::json_line_form});
+    CHECK(inner.form().render == strata::json_line_form.render);
+    // A sink around it that passes the form on gets the line too.
+    const strata::log_sink sink(
+        [&](const strata::log_record& r) {
+            lines.emplace_back(r.line);
+            inner(r);
+        },
+        inner.form());
+    const std::string secret = "hunter2-for-real";
+    const strata::report b =
+        strata::handle(strata::make_error("invariant broken\nsecond line").with("token", strata::sensitive(secret)),
+                       {.sink = &sink});
+    const strata::report k = strata::handle(known_edge_case(), {.sink = &sink});
+    const auto messages = log.messages();
+    REQUIRE(messages.size() == 2);
+    REQUIRE(lines.size() == 2);
+    CHECK(messages[0].level == spdlog::level::err);
+    CHECK(messages[1].level == spdlog::level::warn);
+    const strata::report* reports[] = {&b, &k};
+    for (std::size_t i = 0; i < 2; ++i) {
+        const std::string text = payload(messages[i]);
+        CHECK(text + "\n" == lines[i]);
+        CHECK_FALSE(contains(text, "\n"));
+        CHECK_FALSE(contains(text, secret));
+        const nlohmann::json j = nlohmann::json::parse(text);
+        CHECK(j["strata.id"] == reports[i]->id);
+        CHECK(j["strata.decision"] == (reports[i]->is_bug ? "bug" : "known edge case"));
+        CHECK(j["strata.user_message"] == reports[i]->user_message);
+        // spdlog's time for the message is the record's.
+        CHECK(messages[i].time.time_since_epoch().count() > 0);
+        const strata::result<strata::error> back = strata::from_json(text);
+        REQUIRE(back.has_value());
+        CHECK(back->is_user_facing() == !reports[i]->is_bug);
+    }
+    CHECK(nlohmann::json::parse(payload(messages[0]))["exception.message"] == "invariant broken\nsecond line");
+    CHECK(fmt::format("{:c}", *strata::from_json(payload(messages[1]))) == fmt::format("{:c}", known_edge_case()));
+}
+
+TEST_CASE("with json_line_form, wrapped by a sink that does not pass the form on, it still logs the line", "[spdlog][json_lines]") {
+    ring_logger log;
+    recording seen;  // a plain lambda around it: no form asked
+    const strata::log_sink sink = seen.around(strata::spdlog_sink(log.logger, {.form = strata::json_line_form}));
+    const strata::report r = strata::handle(known_edge_case(), {.sink = &sink});
+    const auto messages = log.messages();
+    REQUIRE(messages.size() == 1);
+    const std::string text = payload(messages[0]);
+    CHECK_FALSE(contains(text, "\n"));
+    CHECK(nlohmann::json::parse(text)["strata.id"] == r.id);
+}
+
+TEST_CASE("with json_line_form from many threads: one line per record, grep finds each ID once, in the order of their times", "[spdlog][json_lines]") {
+    std::ostringstream out;
+    auto logger = std::make_shared<spdlog::logger>("app", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%f [%l] %v");
+    const strata::log_sink sink = strata::spdlog_sink(logger, {.form = strata::json_line_form});
+    std::mutex ids_mutex;
+    std::vector<std::string> ids;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 25; ++i) {
+                logger->info("thread {} says {}", t, i);  // the application's other messages
+                const strata::report r = strata::handle(
+                    strata::make_error("thread {} error {}\nwith a second line", t, i).with("i", i), {.sink = &sink});
+                std::lock_guard lock(ids_mutex);
+                ids.push_back(r.id);
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    std::vector<std::string> lines;
+    std::istringstream in(out.str());
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    CHECK(lines.size() == 400);  // 200 messages and 200 records, one line each
+    REQUIRE(ids.size() == 200);
+    std::size_t records = 0;
+    std::string last_time;
+    std::size_t out_of_order = 0;
+    for (const std::string& line : lines) {
+        if (!contains(line, "{\"strata.time\":")) continue;
+        ++records;
+        // The logger's stamp is the record's time (to the microsecond here, the
+        // record's own field to the millisecond).
+        const std::string stamp = line.substr(0, line.find(' '));
+        const nlohmann::json j = nlohmann::json::parse(line.substr(line.find('{')));
+        CHECK(stamp.substr(0, 23) == j["strata.time"].get<std::string>().substr(0, 23));
+        if (stamp < last_time) ++out_of_order;
+        last_time = stamp;
+    }
+    CHECK(records == 200);
+    CHECK(out_of_order == 0);
+    for (const std::string& id : ids) {
+        std::size_t found = 0;
+        for (const std::string& line : lines)
+            if (contains(line, id)) ++found;
+        CHECK(found == 1);
+    }
+}
+#endif
 
 #ifdef STRATA_SPDLOG_SINK_EXAMPLE
 // --- examples/spdlog_sink ---------------------------------------------------------

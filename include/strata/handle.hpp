@@ -35,7 +35,11 @@ struct report {
 // What a log sink receives: the record as text (multi-line, ending in a newline;
 // sensitive values hashed, every field escaped onto one line), and its parts for
 // sinks that build their own. Such a sink should print `err` with {:c}, not {:v},
-// which shows sensitive values.
+// which shows sensitive values. `time` is when the record was handed to the sink
+// (the time in `text` and `line`): records reach sinks one at a time, in the
+// order of their times. `line` is the record in the form the sink asked for
+// (record_form: json.hpp's json_line_form gives one JSON object on one line,
+// ending in a newline), empty if it asked for none.
 struct log_record {
     std::string_view id;
     std::string_view text;
@@ -45,6 +49,20 @@ struct log_record {
     std::string_view host;
     long pid;
     long thread;
+    std::string_view line = {};
+};
+
+namespace detail {
+struct unstamped;
+}
+
+// A form of the record that a sink asks for besides its text: handle() renders
+// it before the record is stamped (symbolizing on the calling thread, not while
+// other records wait), and hands it over as log_record::line. Empty: none.
+// json.hpp's strata::json_line_form is the one-line JSON form (JSON Lines).
+struct record_form {
+    void (*render)(detail::unstamped& out, const log_record& r) = nullptr;
+    explicit operator bool() const noexcept { return render != nullptr; }
 };
 
 // Where records go: any callable taking a log_record (a lambda, a function). An
@@ -57,16 +75,24 @@ public:
     template <class F>
         requires(!std::is_same_v<std::decay_t<F>, log_sink> && std::is_invocable_v<const std::decay_t<F>&, const log_record&>)
     log_sink(F&& f) : impl_(new model<std::decay_t<F>>(std::forward<F>(f))) {}
-    log_sink(const log_sink& o) : impl_(o.impl_ ? o.impl_->clone() : nullptr) {}
-    log_sink(log_sink&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+    // A sink that also gets the record in `form` (log_record::line), e.g.
+    // log_sink(ship, strata::json_line_form).
+    template <class F>
+        requires(!std::is_same_v<std::decay_t<F>, log_sink> && std::is_invocable_v<const std::decay_t<F>&, const log_record&>)
+    log_sink(F&& f, record_form form) : impl_(new model<std::decay_t<F>>(std::forward<F>(f))), form_(form) {}
+    log_sink(const log_sink& o) : impl_(o.impl_ ? o.impl_->clone() : nullptr), form_(o.form_) {}
+    log_sink(log_sink&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)), form_(std::exchange(o.form_, {})) {}
     log_sink& operator=(log_sink o) noexcept {
         std::swap(impl_, o.impl_);
+        std::swap(form_, o.form_);
         return *this;
     }
     ~log_sink() { delete impl_; }
 
     explicit operator bool() const noexcept { return impl_ != nullptr; }
     void operator()(const log_record& r) const { impl_->call(r); }
+    // The form it asked for (a sink that wraps another passes it on).
+    record_form form() const noexcept { return form_; }
 
 private:
     struct concept_t {
@@ -83,6 +109,7 @@ private:
         F f;
     };
     concept_t* impl_ = nullptr;
+    record_form form_{};
 };
 
 struct handle_options {
@@ -203,32 +230,75 @@ STRATA_MODULE_LOCAL inline long thread_id() noexcept {
     return cached_thread_id;
 }
 
+// UTC, ISO 8601 with milliseconds: 2026-11-27T13:54:29.484Z. Arithmetic only
+// (the proleptic Gregorian calendar, as gmtime's, by Howard Hinnant's
+// civil_from_days): handle() stamps records under a lock, and glibc's gmtime_r
+// takes a lock of its own.
 inline void put_utc(fmt::memory_buffer& out, std::chrono::system_clock::time_point t) {
-    const auto since = t.time_since_epoch();
-    const std::time_t secs = std::chrono::duration_cast<std::chrono::seconds>(since).count();
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    put_padded(out, tm.tm_year + 1900, 4);
+    using namespace std::chrono;
+    const auto since = floor<milliseconds>(t.time_since_epoch());
+    const auto day = floor<days>(since);
+    const long long ms_of_day = (since - day).count();
+    const long long z = day.count() + 719468;
+    const long long era = (z >= 0 ? z : z - 146096) / 146097;
+    const long long doe = z - era * 146097;                                      // [0, 146096]
+    const long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+    const long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               // [0, 365]
+    const long long mp = (5 * doy + 2) / 153;                                    // [0, 11], from March
+    const long long mday = doy - (153 * mp + 2) / 5 + 1;
+    const long long month = mp < 10 ? mp + 3 : mp - 9;
+    const long long year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+    put_padded(out, static_cast<long>(year), 4);
     put(out, '-');
-    put_padded(out, tm.tm_mon + 1, 2);
+    put_padded(out, static_cast<long>(month), 2);
     put(out, '-');
-    put_padded(out, tm.tm_mday, 2);
+    put_padded(out, static_cast<long>(mday), 2);
     put(out, 'T');
-    put_padded(out, tm.tm_hour, 2);
+    put_padded(out, static_cast<long>(ms_of_day / 3600000), 2);
     put(out, ':');
-    put_padded(out, tm.tm_min, 2);
+    put_padded(out, static_cast<long>(ms_of_day / 60000 % 60), 2);
     put(out, ':');
-    put_padded(out, tm.tm_sec, 2);
+    put_padded(out, static_cast<long>(ms_of_day / 1000 % 60), 2);
     put(out, '.');
-    put_padded(out, static_cast<long>(ms), 3);
+    put_padded(out, static_cast<long>(ms_of_day % 1000), 3);
     put(out, 'Z');
 }
 
-inline void write_record(fmt::memory_buffer& out, const error& e, const report& r, std::chrono::system_clock::time_point t,
+// A record's text rendered before it is stamped, and where in it the time goes
+// (each slot as put_utc wrote it): stamp() writes the time of delivery there.
+struct unstamped {
+    fmt::memory_buffer text;
+    std::size_t slot[4] = {};
+    std::size_t slot_size[4] = {};
+    unsigned slots = 0;
+
+    // put_utc(t) at the end of the text, a slot for the stamp.
+    void put_time(std::chrono::system_clock::time_point t) {
+        const std::size_t at = text.size();
+        put_utc(text, t);
+        note_time(at, text.size() - at);
+    }
+    // The time already written at [at, at + size) is a slot.
+    void note_time(std::size_t at, std::size_t size) noexcept {
+        if (slots < 4) {
+            slot[slots] = at;
+            slot_size[slots++] = size;
+        }
+    }
+    // The time written in every slot (put_utc's text of the stamp: `stamp`).
+    void stamp(std::string_view time) noexcept {
+        for (unsigned i = 0; i < slots; ++i)
+            if (slot_size[i] == time.size() && slot[i] + time.size() <= text.size())
+                std::memcpy(text.data() + slot[i], time.data(), time.size());
+    }
+    std::string_view view() const noexcept { return {text.data(), text.size()}; }
+};
+
+inline void write_record(unstamped& rec, const error& e, const report& r, std::chrono::system_clock::time_point t,
                          long pid, long tid) {
+    fmt::memory_buffer& out = rec.text;
     put(out, '[', r.id, "] ");
-    put_utc(out, t);
+    rec.put_time(t);
     put(out, ' ', r.is_bug ? "bug" : "known edge case", '\n');
     put(out, "  user saw: [", r.id, "] ");
     put_escaped(out, r.user_message);
@@ -247,6 +317,57 @@ inline void write_record(fmt::memory_buffer& out, const error& e, const report& 
     write_chain(out, e, true, true);
     put(out, "\n");
     write_verbose(out, e, "  ", true);
+}
+
+// The record in `form`: r.line, or rendered now into `buf` (for a sink wrapped
+// by one that did not pass the form on).
+inline std::string_view line_in(const log_record& r, record_form form, unstamped& buf) {
+    if (!r.line.empty() || !form) return r.line;
+    form.render(buf, r);
+    return buf.view();
+}
+
+// Stamps the record and hands it to the sink (null: stderr), one record at a
+// time in the process: the time is taken under the lock, so records arrive in
+// the order of their times. A sink that handles an error itself (on the same
+// thread) delivers that record at once, inside its own call.
+inline void deliver(const log_sink* sink, log_record& rec, unstamped& text, unstamped& line) noexcept {
+    process_state& st = process();
+    const unsigned long me = sys::pthread_self();
+    struct delivery_lock {
+        process_state& st;
+        bool held;
+        delivery_lock(process_state& s, unsigned long self) : st(s), held(s.sink_owner.load(std::memory_order_relaxed) != self) {
+            if (!held) return;
+            st.sink_mutex.lock();
+            st.sink_owner.store(self, std::memory_order_relaxed);
+        }
+        delivery_lock(const delivery_lock&) = delete;
+        delivery_lock& operator=(const delivery_lock&) = delete;
+        ~delivery_lock() {
+            if (!held) return;
+            st.sink_owner.store(0, std::memory_order_relaxed);
+            st.sink_mutex.unlock();
+        }
+    } lock(st, me);
+    rec.time = std::chrono::system_clock::now();
+    fmt::memory_buffer stamp;  // 24 characters, in its inline storage
+    put_utc(stamp, rec.time);
+    text.stamp({stamp.data(), stamp.size()});
+    line.stamp({stamp.data(), stamp.size()});
+    if (sink) {
+#if STRATA_HAS_EXCEPTIONS
+        try {
+            (*sink)(rec);
+        } catch (...) {
+            stderr_sink(rec);
+        }
+#else
+        (*sink)(rec);
+#endif
+    } else {
+        stderr_sink(rec);
+    }
 }
 
 }  // namespace detail
@@ -275,7 +396,8 @@ inline void set_log_sink(log_sink sink) {
 // causes below it that its layer or `show_user_chain` asks for). Anything else,
 // including an empty error, is a bug: the user is told `bug_message`. Either way
 // the full record is written to the sink under a new ID, and the report carries
-// that ID. Handling the same error again gives the same ID and logs nothing.
+// that ID: rendered on the calling thread, then stamped and handed over under a
+// process-wide lock, so records reach sinks in the order of their times. Handling the same error again gives the same ID and logs nothing.
 // Never throws: if the sink throws, the record goes to stderr instead, and out of
 // memory the record is written to stderr as far as it can be.
 [[nodiscard]] inline report handle(const error& e, const handle_options& options = {}) noexcept {
@@ -320,26 +442,23 @@ inline void set_log_sink(log_sink sink) {
             r.user_message.assign(shown.data(), shown.size());
         }
         if (!first) return r;
-        const auto now = std::chrono::system_clock::now();
+        // Rendered first, on this thread (symbolizing may take milliseconds),
+        // with the time left open; then stamped and delivered under one lock, so
+        // that records reach the sink in the order of their times.
         const long pid = static_cast<long>(detail::sys::getpid());
         const long tid = detail::thread_id();
-        fmt::memory_buffer text;
-        detail::write_record(text, e, r, now, pid, tid);
-        const log_record rec{r.id, std::string_view(text.data(), text.size()), e, r, now, detail::host_name(), pid, tid};
         const log_sink* sink = options.sink ? options.sink : detail::global_sink();
-        if (sink && *sink) {
-#if STRATA_HAS_EXCEPTIONS
-            try {
-                (*sink)(rec);
-            } catch (...) {
-                detail::stderr_sink(rec);
-            }
-#else
-            (*sink)(rec);
-#endif
-        } else {
-            detail::stderr_sink(rec);
+        if (sink && !*sink) sink = nullptr;
+        const auto rendered_at = std::chrono::system_clock::now();
+        detail::unstamped text;
+        detail::write_record(text, e, r, rendered_at, pid, tid);
+        log_record rec{r.id, text.view(), e, r, rendered_at, detail::host_name(), pid, tid};
+        detail::unstamped line;
+        if (sink && sink->form()) {
+            sink->form().render(line, rec);
+            rec.line = line.view();
         }
+        detail::deliver(sink, rec, text, line);
 #if STRATA_HAS_EXCEPTIONS
     } catch (...) {
         // Out of memory while reporting: say so on stderr without allocating.

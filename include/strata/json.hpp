@@ -21,10 +21,12 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -299,12 +301,41 @@ inline std::string frame_id(const frame* f) {
     return id;
 }
 
-inline std::string encode(const error& e) {
+// The time string just written (its characters before the closing quote) is a
+// slot for the record's stamp.
+inline void note_time_slot(unstamped* slots, const fmt::memory_buffer& out, std::size_t size) noexcept {
+    if (slots && out.size() >= size + 1) slots->note_time(out.size() - 1 - size, size);
+}
+
+// The error as JSON into `out`. With a record (the one-line form): the record's
+// fields first, then to_json's, strata.id always present (the record's), and
+// this process's origin the record's host, pid, thread and time; the times are
+// noted in `slots`, for handle() to stamp.
+inline void encode_to(fmt::memory_buffer& out, const error& e, const log_record* rec = nullptr,
+                      unstamped* slots = nullptr) {
     const frame* top = access::get(e);
-    fmt::memory_buffer out;
     json_writer w(out);
     fmt::memory_buffer text;
+    std::string record_time;
     w.begin_object();
+    if (rec) {
+        record_time = utc_now_text(rec->time);
+        w.key("strata.time");
+        w.value(record_time);
+        note_time_slot(slots, out, record_time.size());
+        w.key("strata.id");
+        w.value(rec->id);
+        w.key("strata.decision");
+        w.value(rec->rep.is_bug ? "bug" : "known edge case");
+        w.key("strata.user_message");
+        w.value(rec->rep.user_message);
+        w.key("strata.host");
+        w.value(rec->host);
+        w.key("strata.pid");
+        w.value(static_cast<std::int64_t>(rec->pid));
+        w.key("strata.thread");
+        w.value(static_cast<std::int64_t>(rec->thread));
+    }
     w.key("exception.type");
     w.value(top ? top->layer->name : std::string_view("(no error)"));
     w.key("exception.message");
@@ -335,7 +366,7 @@ inline std::string encode(const error& e) {
     text.clear();
     write_chain(text, e, true);
     w.value(std::string_view(text.data(), text.size()));
-    if (top) {
+    if (top && !rec) {
         if (const std::string id = frame_id(top); !id.empty()) {
             w.key("strata.id");
             w.value(id);
@@ -387,14 +418,35 @@ inline std::string encode(const error& e) {
     w.begin_array();
     for (const origin* o : origins) {
         w.begin_object();
-        w.key("host");
-        w.value(o ? std::string_view(o->host) : host_name());
-        w.key("pid");
-        w.value(static_cast<std::int64_t>(o ? o->pid : static_cast<long>(sys::getpid())));
-        w.key("thread");
-        w.value(static_cast<std::int64_t>(o ? o->thread : thread_id()));
-        w.key("time");
-        w.value(o ? o->time : utc_now_text(std::chrono::system_clock::now()));
+        if (o) {
+            w.key("host");
+            w.value(o->host);
+            w.key("pid");
+            w.value(static_cast<std::int64_t>(o->pid));
+            w.key("thread");
+            w.value(static_cast<std::int64_t>(o->thread));
+            w.key("time");
+            w.value(o->time);
+        } else if (rec) {
+            w.key("host");
+            w.value(rec->host);
+            w.key("pid");
+            w.value(static_cast<std::int64_t>(rec->pid));
+            w.key("thread");
+            w.value(static_cast<std::int64_t>(rec->thread));
+            w.key("time");
+            w.value(record_time);
+            note_time_slot(slots, out, record_time.size());
+        } else {
+            w.key("host");
+            w.value(host_name());
+            w.key("pid");
+            w.value(static_cast<std::int64_t>(sys::getpid()));
+            w.key("thread");
+            w.value(static_cast<std::int64_t>(thread_id()));
+            w.key("time");
+            w.value(utc_now_text(std::chrono::system_clock::now()));
+        }
         w.end_object();
     }
     w.end_array();
@@ -509,7 +561,18 @@ inline std::string encode(const error& e) {
         w.end_array();
     }
     w.end_object();
+}
+
+inline std::string encode(const error& e) {
+    fmt::memory_buffer out;
+    encode_to(out, e);
     return std::string(out.data(), out.size());
+}
+
+// record_form's renderer for the one-line form: the JSON object and a newline.
+inline void render_json_line(unstamped& out, const log_record& r) {
+    encode_to(out.text, r.err, &r, &out);
+    out.text.push_back('\n');
 }
 
 // The parsed document: a small tree of strata's own. (nlohmann's own document
@@ -1067,6 +1130,56 @@ inline std::string input_excerpt(std::string_view text) {
 #else
     return detail::encode(e);
 #endif
+}
+
+// The one-line form of handle()'s records (JSON Lines), for a sink to ask for:
+// log_sink(f, strata::json_line_form) gets it as log_record::line, rendered
+// before the record is stamped. See docs/reading-a-record.md.
+STRATA_MODULE_LOCAL inline constexpr record_form json_line_form{&detail::render_json_line};
+
+// A record as one line of JSON ending in a newline: one JSON object (no line
+// break inside: strings escaped) with the record's fields (strata.time, strata.id,
+// strata.decision, strata.user_message, strata.host, strata.pid, strata.thread)
+// and then to_json's, which from_json reads back as the record's error.
+// Sensitive values appear only as their hashes. For a sink that did not ask for
+// json_line_form (the form it asked for is rendered before the record is
+// stamped; this, inside the sink's call, while other records wait). Never
+// throws: out of memory, returns an empty string.
+[[nodiscard]] inline std::string to_json_line(const log_record& r) noexcept {
+#if STRATA_HAS_EXCEPTIONS
+    try {
+#endif
+        detail::unstamped line;
+        detail::render_json_line(line, r);
+        return std::string(line.text.data(), line.text.size());
+#if STRATA_HAS_EXCEPTIONS
+    } catch (...) {
+        return {};
+    }
+#endif
+}
+
+// A sink that writes each record's one-line form to `out` (stdout, a file
+// opened for appending), in one write, flushed: for a log shipper that reads
+// JSON Lines. A null `out` gives an empty sink, which means the default (stderr).
+[[nodiscard]] inline log_sink json_lines_sink(std::FILE* out) {
+    if (!out) return {};
+    return log_sink(
+        [out](const log_record& r) {
+            detail::unstamped buf;
+            const std::string_view line = detail::line_in(r, json_line_form, buf);
+            std::fwrite(line.data(), 1, line.size(), out);
+            std::fflush(out);
+        },
+        json_line_form);
+}
+
+// A sink `f` (any callable taking a log_record) that gets the one-line form as
+// log_record::line: log_sink(f, json_line_form).
+template <class F>
+    requires std::is_invocable_v<const std::decay_t<F>&, const log_record&>
+[[nodiscard]] log_sink json_lines_sink(F&& f) {
+    return log_sink(std::forward<F>(f), json_line_form);
 }
 
 // The error to_json encoded, rebuilt in this process: its frames keep their layer

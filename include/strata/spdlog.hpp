@@ -25,6 +25,10 @@ struct spdlog_sink_options {
     // The level a record is logged at: a bug's, and a known edge case's.
     spdlog::level::level_enum bug_level = spdlog::level::err;
     spdlog::level::level_enum edge_case_level = spdlog::level::warn;
+    // The form logged instead of the multi-line text: strata::json_line_form
+    // (<strata/json.hpp>) logs each record as one line of JSON, one message per
+    // record, for line-based log shippers. Empty: the text.
+    record_form form = {};
 };
 
 // A log_sink that logs each record through `logger` as one message: the record's
@@ -32,10 +36,13 @@ struct spdlog_sink_options {
 // lines of a record never interleave with other messages. The text is the
 // message itself, never a format string; the message is stamped with the
 // record's time, and its source location is the outermost frame's call site (for
-// patterns that show one). For set_log_sink, or for handle_options::sink:
+// patterns that show one). With options.form (strata::json_line_form), the
+// message is the record as one line of JSON instead of its text. For
+// set_log_sink, or for handle_options::sink:
 //
 //   strata::set_log_sink(strata::spdlog_sink(logger));
 //   const strata::log_sink sink = strata::spdlog_sink(logger, {.bug_level = spdlog::level::critical});
+//   strata::set_log_sink(strata::spdlog_sink(logger, {.form = strata::json_line_form}));  // <strata/json.hpp>
 //   const strata::report r = strata::handle(e, {.sink = &sink});
 //
 // The sink shares ownership of the logger (the process-wide sink is never freed,
@@ -47,8 +54,9 @@ struct spdlog_sink_options {
 // means the default (stderr).
 [[nodiscard]] inline log_sink spdlog_sink(std::shared_ptr<spdlog::logger> logger, spdlog_sink_options options = {}) {
     if (!logger) return {};
-    return [logger = std::move(logger), options](const log_record& r) {
-        std::string_view text = r.text;
+    return log_sink([logger = std::move(logger), options](const log_record& r) {
+        detail::unstamped rendered;
+        std::string_view text = options.form ? detail::line_in(r, options.form, rendered) : r.text;
         if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
         // spdlog keeps a source_loc's strings as they are (an async logger reads them
         // later): only a call site compiled into this program (a static string)
@@ -60,7 +68,7 @@ struct spdlog_sink_options {
                                : spdlog::source_loc{at.file_name(), static_cast<int>(at.line()), at.function_name()},
                     r.rep.is_bug ? options.bug_level : options.edge_case_level,
                     spdlog::string_view_t(text.data(), text.size()));
-    };
+    }, options.form);
 }
 
 }  // namespace strata

@@ -46,9 +46,10 @@ namespace strata::detail {
 
 // Bumped whenever the layout of process_state, or of anything it points to that
 // another module's code reads (cancel.hpp's scope and task_context, format.hpp's
-// symbol_cache and symbol, handle.hpp's log_sink, key_pair), changes: modules
-// built against another layout meet at other addresses and keep a state of their
-// own.
+// symbol_cache and symbol, handle.hpp's log_sink and log_record, key_pair),
+// changes: modules built against another layout meet at other addresses and keep
+// a state of their own. (2: log_sink's record_form, log_record::line, the
+// delivery lock; the libdw session and its lock.)
 inline constexpr std::uint32_t process_abi = 2;
 
 // A random 64-bit value: getrandom(), or the clock and the pid if it fails.
@@ -79,6 +80,11 @@ struct process_state {
     // because a handle() in flight may still call them (handle.hpp).
     std::atomic<const void*> log_sink{nullptr};
     std::atomic<void*> retired_sinks{nullptr};
+    // Records are stamped and delivered one at a time under this lock, held by
+    // sink_owner (a pthread_self()) while it delivers; a sink that handles an
+    // error on the same thread delivers that record without it.
+    std::mutex sink_mutex;
+    std::atomic<unsigned long> sink_owner{0};
 
     // The sensitive-value key (sensitive.hpp): null until first used. The
     // STRATA_SENSITIVE_KEY secret is copied here and removed from the environment
@@ -120,6 +126,7 @@ struct process_state {
     // the last unlocks. A fork on another thread meanwhile waits for the locks.
     std::atomic<unsigned long> fork_owner{0};
     int fork_depth = 0;
+    bool fork_locked_sink = false;  // not when the forking thread is a sink's
 };
 
 // The anchor page's first bytes. Plain fields in memory the kernel zeroed: the
@@ -296,11 +303,16 @@ STRATA_MODULE_LOCAL inline void fork_prepare() noexcept {
         ++s.fork_depth;
         return;
     }
+    // The delivery lock first: a sink may take the others. A sink that forks
+    // holds it already (and still does in the child).
+    const bool lock_sink = s.sink_owner.load(std::memory_order_relaxed) != me;
+    if (lock_sink) s.sink_mutex.lock();
     s.scopes_mutex.lock();
     s.key_mutex.lock();
     s.symbolizer_mutex.lock();
     s.fork_owner.store(me, std::memory_order_release);
     s.fork_depth = 1;
+    s.fork_locked_sink = lock_sink;
 }
 STRATA_MODULE_LOCAL inline void fork_unlock(process_state& s) noexcept {
     if (--s.fork_depth != 0) return;
@@ -308,6 +320,7 @@ STRATA_MODULE_LOCAL inline void fork_unlock(process_state& s) noexcept {
     s.symbolizer_mutex.unlock();
     s.key_mutex.unlock();
     s.scopes_mutex.unlock();
+    if (s.fork_locked_sink) s.sink_mutex.unlock();
 }
 STRATA_MODULE_LOCAL inline void fork_parent() noexcept { fork_unlock(*module_state.load(std::memory_order_acquire)); }
 // Each module's thread-local caches that a child must refresh (handle.hpp's
