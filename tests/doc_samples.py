@@ -24,8 +24,10 @@ block is compiled (docs/README.md, "Samples", says the same for writers):
   line: `name=N` names a block, `uses=N[,M]` puts the named blocks (with their
   context) before this one's context, for a page whose samples build on each
   other. `<!-- sample: run -->` (README's example only):
-  the block is also built (target doc_sample_example) and run, and its stdout
-  must equal the first ```text block after it, report IDs aside.
+  the block is also built (target doc_sample_example) and run: its stdout
+  must equal the first ```text block after it, report IDs aside, and its stderr
+  (the log) the second, aside from IDs, times, host, pids, directories and the
+  stacks' frame lines (which vary with the run and the build).
 - A block whose first line starts with `// does not compile` must fail to
   compile, and the compiler's report must point at one of the block's own lines.
 
@@ -96,6 +98,7 @@ class Sample:
         self.md, self.line, self.lang, self.code = md, line, lang, code  # line: of the block's first code line
         self.context, self.context_line, self.options = context, context_line, options
         self.expected_stdout = None
+        self.expected_stderr = None
 
     @property
     def where(self):
@@ -161,6 +164,14 @@ def parse(root, md):
                 while e < len(lines) and not re.match(r"^\s*```\s*$", lines[e]):
                     e += 1
                 s.expected_stdout = lines[k + 1:e] if k < len(lines) else []
+                # The next ```text block: its stderr (the log).
+                k = e + 1
+                while k < len(lines) and not re.match(r"^\s*```text\s*$", lines[k]):
+                    k += 1
+                e = k + 1
+                while e < len(lines) and not re.match(r"^\s*```\s*$", lines[e]):
+                    e += 1
+                s.expected_stderr = lines[k + 1:e] if k < len(lines) else []
             samples.append(s)
         elif lang == "":
             print(f"note: {md}:{i + 1}: a fenced block without a language is not compiled "
@@ -257,7 +268,27 @@ def run_example(s, args):
         return False, (f"{s.where}: the example's stdout is not the output shown under it (IDs aside).\n"
                        "shown:\n  " + "\n  ".join(want) + "\nprinted:\n  " + "\n  ".join(got) +
                        f"\n(exit status {r.returncode}; stderr:)\n{r.stderr}")
+    got, want = log_lines(r.stderr.rstrip("\n").split("\n")), log_lines(s.expected_stderr)
+    if got != want:
+        return False, (f"{s.where}: the example's log (stderr) is not the one shown under it (IDs, times, host, "
+                       "pids, directories and the stacks' frames aside: they vary with the run and the build).\n"
+                       "shown:\n  " + "\n  ".join(want) + "\nprinted:\n  " + "\n  ".join(got) +
+                       f"\n(the whole log:)\n{r.stderr}")
     return True, None
+
+
+def log_lines(lines):
+    """A record's lines, without what varies from run to run or build to build."""
+    out = []
+    for l in lines:
+        if re.match(r"^\s+\d+# ", l):  # a stack frame: inlining differs between presets
+            continue
+        l = REPORT_ID.sub(r"[ID-\1]", l)
+        l = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", "TIME", l)
+        l = re.sub(r"host \S+, pid \d+, thread \d+", "host H, pid P, thread T", l)
+        l = re.sub(r"[^\s(]*/([^/\s]+\.cpp)", r"\1", l)
+        out.append(l)
+    return out
 
 
 def make_prelude(args, flags):
