@@ -26,8 +26,9 @@ block is compiled (docs/README.md, "Samples", says the same for writers):
   other. `<!-- sample: run -->` (README's example only):
   the block is also built (target doc_sample_example) and run: its stdout
   must equal the first ```text block after it, report IDs aside, and its stderr
-  (the log) the second, aside from IDs, times, host, pids, directories and the
-  stacks' frame lines (which vary with the run and the build).
+  (the log) the second, aside from IDs, times, host, pids, directories, the
+  stacks' frame lines and call sites' line numbers (which vary with the run,
+  the build and the compiler).
 - A block whose first line starts with `// does not compile` must fail to
   compile, and the compiler's report must point at one of the block's own lines.
 
@@ -271,7 +272,8 @@ def run_example(s, args):
     got, want = log_lines(r.stderr.rstrip("\n").split("\n")), log_lines(s.expected_stderr)
     if got != want:
         return False, (f"{s.where}: the example's log (stderr) is not the one shown under it (IDs, times, host, "
-                       "pids, directories and the stacks' frames aside: they vary with the run and the build).\n"
+                       "pids, directories, stack frames and call-site lines aside: they vary with the run, the build "
+                       "and the compiler).\n"
                        "shown:\n  " + "\n  ".join(want) + "\nprinted:\n  " + "\n  ".join(got) +
                        f"\n(the whole log:)\n{r.stderr}")
     return True, None
@@ -287,6 +289,9 @@ def log_lines(lines):
         l = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", "TIME", l)
         l = re.sub(r"host \S+, pid \d+, thread \d+", "host H, pid P, thread T", l)
         l = re.sub(r"[^\s(]*/([^/\s]+\.cpp)", r"\1", l)
+        # A call site's line: for a call over several lines g++ names its first
+        # line, clang the line of the format string.
+        l = re.sub(r"^(\s+at \S+ \(\S+\.cpp):\d+\)$", r"\1:N)", l)
         out.append(l)
     return out
 
