@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns the JSON that bench/run.sh writes into the README's table of ratios.
+"""Turns the JSON that bench/run.sh writes into the table of ratios in docs/costs.md.
 
 Within a launch of a benchmark binary every timing is a median over repetitions
 (interleaved), and every ratio compares two benchmarks of that launch. Each

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs strata's benchmarks against its peers and prints the table of
-# ratios (medians over repetitions) that the README shows. Installs what is
+# ratios (medians over repetitions) that docs/costs.md shows. Installs what is
 # missing. Usage: bash bench/run.sh [repetitions [launches]]   (default 10 and 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,7 +4,8 @@
 # Packages for building strata and its example with g++.
 STRATA_BUILD_PACKAGES=(g++ cmake ninja-build libfmt-dev libdw-dev libboost-stacktrace1.81-dev)
 # And for the tests (both compilers).
-STRATA_TEST_PACKAGES=("${STRATA_BUILD_PACKAGES[@]}" clang catch2 libspdlog-dev nlohmann-json3-dev)
+# python3 runs the doc_samples test (tests/doc_samples.py).
+STRATA_TEST_PACKAGES=("${STRATA_BUILD_PACKAGES[@]}" clang catch2 libspdlog-dev nlohmann-json3-dev python3)
 
 strata_install_missing() {
     local missing=() pkg

@@ -19,7 +19,7 @@
 // - bool and conversions between results (LWG 3836, C++23, after libstdc++ 12):
 //   see "bool" below.
 //
-// Deliberate differences (README, "strata::result<T> and std::expected"):
+// Deliberate differences (docs/api.md, "strata::result<T> and std::expected"):
 // a strata error converts implicitly to a failed result (std::expected needs
 // unexpected(e); strata::failure(e) is the explicit form, compared as such); a
 // moved-from failed result holds a marker error, never an empty one; error() on a

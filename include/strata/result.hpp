@@ -140,7 +140,7 @@ struct try_access;
 }  // namespace detail
 
 // A value of type T or an error: C++23 std::expected<T, strata::error>, with the
-// differences the README lists (a strata error converts implicitly to a failure;
+// differences docs/api.md lists (a strata error converts implicitly to a failure;
 // a failed result never holds an empty error; error() is empty when there is a
 // value; value() throws strata::exception). A result converts to bool: true when
 // it holds a value. value() on a failed result throws strata::exception carrying
