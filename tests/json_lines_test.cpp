@@ -324,7 +324,7 @@ TEST_CASE("json_lines_sink(FILE*): one line per record, and grep finds each ID o
     for (const std::string& id : ids) {
         std::size_t found = 0;
         for (const std::string& line : lines)
-            if (contains(line, id)) ++found;
+            if (contains(line, "\"strata.id\":\"" + id + "\"")) ++found;  // the whole ID: "…-1" is in "…-10"
         CHECK(found == 1);
     }
     for (std::size_t i = 0; i < lines.size(); ++i) CHECK(json::parse(lines[i])["strata.id"] == ids[i]);

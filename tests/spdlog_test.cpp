@@ -388,7 +388,7 @@ TEST_CASE("with json_line_form from many threads: one line per record, grep find
     for (const std::string& id : ids) {
         std::size_t found = 0;
         for (const std::string& line : lines)
-            if (contains(line, id)) ++found;
+            if (contains(line, "\"strata.id\":\"" + id + "\"")) ++found;  // the whole ID: "…-1" is in "…-10"
         CHECK(found == 1);
     }
 }

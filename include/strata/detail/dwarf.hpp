@@ -22,12 +22,12 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <string_view>
 #include <vector>
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "frame_names.hpp"
 #include "process.hpp"
 #include "sys.hpp"
 
@@ -73,7 +73,6 @@ dwfl_module* addrmodule(dwfl* d, std::uint64_t pc) noexcept __asm__("dwfl_addrmo
 const char* module_info(dwfl_module* m, void*** userdata, std::uint64_t* start, std::uint64_t* end,
                         std::uint64_t* dwbias, std::uint64_t* symbias, const char** mainfile,
                         const char** debugfile) noexcept __asm__("dwfl_module_info");
-const char* module_addrname(dwfl_module* m, std::uint64_t pc) noexcept __asm__("dwfl_module_addrname");
 die* module_addrdie(dwfl_module* m, std::uint64_t pc, std::uint64_t* bias) noexcept __asm__("dwfl_module_addrdie");
 dwfl_line* module_getsrc(dwfl_module* m, std::uint64_t pc) noexcept __asm__("dwfl_module_getsrc");
 const char* lineinfo(dwfl_line* l, std::uint64_t* addr, int* line, int* col, std::uint64_t* mtime,
@@ -91,6 +90,17 @@ long ranges(die* d, long offset, std::uint64_t* base, std::uint64_t* start, std:
 int haspc(die* d, std::uint64_t pc) noexcept __asm__("dwarf_haspc");
 int child(die* d, die* out) noexcept __asm__("dwarf_child");
 int siblingof(die* d, die* out) noexcept __asm__("dwarf_siblingof");
+struct elf_sym {  // GElf_Sym (Elf64_Sym)
+    std::uint32_t name;
+    unsigned char info;
+    unsigned char other;
+    std::uint16_t shndx;
+    std::uint64_t value;
+    std::uint64_t size;
+};
+int module_getsymtab(dwfl_module* m) noexcept __asm__("dwfl_module_getsymtab");
+const char* module_getsym_info(dwfl_module* m, int i, elf_sym* sym, std::uint64_t* addr, std::uint32_t* shndx,
+                               void** elf, std::uint64_t* bias) noexcept __asm__("dwfl_module_getsym_info");
 int getsrcfiles(die* cu, dwarf_files** files, std::size_t* n) noexcept __asm__("dwarf_getsrcfiles");
 const char* filesrc(dwarf_files* files, std::size_t i, std::uint64_t* mtime, std::uint64_t* length) noexcept
     __asm__("dwarf_filesrc");
@@ -118,11 +128,25 @@ struct unit_functions {
     };
     std::vector<range> ranges;
 };
+// An object's functions from its symbol table (or its debug file's), sorted by
+// address: libdw searches a symbol table linearly, and a symbol table has the
+// mangled name of every function, internal ones (anonymous namespaces,
+// lambdas) included, which DWARF names only briefly.
+struct module_symbols {
+    dw::dwfl_module* module;
+    struct function {
+        std::uint64_t lo, hi;
+        const char* name;  // in libdw's copy of the string table
+    };
+    std::vector<function> functions;
+};
+
 struct dwarf_session {
     dw::dwfl* dwfl = nullptr;
     unsigned long long adds = 0;
     unsigned long long subs = 0;
     std::vector<unit_functions> units;
+    std::vector<module_symbols> modules;
     dw::callbacks callbacks{&dw::linux_proc_find_elf, &dw::build_id_find_debuginfo, nullptr, nullptr};
 };
 
@@ -155,6 +179,7 @@ inline dw::dwfl* current_dwfl(process_state& st, unsigned long long adds, unsign
         dw::end(s->dwfl);
         s->dwfl = nullptr;
         s->units.clear();
+        s->modules.clear();
     }
     if (!s->dwfl) {
         s->dwfl = open_dwfl(&s->callbacks);
@@ -234,6 +259,23 @@ inline bool function_at(const unit_functions& u, std::uint64_t pc, dw::die& out)
     return false;
 }
 
+// Where an inlined instance was called from: its DW_AT_call_file and _line.
+inline bool call_site(dw::die* cu, dw::die* inlined, std::string& file, std::uint64_t& line) {
+    dw::attribute a;
+    std::uint64_t index = 0;
+    dw::dwarf_files* files = nullptr;
+    std::size_t nfiles = 0;
+    if (!dw::attr_integrate(inlined, dw::at_call_file, &a) || dw::formudata(&a, &index) != 0 ||
+        dw::getsrcfiles(cu, &files, &nfiles) != 0 || index >= nfiles)
+        return false;
+    const char* f = dw::filesrc(files, index, nullptr, nullptr);
+    if (!f) return false;
+    file = f;
+    line = 0;
+    if (dw::attr_integrate(inlined, dw::at_call_line, &a)) dw::formudata(&a, &line);
+    return true;
+}
+
 // The call site, in `function`, of the outermost code inlined there that holds
 // pc: file and line.
 inline bool outer_call_site(dw::die* cu, dw::die* function, std::uint64_t pc, std::string& file,
@@ -249,24 +291,54 @@ inline bool outer_call_site(dw::die* cu, dw::die* function, std::uint64_t pc, st
                 d = inner;
                 continue;
             }
-            dw::attribute a;
-            std::uint64_t index = 0;
-            dw::dwarf_files* files = nullptr;
-            std::size_t nfiles = 0;
-            if (!dw::attr_integrate(&d, dw::at_call_file, &a) || dw::formudata(&a, &index) != 0 ||
-                dw::getsrcfiles(cu, &files, &nfiles) != 0 || index >= nfiles)
-                return false;
-            const char* f = dw::filesrc(files, index, nullptr, nullptr);
-            if (!f) return false;
-            file = f;
-            line = 0;
-            if (dw::attr_integrate(&d, dw::at_call_line, &a)) dw::formudata(&a, &line);
-            return true;
+            return call_site(cu, &d, file, line);
         }
         dw::die next;
         if (dw::siblingof(&d, &next) != 0) return false;
         d = next;
     }
+}
+
+// The name (mangled) of the function holding pc in module m, or null.
+inline const char* symbol_name(dwarf_session& s, dw::dwfl_module* m, std::uint64_t pc) {
+    module_symbols* ms = nullptr;
+    for (module_symbols& known : s.modules)
+        if (known.module == m) ms = &known;
+    if (!ms) {
+        module_symbols fresh{m, {}};
+        const int n = dw::module_getsymtab(m);
+        for (int i = 1; i < n; ++i) {
+            dw::elf_sym sym{};
+            std::uint64_t addr = 0;
+            const char* name = dw::module_getsym_info(m, i, &sym, &addr, nullptr, nullptr, nullptr);
+            if (name && *name && (sym.info & 0xf) == 2 /* STT_FUNC */ && sym.size)
+                fresh.functions.push_back({addr, addr + sym.size, name});
+        }
+        module_symbols::function* first = fresh.functions.data();  // pointers: see functions_of
+        std::sort(first, first + fresh.functions.size(), [](const auto& a, const auto& b) { return a.lo < b.lo; });
+        s.modules.push_back(std::move(fresh));
+        ms = &s.modules.back();
+    }
+    const module_symbols::function* const first = ms->functions.data();
+    const module_symbols::function* it = std::upper_bound(
+        first, first + ms->functions.size(), pc, [](std::uint64_t v, const module_symbols::function& f) { return v < f.lo; });
+    for (int looked = 0; it != first && looked < 4; ++looked) {  // aliases share an address
+        --it;
+        if (pc < it->hi) return it->name;
+    }
+    return nullptr;
+}
+
+// Whether an object (its path) is the C or C++ runtime's: the C library, the
+// loader, libm, libgcc_s, libstdc++.
+STRATA_MODULE_LOCAL inline bool is_runtime_object(std::string_view path) noexcept {
+    const auto slash = path.rfind('/');
+    const std::string_view file = slash == std::string_view::npos ? path : path.substr(slash + 1);
+    static constexpr std::string_view runtime[] = {"libc.so", "ld-linux", "libm.so", "libgcc_s.so", "libstdc++.so",
+                                                   "libpthread.so", "linux-vdso"};
+    for (std::string_view r : runtime)
+        if (file.starts_with(r)) return true;
+    return false;
 }
 
 // "function at file:line" for one address, as Boost.Stacktrace spells it: the
@@ -277,23 +349,25 @@ inline bool outer_call_site(dw::die* cu, dw::die* function, std::uint64_t pc, st
 inline std::string dwarf_text(dwarf_session& session, std::uintptr_t pc) {
     dw::dwfl_module* m = dw::addrmodule(session.dwfl, pc);
     if (!m) return fmt::format("{:#x}", pc);
-    // The runtime's thread and program start (which printed stacks leave out)
-    // named from the symbol table only: their lines would open the C library's
-    // separate debug file (libc6-dbg: about 100 ms of decompressing).
-    if (const char* name = dw::module_addrname(m, pc)) {
-        std::string runtime = demangled(name);
-        if (is_runtime_function(runtime)) {
-            const char* object = dw::module_info(m, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
-            if (object && *object) fmt::format_to(std::back_inserter(runtime), " in {}", object);
-            return runtime;
-        }
+    // The C and C++ runtime's own objects are named from their symbol tables
+    // alone: their frames are the thread and program start (which printed stacks
+    // leave out) or calls into the runtime, and their lines would open the C
+    // library's separate debug file (libc6-dbg: about 100 ms of decompressing).
+    const char* object = dw::module_info(m, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+    if (object && is_runtime_object(object)) {
+        const char* name = symbol_name(session, m, pc);
+        std::string text = name ? demangled(name) : fmt::format("{:#x}", pc);
+        fmt::format_to(std::back_inserter(text), " in {}", object);
+        return text;
     }
     std::string function, file;
     std::uint64_t line = 0;
     std::uint64_t bias = 0;
     dw::die function_die;
+    // The name from the symbol table (what Boost.Stacktrace printed), else DWARF's.
+    if (const char* name = symbol_name(session, m, pc)) function = demangled(name);
     if (dw::die* cu = dw::module_addrdie(m, pc, &bias); cu && function_at(functions_of(session, cu), pc - bias, function_die)) {
-        function = function_name(&function_die);
+        if (function.empty()) function = function_name(&function_die);
         outer_call_site(cu, &function_die, pc - bias, file, line);
     } else if (cu) {
         dw::die* scopes = nullptr;
@@ -306,27 +380,16 @@ inline std::string dwarf_text(dwarf_session& session, std::uintptr_t pc) {
             for (int i = 0; i < k; ++i)
                 if (dw::tag(&chain[i]) == dw::tag_subprogram) sub = i;
             if (sub >= 0) {
-                function = function_name(&chain[sub]);
+                if (function.empty()) function = function_name(&chain[sub]);
                 for (int i = sub - 1; i >= 0; --i) {
                     if (dw::tag(&chain[i]) != dw::tag_inlined_subroutine) continue;
-                    dw::attribute a;
-                    std::uint64_t index = 0;
-                    dw::dwarf_files* files = nullptr;
-                    std::size_t nfiles = 0;
-                    if (dw::attr_integrate(&chain[i], dw::at_call_file, &a) && dw::formudata(&a, &index) == 0 &&
-                        dw::getsrcfiles(cu, &files, &nfiles) == 0 && index < nfiles) {
-                        if (const char* f = dw::filesrc(files, index, nullptr, nullptr)) file = f;
-                        if (dw::attr_integrate(&chain[i], dw::at_call_line, &a)) dw::formudata(&a, &line);
-                    }
+                    call_site(cu, &chain[i], file, line);
                     break;
                 }
             }
             std::free(chain);
         }
         std::free(scopes);
-    }
-    if (function.empty()) {
-        if (const char* name = dw::module_addrname(m, pc)) function = demangled(name);
     }
     if (file.empty()) {
         if (dw::dwfl_line* l = dw::module_getsrc(m, pc)) {
@@ -340,9 +403,8 @@ inline std::string dwarf_text(dwarf_session& session, std::uintptr_t pc) {
     std::string out = function.empty() ? fmt::format("{:#x}", pc) : std::move(function);
     if (!file.empty()) {
         fmt::format_to(std::back_inserter(out), " at {}:{}", file, line);
-    } else {
-        const char* object = dw::module_info(m, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
-        if (object && *object) fmt::format_to(std::back_inserter(out), " in {}", object);
+    } else if (object && *object) {
+        fmt::format_to(std::back_inserter(out), " in {}", object);
     }
     return out;
 }

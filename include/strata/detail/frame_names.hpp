@@ -16,6 +16,7 @@ STRATA_MODULE_LOCAL inline bool is_runtime_function(std::string_view name) noexc
     static constexpr std::string_view exact[] = {"start_thread",          "clone",         "clone3", "__clone",
                                                  "__clone3",              "_start",        "__libc_start_main",
                                                  "__libc_start_call_main", "execute_native_thread_routine"};
+    if (name.starts_with("__GI_")) name.remove_prefix(5);  // glibc's internal aliases: __GI___clone3
     for (std::string_view e : exact)
         if (name == e) return true;
     if (name.starts_with("__libc_start_main")) return true;  // and its aliases: __libc_start_main_impl
