@@ -15,6 +15,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "coro_task.hpp"
+
 namespace {
 
 struct app_layer {
@@ -341,29 +343,7 @@ TEST_CASE("STRATA_TRY_WRAP_ASSIGN declares or assigns, and moves from a temporar
     CHECK(chain(f(false).error()) == "into s: disk on fire");
 }
 
-// A coroutine that co_returns a strata::result (as in result_coro_test.cpp).
-template <class T>
-class task {
-public:
-    struct promise_type {
-        strata::result<T> r = strata::make_error("the coroutine did not co_return");
-        task get_return_object() { return task(std::coroutine_handle<promise_type>::from_promise(*this)); }
-        std::suspend_never initial_suspend() noexcept { return {}; }
-        std::suspend_always final_suspend() noexcept { return {}; }
-        void return_value(strata::result<T> v) { r = std::move(v); }
-        void unhandled_exception() { r = strata::from_exception(); }
-    };
-    task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
-    task& operator=(task&&) = delete;
-    ~task() {
-        if (h_) h_.destroy();
-    }
-    strata::result<T> get() && { return std::move(h_.promise().r); }
-
-private:
-    explicit task(std::coroutine_handle<promise_type> h) : h_(h) {}
-    std::coroutine_handle<promise_type> h_;
-};
+using test::task;
 
 task<int> co_sum(bool a, bool b) {
     STRATA_CO_TRY_WRAP_ASSIGN(const int x, strata::low_level, read_number(a), "first");

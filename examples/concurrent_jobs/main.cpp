@@ -68,11 +68,10 @@ strata::result<std::string> fetch_config(std::stop_token) {
 // Every mirror refuses: one error holds the three failures, wrapped in a message
 // for the user (a known edge case).
 strata::result<std::string> sync_mirrors(std::stop_token) {
-    auto r = strata::first_of([](std::stop_token t) { return fetch_from_mirror(t, 3, 0ms); },
-                              [](std::stop_token t) { return fetch_from_mirror(t, 4, 0ms); },
-                              [](std::stop_token t) { return fetch_from_mirror(t, 5, 0ms); });
-    if (!r) return strata::wrap<strata::intermediate>(std::move(r).error(), "sync-mirrors: no mirror answered");
-    return r;
+    return strata::first_of([](std::stop_token t) { return fetch_from_mirror(t, 3, 0ms); },
+                            [](std::stop_token t) { return fetch_from_mirror(t, 4, 0ms); },
+                            [](std::stop_token t) { return fetch_from_mirror(t, 5, 0ms); })
+        .wrap<strata::intermediate>("sync-mirrors: no mirror answered");
 }
 
 // Twenty batches of 50 ms, beating after each: alive all along, but slow.

@@ -107,13 +107,15 @@ inline void add_more(std::string& out, std::size_t n) {
 }
 
 // An error matcher that remembers what its last match() found, for describe().
-class found_matcher : public error_matcher {
+// A matcher (of either kind) that remembers what its last match() found.
+template <class Base>
+class remembers_found : public Base {
 protected:
     // Records `text` as what was found (Catch's cached description of an earlier
-    // match is dropped) and returns `ok`.
+    // match, where the base keeps one, is dropped) and returns `ok`.
     bool found(bool ok, std::string text) const {
         found_ = std::move(text);
-        m_cachedToString.clear();
+        if constexpr (std::is_base_of_v<Catch::Matchers::Impl::MatcherUntypedBase, Base>) this->m_cachedToString.clear();
         return ok;
     }
     // `expected`, then " (found ...)" once something was matched.
@@ -125,6 +127,8 @@ protected:
 private:
     mutable std::string found_;
 };
+
+class found_matcher : public remembers_found<error_matcher> {};
 
 }  // namespace detail
 
@@ -428,20 +432,7 @@ std::string result_text(const result<T>& r) {
 }
 
 // A result matcher that remembers what its last match() found.
-class found_result_matcher : public result_matcher_base {
-protected:
-    bool found(bool ok, std::string text) const {
-        found_ = std::move(text);
-        return ok;
-    }
-    std::string with_found(std::string expected) const {
-        if (!found_.empty()) expected += " (found " + found_ + ")";
-        return expected;
-    }
-
-private:
-    mutable std::string found_;
-};
+class found_result_matcher : public detail::remembers_found<result_matcher_base> {};
 
 }  // namespace detail
 

@@ -35,8 +35,10 @@ namespace strata::detail::dw {
 
 struct dwfl;         // Dwfl
 struct dwfl_module;  // Dwfl_Module
-struct dwfl_line;    // Dwfl_Line
 struct dwarf_files;  // Dwarf_Files
+struct dwarf;        // Dwarf
+struct dwarf_cu;     // Dwarf_CU
+struct dwarf_line;   // Dwarf_Line
 struct die {         // Dwarf_Die
     void* addr;
     void* cu;
@@ -74,9 +76,6 @@ const char* module_info(dwfl_module* m, void*** userdata, std::uint64_t* start, 
                         std::uint64_t* dwbias, std::uint64_t* symbias, const char** mainfile,
                         const char** debugfile) noexcept __asm__("dwfl_module_info");
 die* module_addrdie(dwfl_module* m, std::uint64_t pc, std::uint64_t* bias) noexcept __asm__("dwfl_module_addrdie");
-dwfl_line* module_getsrc(dwfl_module* m, std::uint64_t pc) noexcept __asm__("dwfl_module_getsrc");
-const char* lineinfo(dwfl_line* l, std::uint64_t* addr, int* line, int* col, std::uint64_t* mtime,
-                     std::uint64_t* length) noexcept __asm__("dwfl_lineinfo");
 int getscopes(die* cu, std::uint64_t pc, die** scopes) noexcept __asm__("dwarf_getscopes");
 int getscopes_die(die* d, die** scopes) noexcept __asm__("dwarf_getscopes_die");
 int tag(die* d) noexcept __asm__("dwarf_tag");
@@ -101,6 +100,12 @@ struct elf_sym {  // GElf_Sym (Elf64_Sym)
 int module_getsymtab(dwfl_module* m) noexcept __asm__("dwfl_module_getsymtab");
 const char* module_getsym_info(dwfl_module* m, int i, elf_sym* sym, std::uint64_t* addr, std::uint32_t* shndx,
                                void** elf, std::uint64_t* bias) noexcept __asm__("dwfl_module_getsym_info");
+dwarf* module_getdwarf(dwfl_module* m, std::uint64_t* bias) noexcept __asm__("dwfl_module_getdwarf");
+int get_units(dwarf* d, dwarf_cu* cu, dwarf_cu** next, std::uint16_t* version, std::uint8_t* unit_type, die* cudie,
+              die* subdie) noexcept __asm__("dwarf_get_units");
+dwarf_line* getsrc_die(die* cudie, std::uint64_t addr) noexcept __asm__("dwarf_getsrc_die");
+const char* linesrc(dwarf_line* l, std::uint64_t* mtime, std::uint64_t* length) noexcept __asm__("dwarf_linesrc");
+int lineno(dwarf_line* l, int* line) noexcept __asm__("dwarf_lineno");
 int getsrcfiles(die* cu, dwarf_files** files, std::size_t* n) noexcept __asm__("dwarf_getsrcfiles");
 const char* filesrc(dwarf_files* files, std::size_t i, std::uint64_t* mtime, std::uint64_t* length) noexcept
     __asm__("dwarf_filesrc");
@@ -114,8 +119,6 @@ inline constexpr unsigned int at_name = 0x03, at_call_file = 0x58, at_call_line 
 
 namespace strata::detail {
 
-// The process's libdwfl session: the objects the loader had loaded (adds) and
-// unloaded (subs) when it last looked at /proc/self/maps.
 // The out-of-line functions of each compilation unit asked about so far, sorted
 // by address: finding an address's function is a binary search, not a walk of
 // the unit's every DIE (which dwarf_getscopes does, about a millisecond a
@@ -141,12 +144,29 @@ struct module_symbols {
     std::vector<function> functions;
 };
 
+// The process's libdwfl session (process_state::symbolizer_session): the objects
+// the loader had loaded (adds) and unloaded (subs) when it last looked at
+// /proc/self/maps, and the indexes made so far. Its layout is part of
+// process_abi.
+// An object's compilation units by address, for objects without .debug_aranges
+// (clang emits none by default, and libdw 0.188 finds no unit without them):
+// each unit DIE's ranges, read once.
+struct module_units {
+    dw::dwfl_module* module;
+    struct range {
+        std::uint64_t lo, hi;
+        dw::die unit;
+    };
+    std::vector<range> ranges;
+};
+
 struct dwarf_session {
     dw::dwfl* dwfl = nullptr;
     unsigned long long adds = 0;
     unsigned long long subs = 0;
     std::vector<unit_functions> units;
     std::vector<module_symbols> modules;
+    std::vector<module_units> unit_maps;
     dw::callbacks callbacks{&dw::linux_proc_find_elf, &dw::build_id_find_debuginfo, nullptr, nullptr};
 };
 
@@ -180,6 +200,7 @@ inline dw::dwfl* current_dwfl(process_state& st, unsigned long long adds, unsign
         s->dwfl = nullptr;
         s->units.clear();
         s->modules.clear();
+        s->unit_maps.clear();
     }
     if (!s->dwfl) {
         s->dwfl = open_dwfl(&s->callbacks);
@@ -329,6 +350,48 @@ inline const char* symbol_name(dwarf_session& s, dw::dwfl_module* m, std::uint64
     return nullptr;
 }
 
+// The compilation unit holding pc (its DIE, and the bias of the object's DWARF
+// addresses): through .debug_aranges, else through the units' own ranges.
+inline bool unit_at(dwarf_session& s, dw::dwfl_module* m, std::uint64_t pc, dw::die& unit, std::uint64_t& bias) {
+    if (dw::die* found = dw::module_addrdie(m, pc, &bias)) {
+        unit = *found;
+        return true;
+    }
+    dw::dwarf* d = dw::module_getdwarf(m, &bias);
+    if (!d) return false;
+    module_units* mu = nullptr;
+    for (module_units& known : s.unit_maps)
+        if (known.module == m) mu = &known;
+    if (!mu) {
+        module_units fresh{m, {}};
+        dw::dwarf_cu* cu = nullptr;
+        dw::dwarf_cu* next = nullptr;
+        dw::die cudie{};
+        while (dw::get_units(d, cu, &next, nullptr, nullptr, &cudie, nullptr) == 0) {
+            std::uint64_t base = 0, lo = 0, hi = 0;
+            for (long off = 0; (off = dw::ranges(&cudie, off, &base, &lo, &hi)) > 0;)
+                if (lo < hi) fresh.ranges.push_back({lo, hi, cudie});
+            cu = next;
+        }
+        module_units::range* first = fresh.ranges.data();  // pointers: see functions_of
+        std::sort(first, first + fresh.ranges.size(), [](const auto& a, const auto& b) { return a.lo < b.lo; });
+        s.unit_maps.push_back(std::move(fresh));
+        mu = &s.unit_maps.back();
+    }
+    const std::uint64_t at = pc - bias;
+    const module_units::range* const first = mu->ranges.data();
+    const module_units::range* it = std::upper_bound(
+        first, first + mu->ranges.size(), at, [](std::uint64_t v, const module_units::range& r) { return v < r.lo; });
+    for (int looked = 0; it != first && looked < 4; ++looked) {
+        --it;
+        if (at < it->hi) {
+            unit = it->unit;
+            return true;
+        }
+    }
+    return false;
+}
+
 // Whether an object (its path) is the C or C++ runtime's: the C library, the
 // loader, libm, libgcc_s, libstdc++.
 STRATA_MODULE_LOCAL inline bool is_runtime_object(std::string_view path) noexcept {
@@ -366,7 +429,9 @@ inline std::string dwarf_text(dwarf_session& session, std::uintptr_t pc) {
     dw::die function_die;
     // The name from the symbol table (what Boost.Stacktrace printed), else DWARF's.
     if (const char* name = symbol_name(session, m, pc)) function = demangled(name);
-    if (dw::die* cu = dw::module_addrdie(m, pc, &bias); cu && function_at(functions_of(session, cu), pc - bias, function_die)) {
+    dw::die unit{};
+    dw::die* const cu = unit_at(session, m, pc, unit, bias) ? &unit : nullptr;
+    if (cu && function_at(functions_of(session, cu), pc - bias, function_die)) {
         if (function.empty()) function = function_name(&function_die);
         outer_call_site(cu, &function_die, pc - bias, file, line);
     } else if (cu) {
@@ -391,10 +456,10 @@ inline std::string dwarf_text(dwarf_session& session, std::uintptr_t pc) {
         }
         std::free(scopes);
     }
-    if (file.empty()) {
-        if (dw::dwfl_line* l = dw::module_getsrc(m, pc)) {
+    if (file.empty() && cu) {
+        if (dw::dwarf_line* l = dw::getsrc_die(cu, pc - bias)) {
             int n = 0;
-            if (const char* f = dw::lineinfo(l, nullptr, &n, nullptr, nullptr, nullptr)) {
+            if (const char* f = dw::linesrc(l, nullptr, nullptr); f && dw::lineno(l, &n) == 0) {
                 file = f;
                 line = static_cast<std::uint64_t>(n);
             }
