@@ -341,9 +341,10 @@ inline bool nameless(std::string_view text) noexcept { return text.empty() || te
 // Symbolizes several addresses (at most STRATA_MAX_STACK_DEPTH): each(i, text)
 // gets "function at file:line" for pcs[i]. An address in no loaded object is
 // never named: its text is empty, and callers do not cache it (an object loaded
-// later may hold it); the others are asked of the process's libdw session, brought up
-// to date with the loader (detail/dwarf.hpp), or with the Boost symbolizer of a
-// libbacktrace state that knows the objects loaded now (this_thread_symbolizer).
+// later may hold it). The others are asked of the process's libdw session,
+// brought up to date with the loader (detail/dwarf.hpp), or, with the Boost
+// symbolizer, of a libbacktrace state that knows the objects loaded now
+// (this_thread_symbolizer).
 template <class Each>
 void resolve_symbols(const std::uintptr_t* pcs, std::size_t n, Each&& each) {
     if (n > STRATA_MAX_STACK_DEPTH) n = STRATA_MAX_STACK_DEPTH;
@@ -358,7 +359,6 @@ void resolve_symbols(const std::uintptr_t* pcs, std::size_t n, Each&& each) {
             loaded[k] = pcs[i];
             at[k++] = i;
         }  // else: in no loaded object (unloaded, or never code): an empty text, never cached
-
     }
     std::string found[STRATA_MAX_STACK_DEPTH];
 #if STRATA_USE_LIBDW
@@ -393,7 +393,6 @@ void resolve_symbols(const std::uintptr_t* pcs, std::size_t n, Each&& each) {
     for (std::size_t i = 0; i < n; ++i) each(i, std::move(texts[i]));
 }
 
-
 }  // namespace detail
 
 namespace detail {
@@ -419,9 +418,9 @@ inline const symbol& symbolize_in(symbol_cache* cache, std::uintptr_t pc) noexce
 // Symbolizes a program counter, once per address per process: through libdw
 // (STRATA_USE_LIBDW, the default with CMake), whose one session per process reads
 // an object's debug information when an address in it is first asked about
-// (the first report of a process: about 15 ms on the benchmark's machine, see
-// docs/costs.md), or through Boost.Stacktrace; later ones come from the cache. Thread-safe; never throws (an
-// unknown symbol when memory is short). The reference stays valid for the
+// (the first report of a process: about 8 ms on the benchmark's machine, see
+// docs/stacks.md), or through Boost.Stacktrace; later ones come from the cache.
+// Thread-safe; never throws (an unknown symbol when memory is short). The reference stays valid for the
 // process's lifetime.
 inline const symbol& symbolize(std::uintptr_t pc) noexcept {
     return detail::symbolize_in(detail::the_symbol_cache(false), pc);

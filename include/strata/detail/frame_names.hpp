@@ -20,6 +20,11 @@ STRATA_MODULE_LOCAL inline bool is_runtime_function(std::string_view name) noexc
     for (std::string_view e : exact)
         if (name == e) return true;
     if (name.starts_with("__libc_start_main")) return true;  // and its aliases: __libc_start_main_impl
+    // A sanitizer's thread start and interceptors (__tsan_thread_start_func, asan_thread_start).
+    static constexpr std::string_view sanitizer[] = {"__tsan_", "__asan_", "asan_thread_start", "__msan_", "__lsan_",
+                                                     "__interceptor_", "__sanitizer_"};
+    for (std::string_view prefix : sanitizer)
+        if (name.starts_with(prefix)) return true;
     // The standard library's thread start, whichever functions were not inlined.
     static constexpr std::string_view std_parts[] = {"std::thread::_State_impl<", "std::thread::_Invoker<",
                                                      "std::__invoke_impl<", "std::__invoke<"};
