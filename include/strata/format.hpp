@@ -30,6 +30,8 @@ namespace strata {
 namespace detail {
 inline void tidy_function_name(std::string& name);
 inline std::string_view tidy_file_name(std::string_view file) noexcept;
+inline unsigned char classify_function(std::string_view name) noexcept;
+struct symbol_access;
 }  // namespace detail
 
 // What a program counter is: function (demangled), source file and line; empty
@@ -59,12 +61,15 @@ public:
         }
         if (text_.starts_with("0x")) function_end = 0;  // no name: just the address
         function = std::string_view(text_).substr(0, function_end);
+        kind_ = detail::classify_function(function);  // once, not at every print
     }
     symbol(const symbol&) = delete;
     symbol& operator=(const symbol&) = delete;
 
 private:
+    friend struct detail::symbol_access;
     std::string text_;
+    unsigned char kind_ = 0;  // detail::classify_function's bits
 };
 
 namespace detail {
@@ -622,18 +627,30 @@ inline void write_chain(fmt::memory_buffer& out, const error& e, bool redact = t
 // user's frames, or at the bottom of a task's thread). Matched as a whole name
 // after any return type, since a user's function template's name starts with
 // its return type (often a strata type).
-STRATA_MODULE_LOCAL inline bool is_internal(const symbol& s) noexcept {
+STRATA_MODULE_LOCAL inline bool is_internal_name(std::string_view name) noexcept {
     static constexpr std::string_view internal[] = {
         "strata::detail::",   "strata::wrap<",          "strata::make_error<", "strata::from_exception(",
-        "strata::from_json(", "strata::with_timeout<", "strata::first_of<",
-        "strata::scope::",    "_Unwind_"};
-    const std::string_view name = s.function;
+        "strata::from_json(", "strata::with_timeout<", "strata::first_of<",   "strata::scope::",
+        "_Unwind_"};
     for (std::string_view prefix : internal) {
         for (auto pos = name.find(prefix); pos != std::string_view::npos; pos = name.find(prefix, pos + 1))
             if (pos == 0 || name[pos - 1] == ' ') return true;
     }
     return false;
 }
+
+// A symbol's kind, worked out once when it is made (symbols are cached): bit 1
+// strata's own frame, bit 2 the runtime's thread or program start.
+inline constexpr unsigned char internal_frame = 1, runtime_frame = 2;
+inline unsigned char classify_function(std::string_view name) noexcept {
+    return static_cast<unsigned char>((is_internal_name(name) ? internal_frame : 0) |
+                                      (is_runtime_function(name) ? runtime_frame : 0));
+}
+struct symbol_access {
+    static unsigned char kind(const symbol& s) noexcept { return s.kind_; }
+};
+inline bool is_internal(const symbol& s) noexcept { return (symbol_access::kind(s) & internal_frame) != 0; }
+inline bool is_runtime(const symbol& s) noexcept { return (symbol_access::kind(s) & runtime_frame) != 0; }
 
 // The frames of a stack worth printing: strata's own capture frames at the top
 // and the C library's start-up frames below main (or a thread's start) dropped.
@@ -684,7 +701,7 @@ void for_each_shown(stack_view st, Each&& each) {
         if (symbolize_in(cache, st[i]).function == "main") end = i + 1;
     while (end > 0) {
         const symbol& s = symbolize_in(cache, st[end - 1]);
-        if (!s.function.empty() && !is_runtime_function(s.function)) break;
+        if (!s.function.empty() && !is_runtime(s)) break;
         --end;
     }
     bool any = false;
