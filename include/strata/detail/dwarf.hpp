@@ -240,6 +240,30 @@ inline std::string function_name(dw::die* d) {
 }
 
 
+// The three indexes below (a unit's functions, an object's symbols, an object's
+// units) are address ranges sorted by their start, searched by binary search.
+// (On pointers: vector iterators' operator<=> would odr-use libstdc++'s
+// __synth3way, an STB_GNU_UNIQUE variable that pins a plugin in memory.)
+template <class Range>
+void sort_by_start(std::vector<Range>& ranges) {
+    Range* first = ranges.data();
+    std::sort(first, first + ranges.size(), [](const Range& a, const Range& b) { return a.lo < b.lo; });
+}
+// The range holding pc, or null. Ranges do not overlap, except aliases and a
+// unit that lists a function twice: a few before the last that starts at or
+// before pc are looked at.
+template <class Range>
+const Range* range_holding(const std::vector<Range>& ranges, std::uint64_t pc) noexcept {
+    const Range* const first = ranges.data();
+    const Range* it =
+        std::upper_bound(first, first + ranges.size(), pc, [](std::uint64_t v, const Range& r) { return v < r.lo; });
+    for (int looked = 0; it != first && looked < 4; ++looked) {
+        --it;
+        if (pc < it->hi) return it;
+    }
+    return nullptr;
+}
+
 // The unit's functions, indexed on first use.
 inline const unit_functions& functions_of(dwarf_session& s, dw::die* cu) {
     for (const unit_functions& u : s.units)
@@ -255,29 +279,16 @@ inline const unit_functions& functions_of(dwarf_session& s, dw::die* cu) {
             return 0;  // DWARF_CB_OK
         },
         &u.ranges, 0);
-    // (On pointers: vector iterators' operator<=> would odr-use libstdc++'s
-    // __synth3way, an STB_GNU_UNIQUE variable that pins a plugin in memory.)
-    unit_functions::range* first = u.ranges.data();
-    std::sort(first, first + u.ranges.size(), [](const auto& a, const auto& b) { return a.lo < b.lo; });
+    sort_by_start(u.ranges);
     s.units.push_back(std::move(u));
     return s.units.back();
 }
 
 // The out-of-line function holding pc (unit-relative), or false.
 inline bool function_at(const unit_functions& u, std::uint64_t pc, dw::die& out) noexcept {
-    const unit_functions::range* const first = u.ranges.data();
-    const unit_functions::range* it = std::upper_bound(
-        first, first + u.ranges.size(), pc, [](std::uint64_t v, const unit_functions::range& r) { return v < r.lo; });
-    // Functions do not overlap: the last range starting at or before pc holds it
-    // or none does (a few more are looked at, for a unit that lists one twice).
-    for (int looked = 0; it != first && looked < 4; ++looked) {
-        --it;
-        if (pc < it->hi) {
-            out = it->function;
-            return true;
-        }
-    }
-    return false;
+    const unit_functions::range* r = range_holding(u.ranges, pc);
+    if (r) out = r->function;
+    return r != nullptr;
 }
 
 // Where an inlined instance was called from: its DW_AT_call_file and _line.
@@ -335,19 +346,12 @@ inline const char* symbol_name(dwarf_session& s, dw::dwfl_module* m, std::uint64
             if (name && *name && (sym.info & 0xf) == 2 /* STT_FUNC */ && sym.size)
                 fresh.functions.push_back({addr, addr + sym.size, name});
         }
-        module_symbols::function* first = fresh.functions.data();  // pointers: see functions_of
-        std::sort(first, first + fresh.functions.size(), [](const auto& a, const auto& b) { return a.lo < b.lo; });
+        sort_by_start(fresh.functions);
         s.modules.push_back(std::move(fresh));
         ms = &s.modules.back();
     }
-    const module_symbols::function* const first = ms->functions.data();
-    const module_symbols::function* it = std::upper_bound(
-        first, first + ms->functions.size(), pc, [](std::uint64_t v, const module_symbols::function& f) { return v < f.lo; });
-    for (int looked = 0; it != first && looked < 4; ++looked) {  // aliases share an address
-        --it;
-        if (pc < it->hi) return it->name;
-    }
-    return nullptr;
+    const module_symbols::function* f = range_holding(ms->functions, pc);
+    return f ? f->name : nullptr;
 }
 
 // The compilation unit holding pc (its DIE, and the bias of the object's DWARF
@@ -373,23 +377,13 @@ inline bool unit_at(dwarf_session& s, dw::dwfl_module* m, std::uint64_t pc, dw::
                 if (lo < hi) fresh.ranges.push_back({lo, hi, cudie});
             cu = next;
         }
-        module_units::range* first = fresh.ranges.data();  // pointers: see functions_of
-        std::sort(first, first + fresh.ranges.size(), [](const auto& a, const auto& b) { return a.lo < b.lo; });
+        sort_by_start(fresh.ranges);
         s.unit_maps.push_back(std::move(fresh));
         mu = &s.unit_maps.back();
     }
-    const std::uint64_t at = pc - bias;
-    const module_units::range* const first = mu->ranges.data();
-    const module_units::range* it = std::upper_bound(
-        first, first + mu->ranges.size(), at, [](std::uint64_t v, const module_units::range& r) { return v < r.lo; });
-    for (int looked = 0; it != first && looked < 4; ++looked) {
-        --it;
-        if (at < it->hi) {
-            unit = it->unit;
-            return true;
-        }
-    }
-    return false;
+    const module_units::range* r = range_holding(mu->ranges, pc - bias);
+    if (r) unit = r->unit;
+    return r != nullptr;
 }
 
 // Whether an object (its path) is the C or C++ runtime's: the C library, the
