@@ -27,6 +27,17 @@
 
 namespace strata {
 
+// What a group does when one of its tasks fails.
+enum class failure_policy {
+    // The first real failure stops the other tasks, and wait() returns it with
+    // the later failures counted (Go's errgroup.WithContext).
+    stop_others,
+    // Every task runs to its end whatever the others do, and wait() reports
+    // every failure: the first, with each later one as a secondary error
+    // labeled with its task ("task 7 (index-docs) failed").
+    run_all,
+};
+
 // Options of a task_group.
 struct task_group_options {
     // The most tasks running at once (0: no limit); spawn() waits for a free slot.
@@ -35,6 +46,8 @@ struct task_group_options {
     // A task that goes silent is stopped, and a timed_out error saying "stalled"
     // and when it last beat is a failure of the group.
     std::chrono::steady_clock::duration heartbeat{};
+    // What a failure does to the other tasks.
+    failure_policy policy = failure_policy::stop_others;
 };
 
 namespace detail {
