@@ -406,8 +406,9 @@ inline constexpr int starved_intervals = 10;
 // A heartbeat check of one scope: an entry of the process's timer, armed at the
 // scope's last beat plus the interval, and again from each new beat (nothing
 // rescans other tasks). When a beat is overdue, it looks at the thread running
-// the work (its schedstat), then again a quarter interval later:
-// - if it waited for a CPU for at least half of that time, it is starved: it is
+// the work (its schedstat and state), then again a quarter interval later:
+// - if it waited for a CPU for at least half of that time, or is runnable and
+//   ran for less than half of it, it is starved: it is
 //   given time (it is reported, as starved, only after starved_intervals
 //   intervals without a beat);
 // - otherwise it is stalled: blocked (it neither ran nor waited to run), or
@@ -463,7 +464,10 @@ struct heartbeat_watch : timer_entry {
             const auto dt = static_cast<std::uint64_t>(now.time_since_epoch().count() - w->probe_at);
             const std::uint64_t dwait = t.wait_ns - w->probe.wait_ns;
             const std::uint64_t drun = t.run_ns - w->probe.run_ns;
-            if (2 * dwait >= dt) {
+            // Linux adds a thread's wait for a CPU to schedstat only when it gets
+            // one: a thread that waited through the whole window shows neither
+            // more run time nor more waiting, but it is runnable ('R').
+            if (2 * dwait >= dt || (t.state == 'R' && 2 * drun < dt)) {
                 w->waited += static_cast<steady::rep>(dwait);
                 if (now - last < starved_intervals * every) {
                     w->probe_at = now.time_since_epoch().count();

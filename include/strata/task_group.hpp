@@ -11,6 +11,7 @@
 // inside a strata task is stopped when that task is.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -74,7 +75,7 @@ public:
         bool busy = false;
         {
             std::lock_guard lock(m_);
-            busy = running_ > 0;
+            busy = running_.load(std::memory_order_acquire) > 0;
         }
         if (busy)
             scope_.stop(detail::frame_at<canceled>(scope_.where(), {}, nullptr,
@@ -113,19 +114,31 @@ public:
     template <detail::stoppable_task F>
     void spawn(std::string_view name, F&& fn, location where = location::current()) {
         long long index = 0;
-        {
+        if (options_.max_running == 0) {
+            // No lock: the count of unfinished tasks is atomic.
+            running_.fetch_add(1, std::memory_order_relaxed);
+            index = spawned_.fetch_add(1, std::memory_order_relaxed) + 1;
+            if (scope_.stop_requested()) {
+                {
+                    std::lock_guard lock(m_);
+                    ++canceled_count_;  // never run
+                }
+                finished();
+                return;
+            }
+        } else {
             std::unique_lock lock(m_);
-            if (options_.max_running != 0 && running_ >= options_.max_running) {
+            if (running_.load(std::memory_order_relaxed) >= options_.max_running) {
                 ++slot_waiters_;
-                slot_free_.wait(lock, [&] { return running_ < options_.max_running; });
+                slot_free_.wait(lock, [&] { return running_.load(std::memory_order_relaxed) < options_.max_running; });
                 --slot_waiters_;
             }
-            index = ++spawned_;
+            index = spawned_.fetch_add(1, std::memory_order_relaxed) + 1;
             if (scope_.stop_requested()) {
                 ++canceled_count_;  // never run
                 return;
             }
-            ++running_;
+            running_.fetch_add(1, std::memory_order_relaxed);
         }
         task* t = nullptr;
 #if STRATA_HAS_EXCEPTIONS
@@ -201,7 +214,7 @@ public:
         }
         if (canceled_count_ && scope_.stop_requested())
             return failure(detail::frame_at<canceled>(where, {}, nullptr, "{} of {} tasks canceled", canceled_count_,
-                                                      spawned_)
+                                                      spawned_.load(std::memory_order_relaxed))
                                .with("canceled_tasks", canceled_count_)
                                .with_secondary(detail::stopped_because_label, scope_.cause()));
         return {};
@@ -252,6 +265,7 @@ private:
             run = &task::go;
         }
         virtual ~task() = default;
+        detail::scope& scope() noexcept { return sc ? *sc : group->scope_; }
         virtual error call() noexcept = 0;
 
         static void go(detail::pool_job* job) noexcept {
@@ -260,9 +274,12 @@ private:
             // (Stopped while it waited for a thread, it runs all the same, its
             // token stopped: it was spawned before the stop, as with a thread
             // of its own; whether it runs does not depend on timing.)
-            t->sc.emplace(t->where, &g.scope_, detail::scope::link::inherit);
+            // A task runs in the group's scope (its token, its cause), unless the
+            // group requires beats: then in a scope of its own that follows the
+            // group's, so that a task that misses a beat can be stopped alone.
             bool watched = false;
             if (g.options_.heartbeat > std::chrono::steady_clock::duration::zero()) {
+                t->sc.emplace(t->where, &g.scope_, detail::scope::link::inherit);
                 t->watch.sc = &*t->sc;
                 t->watch.every = g.options_.heartbeat;
                 t->watch.tid = detail::sys::gettid();
@@ -272,7 +289,7 @@ private:
                 watched = t->watch.start();
             }
             error e = [&] {
-                detail::task_context_guard in_task(*t->sc);
+                detail::task_context_guard in_task(t->scope());
                 return t->call();
             }();
             if (watched) detail::timer_cancel(&t->watch);
@@ -295,7 +312,7 @@ private:
         task_of(basic_task_group& g, location where, std::string_view name, long long index, G&& fn)
             : task(g, where, name, index), fn(std::forward<G>(fn)) {}
         error call() noexcept override {
-            auto r = detail::call_task(fn, this->sc->token());
+            auto r = detail::call_task(fn, this->scope().token());
             return r ? error() : std::move(r).error();
         }
         F fn;
@@ -331,6 +348,7 @@ private:
 
     // Whether the task's own token was stopped for a missed beat.
     static bool stopped_for_stall(const task& t) noexcept {
+        if (!t.sc) return false;
         const error cause = t.sc->cause();
         const auto reason = cause.misc().find("stop_reason");
         return reason && (reason->as_string() == "heartbeat" || reason->as_string() == "starved");
@@ -348,7 +366,7 @@ private:
         error failure;
         {
             std::lock_guard lock(g.m_);
-            stop_now = g.record(t->index, t->name, *t->sc, e);
+            stop_now = g.record(t->index, t->name, true, e);
             if (stop_now) failure = g.first_;
         }
         if (stop_now) g.stop_for(t->index, t->name, failure);
@@ -356,9 +374,9 @@ private:
 
     // Records a task's failure (or nothing). Under m_; true when it was the first
     // real failure and the group must stop.
-    bool record(long long index, std::string_view name, const detail::scope* sc, error e) noexcept {
+    bool record(long long index, std::string_view name, bool stopped, error e) noexcept {
         if (!e) return false;
-        if (e.is<canceled>() && sc && sc->stop_requested()) {  // is<> checks it (STRATA_CHECKED)
+        if (e.is<canceled>() && stopped) {  // is<> checks it (STRATA_CHECKED)
             ++canceled_count_;
             return false;
         }
@@ -400,9 +418,6 @@ private:
             detail::drop_checked(detail::access::get(e));  // counted only
         return false;
     }
-    bool record(long long index, std::string_view name, const detail::scope& sc, error e) noexcept {
-        return record(index, name, &sc, std::move(e));
-    }
 
     void stop_for(long long index, std::string_view name, const error& failure) noexcept {
         char buf[128];
@@ -416,21 +431,38 @@ private:
     // outcome, stops the group on its first failure, frees the task, and only
     // then counts it finished: after that, the group may be gone.
     void finish(task* t, long long index, error e) noexcept {
-        const std::string_view name = t ? std::string_view(t->name) : std::string_view();
-        const detail::scope* sc = t && t->sc ? &*t->sc : nullptr;
-        bool stop_now = false;
-        error failure;
-        {
-            std::lock_guard lock(m_);
-            stop_now = record(index, name, sc, std::move(e));
-            if (stop_now) failure = first_;
+        // Whether its token was stopped (a canceled error is then asked for),
+        // read before the task (and its own scope, if any) is freed.
+        const bool stopped = t ? t->scope().stop_requested() : scope_.stop_requested();
+        std::string name;
+        if (t) {
+            name.swap(t->name);
+            delete t;  // its own scope, if any, leaves the group's here
         }
-        if (stop_now) stop_for(index, name, failure);
-        delete t;  // its scope leaves the group's here
+        if (e) {
+            std::unique_lock lock(m_);
+            const bool stop_now = record(index, name, stopped, std::move(e));
+            if (stop_now) {
+                const error failure = first_;
+                lock.unlock();
+                stop_for(index, name, failure);
+            }
+        }
+        finished();
+    }
+
+    // Counts a task finished. The count reaches zero only under the lock (a
+    // waiter reads it under the lock, and may end the group as soon as it is
+    // let go); without a limit, other decrements take no lock.
+    void finished() noexcept {
+        if (options_.max_running == 0) {
+            std::size_t n = running_.load(std::memory_order_relaxed);
+            while (n > 1)
+                if (running_.compare_exchange_weak(n, n - 1, std::memory_order_acq_rel)) return;
+        }
         std::lock_guard lock(m_);
-        --running_;
+        if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_.notify_all();
         if (slot_waiters_) slot_free_.notify_one();
-        if (running_ == 0) done_.notify_all();  // under the lock: the group may end as soon as it is let go
     }
 
     // Waits until no task runs or waits to run (tasks that spawn more keep the
@@ -438,13 +470,13 @@ private:
     void join_all() noexcept {
         detail::pool_ensure_worker();
         std::unique_lock lock(m_);
-        done_.wait(lock, [&] { return running_ == 0; });
+        done_.wait(lock, [&] { return running_.load(std::memory_order_acquire) == 0; });
     }
 
     task_group_options options_;
-    std::size_t running_ = 0;  // spawned and not finished: queued or running
+    std::atomic<std::size_t> running_{0};  // spawned and not finished: queued or running
     std::size_t slot_waiters_ = 0;
-    long long spawned_ = 0;
+    std::atomic<long long> spawned_{0};
     mutable std::mutex m_;
     std::condition_variable slot_free_;
     std::condition_variable done_;

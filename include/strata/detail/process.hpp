@@ -114,10 +114,12 @@ struct timer_state {
     bool (*start)(timer_state&) noexcept = nullptr;
 };
 
-// The worker pool (runtime.hpp): a FIFO of jobs (linked through the jobs), the threads serving it, and the figures thread_pool_stats() gives.
+// The worker pool (runtime.hpp): a FIFO of jobs (linked through the jobs)
 struct pool_state {
     std::mutex m;
-    std::condition_variable work;
+    // Idle workers (runtime.hpp's pool_slot, each on its worker's stack), a
+    // stack: a job is handed to one directly.
+    void* idle_head = nullptr;
     pool_job* head = nullptr;
     pool_job* tail = nullptr;
     std::size_t queued = 0;
@@ -438,11 +440,11 @@ inline void timer_pool_after_fork(process_state& s) noexcept {
     pool_state& p = s.pool;
     p.threads = 0;
     p.idle = 0;
+    p.idle_head = nullptr;
     p.supervising = false;
     p.started = 0;
     p.start_failures = 0;
     p.retry_at = 0;
-    ::new (&p.work) std::condition_variable();
 }
 STRATA_MODULE_LOCAL inline void fork_child() noexcept {
     process_state& s = *module_state.load(std::memory_order_acquire);

@@ -18,6 +18,7 @@
 // them: that module is made impossible to unload (RTLD_NODELETE) first.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -265,35 +266,125 @@ inline thread_sample sample_thread(int tid) noexcept {
 
 // ---- The pool -------------------------------------------------------------
 
+// Locks `lock`'s mutex, spinning a little first: the pool's lock is held for a
+// few instructions at a time, by many threads, and sleeping on it at once (as
+// std::mutex does) costs two context switches.
+inline void lock_spinning(std::unique_lock<std::mutex>& lock) noexcept {
+    for (int i = 0; i < 64; ++i) {
+        if (lock.try_lock()) return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        asm volatile("yield");
+#endif
+    }
+    lock.lock();
+}
+
 inline constexpr std::int64_t pool_idle_ns = 2'000'000'000;      // a worker idle this long ends
 inline constexpr std::int64_t pool_tick_ns = 1'000'000;          // the supervisor's period
 inline constexpr std::int64_t pool_retry_ns = 100'000'000;       // after a failed thread start
 
+// The CPUs, read once per module (std::thread::hardware_concurrency() reads
+// /sys at every call).
 inline std::size_t cpu_count() noexcept {
-    const unsigned n = std::thread::hardware_concurrency();
-    return n ? n : 2;
+    static const std::size_t n = [] {
+        const unsigned k = std::thread::hardware_concurrency();
+        return k ? std::size_t{k} : std::size_t{2};
+    }();
+    return n;
 }
+
+// A one-shot wake-up: post() once, wait() until it is posted (or a timeout).
+// A futex on the flag itself: std::binary_semaphore spins with sched_yield
+// first, which costs a busy machine more than the sleep it saves.
+struct wake_flag {
+    std::atomic<int> posted{0};
+
+    void post() noexcept {
+        posted.store(1, std::memory_order_release);
+        if (sys::sys_futex >= 0) sys::syscall(sys::sys_futex, &posted, sys::futex_wake_private, 1);
+    }
+    // One wait on the flag: until woken, or `t` (null: no limit) has passed.
+    void sleep(const sys::timespec* t) noexcept {
+        if (sys::sys_futex >= 0)
+            sys::syscall(sys::sys_futex, &posted, sys::futex_wait_private, 0, t);
+        else
+            std::this_thread::sleep_for(std::chrono::microseconds(50));  // (no futex number known here)
+    }
+    // True when posted; false after `ns` without.
+    bool wait_for(std::int64_t ns) noexcept {
+        const std::int64_t until = steady_count() + ns;
+        while (posted.load(std::memory_order_acquire) == 0) {
+            const std::int64_t left = until - steady_count();
+            if (left <= 0) return false;
+            sys::timespec t{left / 1'000'000'000, left % 1'000'000'000};
+            sleep(&t);
+        }
+        return true;
+    }
+    void wait() noexcept {
+        while (posted.load(std::memory_order_acquire) == 0)
+            sleep(nullptr);
+    }
+};
+
+// An idle worker, on its own stack: a job is handed to it (under the pool's
+// lock) and it is woken through its own semaphore, so that a worker never
+// fights the others for the pool's lock to learn it has work.
+struct pool_slot {
+    wake_flag ready;
+    pool_job* job = nullptr;
+    pool_slot* next = nullptr;
+};
 
 inline void pool_worker(void* arg) noexcept {
     auto& p = *static_cast<pool_state*>(arg);
-    std::unique_lock lock(p.m);
+    pool_slot me;
+    std::unique_lock lock(p.m, std::defer_lock);
+    lock_spinning(lock);
     for (;;) {
-        while (!p.head) {
-            ++p.idle;
-            const bool woken = p.work.wait_for(lock, std::chrono::nanoseconds(pool_idle_ns)) == std::cv_status::no_timeout;
-            --p.idle;
-            if (!woken && !p.head && p.threads > cpu_count()) {
-                --p.threads;
-                return;
-            }
-        }
         pool_job* job = p.head;
-        p.head = job->next;
-        if (!p.head) p.tail = nullptr;
-        --p.queued;
+        if (job) {
+            p.head = job->next;
+            if (!p.head) p.tail = nullptr;
+            --p.queued;
+        } else {
+            me.job = nullptr;
+            me.ready.posted.store(0, std::memory_order_relaxed);
+            me.next = static_cast<pool_slot*>(p.idle_head);
+            p.idle_head = &me;
+            ++p.idle;
+            lock.unlock();
+            while (!me.ready.wait_for(pool_idle_ns)) {
+                lock_spinning(lock);
+                if (me.job) {
+                    // Handed a job as the wait ended: its wake-up is on the way.
+                    lock.unlock();
+                    me.ready.wait();
+                    break;
+                }
+                if (p.threads > cpu_count()) {
+                    // Idle too long, and more threads than CPUs: this one ends.
+                    for (void** at = &p.idle_head; *at; at = reinterpret_cast<void**>(&static_cast<pool_slot*>(*at)->next))
+                        if (*at == &me) {
+                            *at = me.next;
+                            break;
+                        }
+                    --p.idle;
+                    --p.threads;
+                    return;
+                }
+                lock.unlock();
+            }
+            job = me.job;
+            job->run(job);
+            lock_spinning(lock);
+            continue;
+        }
         lock.unlock();
         job->run(job);
-        lock.lock();
+        lock_spinning(lock);
     }
 }
 
@@ -303,17 +394,20 @@ inline bool pool_grow(pool_state& p, std::unique_lock<std::mutex>& lock, std::si
     bool any = false;
     for (std::size_t i = 0; i < k; ++i) {
         if (steady_count() < p.retry_at) break;
-        ++p.threads;  // counted before it runs, so that no other caller starts it twice
+        // Counted before it runs, so that no other caller starts it twice (and
+        // the figures never show a thread alive that was not started).
+        ++p.threads;
+        ++p.started;
         char why[120] = {};
         lock.unlock();
         const bool ok = start_thread(&pool_worker, &p, &why);
         lock.lock();
         if (ok) {
-            ++p.started;
             any = true;
             continue;
         }
         --p.threads;
+        --p.started;
         ++p.start_failures;
         p.retry_at = steady_count() + steady_count(std::chrono::nanoseconds(pool_retry_ns));
         std::memcpy(p.failure, why, sizeof why);
@@ -344,7 +438,7 @@ inline void pool_watch(pool_state& p) noexcept {
 inline void pool_supervise(timer_entry*) noexcept {
     pool_state& p = process().pool;
     std::unique_lock lock(p.m);
-    if (p.queued <= p.idle) {
+    if (p.queued == 0) {
         p.supervising = false;
         return;
     }
@@ -358,8 +452,7 @@ inline void pool_supervise(timer_entry*) noexcept {
     if (wall_s > 0 && cpu_s < 0.75 * cpus * wall_s) {
         std::size_t k = p.threads / 8;
         if (k < cpu_count()) k = cpu_count();
-        const std::size_t waiting = p.queued - p.idle;
-        if (k > waiting) k = waiting;
+        if (k > p.queued) k = p.queued;
         pool_grow(p, lock, k);
     }
     if (!timer_arm(&p.supervisor, now + steady_count(std::chrono::nanoseconds(pool_tick_ns)))) p.supervising = false;
@@ -377,19 +470,25 @@ inline void pool_ensure_worker() noexcept {
 // has no thread and none can be started.
 inline bool pool_submit(pool_job* job, char (*why)[120] = nullptr) noexcept {
     pool_state& p = process().pool;
-    std::unique_lock lock(p.m);
+    std::unique_lock lock(p.m, std::defer_lock);
+    lock_spinning(lock);
     job->next = nullptr;
+    if (p.idle_head) {
+        // An idle worker takes it.
+        auto* idle = static_cast<pool_slot*>(p.idle_head);
+        p.idle_head = idle->next;
+        --p.idle;
+        idle->job = job;
+        lock.unlock();
+        idle->ready.post();
+        return true;
+    }
     if (p.tail)
         p.tail->next = job;
     else
         p.head = job;
     p.tail = job;
     ++p.queued;
-    if (p.idle >= p.queued) {
-        p.work.notify_one();
-        return true;
-    }
-    if (p.idle) p.work.notify_one();
     if (p.threads < cpu_count() && pool_grow(p, lock, 1)) return true;
     if (p.threads == 0) {
         // Nothing will ever run it: take it back.

@@ -35,12 +35,18 @@ int gethostname(char* name, std::size_t len) noexcept __asm__("gethostname");
 long getrandom(void* buf, std::size_t len, unsigned flags) noexcept __asm__("getrandom");
 long syscall(long number, ...) noexcept __asm__("syscall");
 #if defined(__x86_64__)
-inline constexpr long sys_read = 0, sys_write = 1;
+inline constexpr long sys_read = 0, sys_write = 1, sys_futex = 202;
 #elif defined(__aarch64__)
-inline constexpr long sys_read = 63, sys_write = 64;
+inline constexpr long sys_read = 63, sys_write = 64, sys_futex = 98;
 #else
-inline constexpr long sys_read = -1, sys_write = -1;
+inline constexpr long sys_read = -1, sys_write = -1, sys_futex = -1;
 #endif
+// <linux/futex.h>, <time.h>
+inline constexpr int futex_wait_private = 128, futex_wake_private = 129;
+struct timespec {
+    long tv_sec;
+    long tv_nsec;
+};
 
 // ThreadSanitizer's annotations (null unless its run-time is in the process).
 void tsan_acquire(void* addr) noexcept __asm__("__tsan_acquire") __attribute__((weak));
