@@ -639,7 +639,13 @@ TEST_CASE("a thread that cannot be started is named in the group's error, and la
 // --- with_timeout and the timer --------------------------------------------------------
 
 TEST_CASE("with_timeout starts no thread per call: 1000 calls that return at once add none", "[pool][timeout]") {
-    (void)strata::with_timeout(1s, [](std::stop_token) -> strata::result<void> { return {}; });  // warm-up
+    // Warm-up: a call that returns, and one the timer must stop (so its thread is
+    // surely running before the count starts).
+    (void)strata::with_timeout(1s, [](std::stop_token) -> strata::result<void> { return {}; });
+    (void)strata::with_timeout(10ms, [](std::stop_token token) -> strata::result<void> {
+        wait_for_stop(token);
+        return strata::canceled_by(token);
+    });
     const strata::pool_stats before = strata::thread_pool_stats();
     const std::set<long> tids_before = live_tids();
     REQUIRE_FALSE(tids_before.empty());
