@@ -367,12 +367,16 @@ TEST_CASE("a with_timeout started inside a task of a group already stopped start
           "[task_group][causes][nesting]") {
     stopped_view seen;
     strata::task_group g;
-    g.stop("user quit");
-    g.spawn([&](std::stop_token) -> strata::result<void> {
+    std::atomic<bool> started{false};
+    g.spawn([&](std::stop_token outer) -> strata::result<void> {
+        started = true;
+        wait_for_stop(outer);
         return strata::with_timeout(never, [&](std::stop_token token) -> strata::result<void> {
             return stop_and_record(token, seen);
         });
     });
+    while (!started.load()) std::this_thread::yield();
+    g.stop("user quit");
     const strata::result<void> r = g.wait();
     check_canceled_over(seen);
     check_parent_canceled(seen.cause, g.cause());
@@ -510,8 +514,10 @@ TEST_CASE("a scope started on a plain thread is not nested: it does not follow a
     bool helper_stopped = true;
     strata::result<int> helper_result = 0;
     strata::task_group g;
-    g.stop("user quit");
-    g.spawn([&](std::stop_token) -> strata::result<void> {
+    std::atomic<bool> started{false};
+    g.spawn([&](std::stop_token outer) -> strata::result<void> {
+        started = true;
+        wait_for_stop(outer);
         std::thread helper([&] {
             helper_result = strata::with_timeout(never, [&](std::stop_token token) -> strata::result<int> {
                 helper_stopped = token.stop_requested();
@@ -521,6 +527,8 @@ TEST_CASE("a scope started on a plain thread is not nested: it does not follow a
         helper.join();
         return {};
     });
+    while (!started.load()) std::this_thread::yield();
+    g.stop("user quit");
     CHECK(g.wait().has_value());
     CHECK_FALSE(helper_stopped);
     REQUIRE(helper_result.has_value());

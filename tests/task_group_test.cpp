@@ -74,17 +74,26 @@ TEST_CASE("the first real failure stops the others and is what wait() returns", 
 
 TEST_CASE("failures after the first stay attached and counted", "[task_group]") {
     strata::task_group g;
-    std::atomic<bool> first_in{false};
+    // All three run (a task spawned after the group stopped would not): each
+    // waits until all have started.
+    std::atomic<int> started{0};
+    auto all_in = [&] {
+        ++started;
+        while (started < 3) std::this_thread::sleep_for(1ms);
+    };
     g.spawn([&](std::stop_token) -> strata::result<void> {
-        first_in = true;
+        all_in();
         return strata::make_error<strata::low_level>("first");
     });
-    while (!first_in) std::this_thread::yield();
     g.spawn([&](std::stop_token token) -> strata::result<void> {
-        wait_for_stop(token);  // already stopped by the first failure
+        all_in();
+        wait_for_stop(token);  // stopped by the first failure
         return strata::make_error<strata::low_level>("second, a real failure all the same");
     });
-    g.spawn([](std::stop_token) -> strata::result<void> { throw std::runtime_error("third, thrown"); });
+    g.spawn([&](std::stop_token) -> strata::result<void> {
+        all_in();
+        throw std::runtime_error("third, thrown");
+    });
     const strata::result<void> r = g.wait();
     REQUIRE_FALSE(r.has_value());
     // Whichever failed first is the group's failure; the other two are attached.
@@ -128,27 +137,38 @@ TEST_CASE("a group never runs more tasks at once than its limit", "[task_group]"
 }
 
 TEST_CASE("destroying a group waits for its tasks", "[task_group]") {
+    std::atomic<int> started{0};
     std::atomic<int> done{0};
     {
         strata::task_group g;
         for (int i = 0; i < 4; ++i)
             g.spawn([&](std::stop_token) -> strata::result<void> {
-                std::this_thread::yield();
+                ++started;
+                std::this_thread::sleep_for(20ms);  // not watching its token
                 ++done;
                 return {};
             });
+        // Tasks that have not started when the group stops never run: wait
+        // until these have (the pool grows while its threads sleep).
+        while (started < 4) std::this_thread::yield();
     }
     CHECK(done == 4);
 }
 
 TEST_CASE("stop() stops the tasks, their cancellations are not failures, and wait() says why", "[task_group]") {
     strata::task_group g;
+    std::atomic<int> started{0};
     for (int i = 0; i < 3; ++i)
-        g.spawn([](std::stop_token token) -> strata::result<void> {
+        g.spawn([&](std::stop_token token) -> strata::result<void> {
+            ++started;
             wait_for_stop(token);
             return strata::canceled_by(token);
         });
-    g.spawn([](std::stop_token) -> strata::result<void> { return {}; });
+    g.spawn([&](std::stop_token) -> strata::result<void> {
+        ++started;
+        return {};
+    });
+    while (started < 4) std::this_thread::yield();  // a task not started when the group stops never runs
     g.stop("the user pressed cancel");
     const strata::result<void> r = g.wait();
     REQUIRE_FALSE(r.has_value());
@@ -168,15 +188,40 @@ TEST_CASE("stop() stops the tasks, their cancellations are not failures, and wai
 
 TEST_CASE("a stopped group whose tasks all finish anyway succeeds", "[task_group]") {
     strata::task_group g;
-    g.stop();
-    std::atomic<bool> started_stopped{false};
+    std::atomic<bool> started{false};
+    std::atomic<bool> saw_stop{false};
     g.spawn([&](std::stop_token token) -> strata::result<void> {
-        started_stopped = token.stop_requested();  // a task spawned after stop() starts stopped
-        return {};
+        started = true;
+        while (!token.stop_requested()) std::this_thread::yield();
+        saw_stop = true;
+        return {};  // finishes anyway
     });
+    while (!started) std::this_thread::yield();
+    g.stop();
     CHECK(g.wait().has_value());
-    CHECK(started_stopped);
+    CHECK(saw_stop);
     CHECK(g.cause().message() == "stopped on request");
+}
+
+TEST_CASE("a task spawned after the group stopped never runs and counts as canceled by the group's cause",
+          "[task_group]") {
+    strata::task_group g;
+    g.stop("shutting down");
+    std::atomic<int> calls{0};
+    for (int i = 0; i < 3; ++i)
+        g.spawn([&](std::stop_token) -> strata::result<void> {
+            ++calls;
+            return {};
+        });
+    const strata::result<void> r = g.wait();
+    CHECK(calls == 0);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().is<strata::canceled>());
+    CHECK(msg(r.error()) == "3 of 3 tasks canceled");
+    CHECK(misc_int(r.error(), "canceled_tasks") == 3);
+    const strata::error why = strata_test::stopped_because(r.error());
+    REQUIRE(why);
+    CHECK(msg(why) == "shutting down");
 }
 
 TEST_CASE("tasks failing at the same moment: one failure, the rest counted, many times", "[task_group][race]") {
@@ -256,13 +301,16 @@ TEST_CASE("a failure of a task spawned by a task spawned by a task is the group'
 TEST_CASE("a task that returns a canceled error although its token was never stopped is a real failure of the group",
           "[task_group]") {
     std::atomic<bool> stopped_when_returning{true};
+    std::atomic<bool> second_started{false};
     strata::error sibling_cause;
     strata::task_group g;
     g.spawn([&](std::stop_token token) -> strata::result<void> {  // task 1
+        while (!second_started) std::this_thread::yield();
         stopped_when_returning = token.stop_requested();
         return strata::make_error<strata::canceled>("gave up on its own");
     });
     g.spawn([&](std::stop_token token) -> strata::result<void> {  // task 2: stopped by task 1's failure
+        second_started = true;
         wait_for_stop(token);
         sibling_cause = strata::stop_cause(token);
         return strata::canceled_by(token);
@@ -347,14 +395,17 @@ TEST_CASE("a named task's failure names it in the group's cause, and failed_task
     for (int failing = 1; failing <= 2; ++failing) {
         CAPTURE(failing);
         std::array<strata::error, 3> causes{};  // by task number, from 1
+        std::atomic<bool> other_started{false};
         strata::task_group g;
         for (int k = 1; k <= 2; ++k) {
             if (k == failing)
-                g.spawn("index-docs", [](std::stop_token) -> strata::result<void> {
+                g.spawn("index-docs", [&other_started](std::stop_token) -> strata::result<void> {
+                    while (!other_started) std::this_thread::yield();
                     return strata::make_error<strata::low_level>("index corrupt");
                 });
             else
-                g.spawn("other", [&causes, k](std::stop_token token) -> strata::result<void> {
+                g.spawn("other", [&causes, &other_started, k](std::stop_token token) -> strata::result<void> {
+                    other_started = true;
                     wait_for_stop(token);
                     causes[static_cast<std::size_t>(k)] = strata::stop_cause(token);
                     return strata::canceled_by(token);

@@ -18,6 +18,7 @@
 #include <concepts>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <stop_token>
@@ -31,6 +32,7 @@
 #include "format.hpp"
 #include "location.hpp"
 #include "result.hpp"
+#include "detail/runtime.hpp"
 
 namespace strata {
 
@@ -121,18 +123,23 @@ private:
     task_context ctx_;
 };
 
-// Every live scope of the process (whichever module made it), so that a token
-// handed to another thread or module still finds its cause. One process-wide
-// lock, taken when a scope starts and ends (next to the cost of the thread a
-// scope starts, small) and by stop_cause() for a token that is not the running
-// task's own; never by making, wrapping or handling errors.
-struct scope_list {
-    std::mutex& m;
-    void*& head;
-};
-inline scope_list live_scopes() noexcept {
-    process_state& st = process();
-    return {st.scopes_mutex, st.scopes_head};
+// The stopped scopes of the process (whichever module made them), so that a
+// token handed to another thread or module still finds its cause. A scope is
+// listed when it stops, in one of 32 shards chosen by its stop state, and taken
+// out when it ends: a scope that never stops touches no shared lock, and
+// stop_cause() of a foreign token locks one shard.
+inline const void* stop_state_of(const std::stop_token& token) noexcept {
+    if constexpr (sizeof(std::stop_token) == sizeof(void*)) {
+        const void* p = nullptr;
+        std::memcpy(static_cast<void*>(&p), static_cast<const void*>(&token), sizeof p);  // libstdc++, libc++: one pointer
+        return p;
+    } else {
+        return nullptr;  // one shard, tokens compared
+    }
+}
+inline stopped_scope_shard& shard_of(const void* state) noexcept {
+    const auto bits = reinterpret_cast<std::uintptr_t>(state);
+    return process().stopped_scopes[(bits >> 4 ^ bits >> 10) % stopped_scope_shards];
 }
 
 // One stop source and why it stopped. The cause is set once, before the tokens
@@ -149,23 +156,17 @@ public:
     scope(location where, scope* parent, link how)
         : where_(where), parent_(how == link::none ? nullptr : parent) {
         restart();
-        {
-            const scope_list list = live_scopes();
-            std::lock_guard lock(list.m);
-            next_ = static_cast<scope*>(list.head);
-            if (next_) next_->prev_ = this;
-            list.head = this;
-        }
         if (parent_) link_.emplace(parent_->token(), follow{this, parent_, how == link::nest});
     }
     ~scope() {
         link_.reset();  // waits for a callback that is running
-        const scope_list list = live_scopes();
-        std::lock_guard lock(list.m);
+        if (!listed_.load(std::memory_order_acquire)) return;
+        stopped_scope_shard& shard = shard_of(state_);
+        std::lock_guard lock(shard.m);
         if (prev_)
             prev_->next_ = next_;
         else
-            list.head = next_;
+            shard.head = next_;
         if (next_) next_->prev_ = prev_;
     }
     scope(const scope&) = delete;
@@ -185,6 +186,15 @@ public:
             std::lock_guard lock(m_);
             cause_ = std::move(cause);
             drop_checked(access::get(cause_));
+        }
+        {
+            // Listed before the tokens fire: whoever sees one stopped finds it.
+            stopped_scope_shard& shard = shard_of(state_);
+            std::lock_guard lock(shard.m);
+            next_ = static_cast<scope*>(shard.head);
+            if (next_) next_->prev_ = this;
+            shard.head = this;
+            listed_.store(true, std::memory_order_release);
         }
         source_.request_stop();
         return true;
@@ -223,10 +233,11 @@ public:
         if (!token.stop_requested()) return {};
         for (task_context* c = current_task(); c; c = c->outer)
             if (c->s->token() == token) return c->s->cause();
-        const scope_list list = live_scopes();
-        std::lock_guard lock(list.m);
-        for (scope* s = static_cast<scope*>(list.head); s; s = s->next_)
-            if (s->source_.get_token() == token) return s->cause();
+        const void* state = stop_state_of(token);
+        stopped_scope_shard& shard = shard_of(state);
+        std::lock_guard lock(shard.m);
+        for (scope* s = static_cast<scope*>(shard.head); s; s = s->next_)
+            if (s->state_ == state && s->source_.get_token() == token) return s->cause();
         return {};
     }
 
@@ -247,13 +258,15 @@ private:
     location where_;
     scope* parent_;
     std::stop_source source_;
+    const void* state_ = stop_state_of(source_.get_token());
     mutable std::mutex m_;
     error cause_;
     std::atomic<bool> stopping_{false};
     std::atomic<steady::rep> started_{0};
     std::atomic<steady::rep> last_beat_{0};
     std::atomic<std::uint64_t> beats_{0};
-    scope* prev_ = nullptr;
+    std::atomic<bool> listed_{false};
+    scope* prev_ = nullptr;  // in the shard's list, once stopped
     scope* next_ = nullptr;
     std::optional<std::stop_callback<follow>> link_;  // last: it may fire at once
 };
@@ -331,12 +344,16 @@ inline error without_cause(error fn_error, const error& cause) noexcept {
 }
 
 // What a heartbeat check found: a task silent for `silent`, whose last beat
-// (if any) came `last_beat` after it started.
+// (if any) came `last_beat` after it started. Stalled (blocked, or running
+// without beating), or starved (runnable, waiting for a CPU: the machine is
+// overloaded).
 struct stall {
     long long heartbeat_ms;
     long long silent_ms;
     long long last_beat_ms;  // -1: it never beat
     long long beats;
+    std::string_view thread_state{};  // "blocked", "running", or empty: not known
+    long long waiting_ms = -1;        // starved: its time waiting for a CPU; -1: stalled
 };
 
 // `last` is the last beat the decision was made on (read once).
@@ -348,10 +365,23 @@ inline stall stall_of(const scope& s, steady::duration heartbeat, steady::time_p
 }
 
 // "stalled: no heartbeat for 250 ms (one is required every 100 ms); it last beat
-// 1200 ms after it started": a timed_out frame over `inner`, with the figures as
-// misc entries.
+// 1200 ms after it started", or "starved: ...": a timed_out frame over `inner`,
+// with the figures as misc entries.
 inline error stalled_error(location where, std::string_view what, const stall& st, error inner = {},
                            const stack_buffer* stack = nullptr) noexcept {
+    if (st.waiting_ms >= 0) {
+        error e = frame_at<timed_out>(where, std::move(inner), stack,
+                                      "{}: starved: no heartbeat for {} ms (one is required every {} ms), but it was "
+                                      "runnable and waiting for a CPU for {} ms of that: the machine is overloaded",
+                                      what, st.silent_ms, st.heartbeat_ms, st.waiting_ms);
+        e.with("stop_reason", "starved");
+        e.with("heartbeat_ms", st.heartbeat_ms);
+        e.with("silent_ms", st.silent_ms);
+        e.with("waiting_ms", st.waiting_ms);
+        e.with("last_beat_ms", st.last_beat_ms);
+        e.with("beats", st.beats);
+        return e;
+    }
     error e = st.last_beat_ms < 0
                   ? frame_at<timed_out>(where, std::move(inner), stack,
                                         "{}: stalled: no heartbeat for {} ms (one is required every {} ms); "
@@ -366,8 +396,89 @@ inline error stalled_error(location where, std::string_view what, const stall& s
     e.with("silent_ms", st.silent_ms);
     e.with("last_beat_ms", st.last_beat_ms);
     e.with("beats", st.beats);
+    if (!st.thread_state.empty()) e.with("thread_state", st.thread_state);
     return e;
 }
+
+// How many heartbeat intervals a starved task is given before it is reported.
+inline constexpr int starved_intervals = 10;
+
+// A heartbeat check of one scope: an entry of the process's timer, armed at the
+// scope's last beat plus the interval, and again from each new beat (nothing
+// rescans other tasks). When a beat is overdue, it looks at the thread running
+// the work (its schedstat), then again a quarter interval later:
+// - if it waited for a CPU for at least half of that time, it is starved: it is
+//   given time (it is reported, as starved, only after starved_intervals
+//   intervals without a beat);
+// - otherwise it is stalled: blocked (it neither ran nor waited to run), or
+//   running without beating. Reported at most 1.25 intervals late.
+// Without /proc, an overdue beat is a stall. `verdict` is called once, on the
+// timer's thread; the watch must be disarmed (timer_cancel) before it ends.
+struct heartbeat_watch : timer_entry {
+    scope* sc = nullptr;
+    location where;         // for the error: where the work was started,
+    std::string_view what;  // and what it is ("task 3", the operation)
+    steady::duration every{};
+    int tid = 0;
+    void (*verdict)(heartbeat_watch*, const stall&) noexcept = nullptr;
+    void* owner = nullptr;
+    bool probing = false;
+    steady::rep probe_beat = 0;
+    steady::rep probe_at = 0;
+    thread_sample probe{};
+    steady::rep waited = 0;  // ns found waiting for a CPU since the beat probed
+
+    bool start() noexcept {
+        fire = &check;
+        return timer_arm(this, (sc->last_beat() + every).time_since_epoch().count());
+    }
+
+    static void check(timer_entry* e) noexcept {
+        auto* w = static_cast<heartbeat_watch*>(e);
+        scope& sc = *w->sc;
+        // A task already stopped (by its group, a parent, a deadline) is not
+        // expected to beat any more.
+        if (sc.stop_requested()) return;
+        const steady::time_point now = steady::now();
+        const steady::time_point last = sc.last_beat();
+        const steady::duration every = w->every;
+        if (now - last < every) {
+            w->probing = false;
+            timer_arm(w, (last + every).time_since_epoch().count());
+            return;
+        }
+        const thread_sample t = w->tid ? sample_thread(w->tid) : thread_sample{};
+        const steady::duration recheck = std::max<steady::duration>(every / 4, std::chrono::milliseconds(2));
+        if (t.ok && (!w->probing || w->probe_beat != last.time_since_epoch().count())) {
+            w->probing = true;
+            w->probe_beat = last.time_since_epoch().count();
+            w->probe_at = now.time_since_epoch().count();
+            w->probe = t;
+            w->waited = 0;
+            timer_arm(w, (now + recheck).time_since_epoch().count());
+            return;
+        }
+        stall st = stall_of(sc, every, now, last);
+        if (t.ok) {
+            const auto dt = static_cast<std::uint64_t>(now.time_since_epoch().count() - w->probe_at);
+            const std::uint64_t dwait = t.wait_ns - w->probe.wait_ns;
+            const std::uint64_t drun = t.run_ns - w->probe.run_ns;
+            if (2 * dwait >= dt) {
+                w->waited += static_cast<steady::rep>(dwait);
+                if (now - last < starved_intervals * every) {
+                    w->probe_at = now.time_since_epoch().count();
+                    w->probe = t;
+                    timer_arm(w, (now + recheck).time_since_epoch().count());
+                    return;
+                }
+                st.waiting_ms = to_ms(steady::duration(w->waited));
+            } else {
+                st.thread_state = 2 * drun >= dt ? "running" : "blocked";
+            }
+        }
+        w->verdict(w, st);
+    }
+};
 
 }  // namespace detail
 
@@ -436,87 +547,100 @@ template <class... Args>
 
 namespace detail {
 
-// with_timeout() after the capture, for one function type.
+// A with_timeout's deadline: an entry of the process's timer that stops the
+// scope with the cause "<op>: deadline of N ms passed".
+struct deadline_watch : timer_entry {
+    scope* sc = nullptr;
+    location where;
+    std::string_view op;
+    long long limit_ms = 0;
+    bool stopped = false;  // read after timer_cancel(), which orders it
+
+    static void expire(timer_entry* e) noexcept {
+        auto* d = static_cast<deadline_watch*>(e);
+        d->stopped = d->sc->stop(frame_at<timed_out>(d->where, {}, nullptr, "{}: deadline of {} ms passed", d->op,
+                                                     d->limit_ms)
+                                     .with("stop_reason", "deadline")
+                                     .with("timeout_ms", d->limit_ms));
+    }
+};
+
+// The caller's stack, for an error with_timeout makes itself (taken only then:
+// fn ran on the caller's thread, so the caller's frames are the same; this
+// function's own frame is strata's and not printed).
+struct lazy_stack {
+    stack_buffer buf;
+    bool taken = false;
+    [[gnu::noinline]] const stack_buffer* get() noexcept {
+        if (!taken && get_capture_policy() != capture_policy::off) buf.capture();
+        taken = true;
+        return &buf;
+    }
+};
+
+// with_timeout() for one function type. No thread: the deadline (and the
+// heartbeat check) are entries of the process's timer.
 template <class F>
-task_result_t<F> timed_call(steady::duration limit, const timeout_options& options, F& fn, location where,
-                            const stack_buffer& stack) noexcept {
+task_result_t<F> timed_call(steady::duration limit, const timeout_options& options, F& fn, location where) noexcept {
     const std::string_view op = options.operation.empty() ? std::string_view(where.function_name()) : options.operation;
     const long long limit_ms = to_ms(limit);
+    lazy_stack stack;
     if (limit <= steady::duration::zero())
-        return failure(frame_at<timed_out>(where, {}, &stack, "{}: timeout of {} ms is not positive", op, limit_ms)
+        return failure(frame_at<timed_out>(where, {}, stack.get(), "{}: timeout of {} ms is not positive", op, limit_ms)
                            .with("stop_reason", "deadline")
                            .with("timeout_ms", limit_ms));
     const steady::duration heartbeat = options.heartbeat;
     const bool beats_required = heartbeat > steady::duration::zero();
     scope sc(where, parent_scope(), scope::link::nest);
     const steady::time_point deadline = sc.started() + limit;
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false;
-    // What the watchdog did, read after it is joined: it stopped fn at the
-    // deadline, or for a missed beat (then with the figures). Neither when a
-    // parent stopped fn first.
-    bool stopped_at_deadline = false;
+    deadline_watch timer;
+    timer.sc = &sc;
+    timer.where = where;
+    timer.op = op;
+    timer.limit_ms = limit_ms;
+    timer.fire = &deadline_watch::expire;
+    if (!timer_arm(&timer, deadline.time_since_epoch().count()))
+        // Nothing could stop fn, so it is not called.
+        return failure(frame_at<timed_out>(where, {}, stack.get(),
+                                           "{}: the timer of a {} ms timeout could not be armed (out of memory, or "
+                                           "no thread for the timer)",
+                                           op, limit_ms));
+    // What the heartbeat check found, if it stopped fn.
     std::optional<stall> stalled;
-    std::thread watchdog;
-#if STRATA_HAS_EXCEPTIONS
-    try {
-#endif
-        watchdog = std::thread([&]() noexcept {
-            std::unique_lock lock(m);
-            for (;;) {
-                steady::time_point wake = deadline;
-                if (beats_required && sc.last_beat() + heartbeat < wake) wake = sc.last_beat() + heartbeat;
-                if (cv.wait_until(lock, wake, [&] { return done; })) return;
-                const steady::time_point now = steady::now();
-                if (now >= deadline) {
-                    lock.unlock();
-                    stopped_at_deadline =
-                        sc.stop(frame_at<timed_out>(where, {}, nullptr, "{}: deadline of {} ms passed", op, limit_ms)
-                                    .with("stop_reason", "deadline")
-                                    .with("timeout_ms", limit_ms));
-                    return;
-                }
-                const steady::time_point last = sc.last_beat();
-                if (beats_required && now - last >= heartbeat) {
-                    const stall st = stall_of(sc, heartbeat, now, last);
-                    lock.unlock();
-                    if (sc.stop(stalled_error(where, op, st))) stalled = st;
-                    return;
-                }
-            }
-        });
-#if STRATA_HAS_EXCEPTIONS
-    } catch (...) {
-        // No thread to be had: nothing could stop fn, so it is not called.
-        return failure(wrap(from_exception(), "{}: could not start the watchdog thread of a {} ms timeout", op,
-                            limit_ms));
+    heartbeat_watch watch;
+    if (beats_required) {
+        watch.sc = &sc;
+        watch.every = heartbeat;
+        watch.tid = sys::gettid();
+        watch.owner = &stalled;
+        watch.where = where;
+        watch.what = op;
+        watch.verdict = [](heartbeat_watch* w, const stall& st) noexcept {
+            auto& out = *static_cast<std::optional<stall>*>(w->owner);
+            if (w->sc->stop(stalled_error(w->where, w->what, st))) out = st;
+        };
+        if (!watch.start()) watch.sc = nullptr;
     }
-#endif
     task_result_t<F> r = [&] {
         task_context_guard in_task(sc);
         return call_task(fn, sc.token());
     }();
     const steady::time_point finished = steady::now();
-    {
-        std::lock_guard lock(m);
-        done = true;
-    }
-    cv.notify_one();
-    watchdog.join();
+    timer_cancel(&timer);
+    if (watch.sc) timer_cancel(&watch);
     // Stopped by a parent (or the fn's own token was stopped by someone else
     // first): that stop is the story, and fn's result says it.
-    if (sc.stop_requested() && !stopped_at_deadline && !stalled) return r;
+    if (sc.stop_requested() && !timer.stopped && !stalled) return r;
     // A frame over fn's error records only the call site, as a wrap does; the
     // caller's stack goes on a frame with nothing below it.
     if (stalled) {
         error inner = r ? error() : without_cause(std::move(r).error(), sc.cause());
-        const stack_buffer* own_stack = inner ? nullptr : &stack;
+        const stack_buffer* own_stack = inner ? nullptr : stack.get();
         return failure(stalled_error(where, op, *stalled, std::move(inner), own_stack));
     }
     if (finished <= deadline) return r;
     const long long late_ms = to_ms(finished - deadline);
-    error e = r ? frame_at<timed_out>(where, {}, &stack, "{}: no result within {} ms; it came {} ms late", op,
+    error e = r ? frame_at<timed_out>(where, {}, stack.get(), "{}: no result within {} ms; it came {} ms late", op,
                                       limit_ms, late_ms)
                 : frame_at<timed_out>(where, without_cause(std::move(r).error(), sc.cause()), nullptr,
                                       "{}: no result within {} ms; it stopped {} ms late", op, limit_ms, late_ms);
@@ -560,14 +684,13 @@ steady::duration clamp_timeout(std::chrono::duration<Rep, Period> timeout) noexc
 // - A timeout of zero or less fails at once, without calling fn.
 // - Called inside a strata task (a group's task, a replica, another timeout's
 //   fn), fn is also stopped when that task is, with "parent canceled".
-// - An exception thrown by fn becomes an error. Costs one watchdog thread per call.
+// - An exception thrown by fn becomes an error. No thread is started: the deadline
+//   and the heartbeat check are entries of the process's one timer.
 template <class Rep, class Period, detail::stoppable_task F>
 [[nodiscard, gnu::always_inline]] inline detail::task_result_t<F> with_timeout(
     std::chrono::duration<Rep, Period> timeout, const timeout_options& options, F&& fn,
     location where = location::current()) noexcept {
-    detail::stack_buffer stack;
-    if (get_capture_policy() != capture_policy::off) stack.capture();
-    return detail::timed_call(detail::clamp_timeout(timeout), options, fn, where, stack);
+    return detail::timed_call(detail::clamp_timeout(timeout), options, fn, where);
 }
 
 template <class Rep, class Period, detail::stoppable_task F>
@@ -617,29 +740,61 @@ requires(std::is_same_v<detail::task_result_t<F>, detail::task_result_t<More>>&&
         }
         failures[failed++] = {i, std::move(r).error()};
     };
-    std::array<std::thread, n - 1> threads;
+    // Replicas 2..n are jobs of the worker pool; the caller runs replica 1, then
+    // waits for the others.
+    struct replica_job : detail::pool_job {
+        void* run;
+        void* fn;
+        std::size_t index;
+        void (*call)(void* run, void* fn, std::size_t index) noexcept;
+        std::mutex* m;
+        std::condition_variable* cv;
+        std::size_t* pending;
+    };
+    std::array<replica_job, n - 1> jobs{};
+    (void)jobs;  // none with a single replica
+    std::condition_variable all_done;
+    std::size_t pending = 0;
     std::size_t index = 2;
     auto start = [&](auto& fn) {
         const std::size_t i = index++;
-#if STRATA_HAS_EXCEPTIONS
-        try {
-#endif
-            threads[i - 2] = std::thread([&run, &fn, i] { run(i, fn); });
-#if STRATA_HAS_EXCEPTIONS
-        } catch (...) {
+        replica_job& j = jobs[i - 2];
+        j.run = &run;
+        j.fn = &fn;
+        j.index = i;
+        using Run = decltype(run);
+        using Fn = std::remove_reference_t<decltype(fn)>;
+        j.call = [](void* r, void* f, std::size_t k) noexcept { (*static_cast<Run*>(r))(k, *static_cast<Fn*>(f)); };
+        j.m = &m;
+        j.cv = &all_done;
+        j.pending = &pending;
+        j.pool_job::run = [](detail::pool_job* p) noexcept {
+            auto* r = static_cast<replica_job*>(p);
+            r->call(r->run, r->fn, r->index);
+            std::lock_guard lock(*r->m);
+            if (--*r->pending == 0) r->cv->notify_all();  // under the lock: the caller may return at once after
+        };
+        {
+            std::lock_guard lock(m);
+            ++pending;
+        }
+        char why[120] = {};
+        if (!detail::pool_submit(&j, &why)) {
             // No thread to be had: this replica's failure (running it here could
             // wait for a stop that only replica 1, not yet started, would make).
-            error e = wrap(from_exception(), "first_of: could not start replica {}", i);
+            error e = make_error("first_of: could not start a thread for replica {}: {}", i, std::string_view(why));
             std::lock_guard lock(m);
+            --pending;
             failures[failed++] = {i, std::move(e)};
         }
-#endif
     };
     (start(more), ...);
     (void)start;  // unused with a single replica
     run(1, first);
-    for (std::thread& t : threads)
-        if (t.joinable()) t.join();
+    {
+        std::unique_lock lock(m);
+        all_done.wait(lock, [&] { return pending == 0; });
+    }
     if (winner) {
         for (std::size_t k = 0; k < failed; ++k) detail::drop_checked(detail::access::get(failures[k].second));
         return std::move(*winner);

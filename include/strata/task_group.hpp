@@ -1,11 +1,14 @@
 // strata/task_group.hpp: strata::task_group, structured concurrency that keeps
-// its errors. Each task runs on a thread of its own with its own stop token; the
-// first real failure stops the others (their tokens carry it as the cause) and is
-// what wait() returns, with the failures that came after it counted and attached
-// as its secondary errors rather than dropped (Go's errgroup drops them).
+// its errors. Tasks run on the process's worker pool (reused threads; see
+// detail/runtime.hpp), each with its own stop token; the first real failure
+// stops the others (their tokens carry it as the cause) and is what wait()
+// returns, with the failures that came after it counted and attached as its
+// secondary errors rather than dropped (Go's errgroup drops them). With
+// failure_policy::run_all, every task runs and every failure is reported.
 // Cancellations are never the group's failure, and a canceled task's error holds
-// the failure that stopped it as a secondary error, never as its cause. A group can require heartbeats, and a group made inside a
-// strata task is stopped when that task is.
+// the failure that stopped it as a secondary error, never as its cause. A group
+// can require heartbeats (checked by the process's one timer), and a group made
+// inside a strata task is stopped when that task is.
 #pragma once
 
 #include <chrono>
@@ -15,8 +18,8 @@
 #include <string>
 #include <string_view>
 #include <mutex>
+#include <optional>
 #include <stop_token>
-#include <thread>
 #include <utility>
 
 #include "cancel.hpp"
@@ -82,72 +85,81 @@ public:
         // forgotten (STRATA_CHECKED).
         detail::drop_checked(detail::access::get(first_));
         for (std::size_t i = 0; i < later_.n; ++i) detail::drop_checked(detail::access::get(later_.items[i]));
+        while (all_) {
+            failed_task* next = all_->next;
+            detail::drop_checked(detail::access::get(all_->e));
+            delete all_;
+            all_ = next;
+        }
     }
 
-    // Starts fn(stop_token) on a thread of its own. fn returns a strata::result
-    // (its value is dropped); an exception it throws becomes an error. Tasks are
-    // numbered from 1 in spawn order; a name, if given, appears next to the number
-    // in the group's errors ("task 2 (index-docs)"). Any thread may spawn, a task
-    // of the group included; with max_running, spawn() waits for a free slot (so a
-    // task that spawns into its own full group waits for a sibling to finish).
-    // If no thread can be had, that is recorded as a failure of the group.
+    // Queues fn(stop_token) to run on a thread of the process's worker pool
+    // (threads are reused; the pool grows while its threads are blocked, so a
+    // task may block). fn returns a strata::result (its value is dropped); an
+    // exception it throws becomes an error. Tasks are numbered from 1 in spawn
+    // order; a name, if given, appears next to the number in the group's errors
+    // ("task 2 (index-docs)"). Any thread may spawn, a task of the group
+    // included; with max_running, spawn() waits for a free slot (so a task that
+    // spawns into its own full group waits for a sibling to finish).
+    // A task spawned after the group stopped is never run: it counts as
+    // canceled (by the group's cause). One spawned before runs, its token
+    // stopped, even if it was still waiting for a thread. If no thread can be had for
+    // it, that is a failure of the group: "could not start a thread for task N:
+    // <why>" (after a failed start, none is tried for 100 ms).
     template <detail::stoppable_task F>
     void spawn(F&& fn, location where = location::current()) {
         spawn(std::string_view(), std::forward<F>(fn), where);
     }
     template <detail::stoppable_task F>
     void spawn(std::string_view name, F&& fn, location where = location::current()) {
-        auto owned = std::make_shared<task>(where, scope_, name);
-        task* t = owned.get();
-        std::shared_ptr<task> finished;
+        long long index = 0;
         {
             std::unique_lock lock(m_);
-            slot_free_.wait(lock, [&] { return options_.max_running == 0 || running_ < options_.max_running; });
-            owned->next = std::move(tasks_);
-            tasks_ = std::move(owned);
-            t->index = ++spawned_;
+            if (options_.max_running != 0 && running_ >= options_.max_running) {
+                ++slot_waiters_;
+                slot_free_.wait(lock, [&] { return running_ < options_.max_running; });
+                --slot_waiters_;
+            }
+            index = ++spawned_;
+            if (scope_.stop_requested()) {
+                ++canceled_count_;  // never run
+                return;
+            }
             ++running_;
-            t->sc.restart();  // not stalled for the time it waited for a slot
-            finished = take_finished();
         }
-        join_and_free(std::move(finished));
+        task* t = nullptr;
 #if STRATA_HAS_EXCEPTIONS
         try {
 #endif
-            start_monitor();
-            std::thread th([this, t, fn = std::forward<F>(fn)]() mutable {
-                t->sc.restart();  // the heartbeat clock starts with the task
-                auto r = [&] {
-                    detail::task_context_guard in_task(t->sc);
-                    return detail::call_task(fn, t->sc.token());
-                }();
-                finish(*t, r ? error() : std::move(r).error());
-            });
-            std::lock_guard lock(m_);
-            t->thread = std::move(th);
-            t->thread_set = true;
+            t = new task_of<std::decay_t<F>>(*this, where, name, index, std::forward<F>(fn));
 #if STRATA_HAS_EXCEPTIONS
         } catch (...) {
-            {
-                std::lock_guard lock(m_);
-                t->thread_set = true;  // there is none to join
-            }
-            finish(*t, from_exception());
+            // Out of memory: the task's failure, with what can be had.
+            finish(nullptr, index, from_exception());
+            return;
         }
 #endif
-        slot_free_.notify_all();
-        monitor_wake_.notify_all();
+        char why[120] = {};
+        if (!detail::pool_submit(t, &why)) {
+            char buf[128];
+            error e = detail::frame_at<untagged>(where, {}, nullptr, "could not start a thread for {}: {}",
+                                                 label(*t, buf), std::string_view(why))
+                          .with("failed_task", index);
+            finish(t, index, std::move(e));
+        }
     }
 
     // Waits for every task spawned so far (and those they spawn), then returns:
     // - the first real failure, with misc entries `failed_task` (its number) and
     //   `failed_task_name` (its name, if it has one),
     //   `later_failures` (how many came after it) and `canceled_tasks` (how
-    //   many stopped as asked), and the first 8 later failures as secondary
-    //   errors labeled "later failure 2 of 5" (e.secondaries(): printed and
-    //   encoded, never taken for the cause by inner_as<T>() or find<L>()); a
+    //   many stopped as asked, or were spawned after the stop), and the first 8 later failures as
+    //   secondary errors labeled "later failure 2 of 5" (e.secondaries(): printed
+    //   and encoded, never taken for the cause by inner_as<T>() or find<L>()); a
     //   canceled error counts as asked for only when the task's token had been
-    //   stopped, otherwise it is a failure like any other; or
+    //   stopped, otherwise it is a failure like any other. With
+    //   failure_policy::run_all, also `failed_tasks` (all of them) and every
+    //   later failure as a secondary error labeled "task 7 (name) failed"; or
     // - when there was none but the group was stopped (stop(), or a parent) and
     //   tasks were canceled: a canceled error saying how many, with the cause as
     //   its secondary error "stopped because"; or
@@ -161,7 +173,21 @@ public:
             error e = first_;
             e.with("failed_task", first_index_);
             if (!first_name_.empty()) e.with("failed_task_name", first_name_);
-            if (later_count_) {
+            if (options_.policy == failure_policy::run_all) {
+                e.with("failed_tasks", 1 + later_count_);
+                for (failed_task* f = all_; f; f = f->next) {
+                    detail::drop_checked(detail::access::get(f->e));
+                    char buf[128];
+                    char label_buf[160];
+                    const std::string_view what = label(f->index, f->name, buf);
+                    std::size_t n = 0;
+                    for (std::string_view part : {what, std::string_view(" failed")})
+                        for (char c : part)
+                            if (n < sizeof label_buf) label_buf[n++] = c;
+                    e.with_secondary(std::string_view(label_buf, n), f->e);
+                }
+                if (later_count_) e.with("later_failures", later_count_);
+            } else if (later_count_) {
                 e.with("later_failures", later_count_);
                 for (std::size_t i = 0; i < later_.n; ++i) {
                     char buf[96];
@@ -217,22 +243,76 @@ public:
 private:
     static constexpr std::size_t attached_failures = 8;
 
-    struct task {
-        task(location where, detail::scope& group, std::string_view name)
-            : sc(where, &group, detail::scope::link::inherit), name(name) {}
-        detail::scope sc;
+    // A task: a job of the worker pool. Its scope is made when it starts to run
+    // (a queued task costs no stop state), and ended before the group hears it
+    // finished.
+    struct task : detail::pool_job {
+        task(basic_task_group& g, location where, std::string_view name, long long index)
+            : group(&g), where(where), name(name), index(index) {
+            run = &task::go;
+        }
+        virtual ~task() = default;
+        virtual error call() noexcept = 0;
+
+        static void go(detail::pool_job* job) noexcept {
+            auto* t = static_cast<task*>(job);
+            basic_task_group& g = *t->group;
+            // (Stopped while it waited for a thread, it runs all the same, its
+            // token stopped: it was spawned before the stop, as with a thread
+            // of its own; whether it runs does not depend on timing.)
+            t->sc.emplace(t->where, &g.scope_, detail::scope::link::inherit);
+            bool watched = false;
+            if (g.options_.heartbeat > std::chrono::steady_clock::duration::zero()) {
+                t->watch.sc = &*t->sc;
+                t->watch.every = g.options_.heartbeat;
+                t->watch.tid = detail::sys::gettid();
+                t->watch.where = t->where;
+                t->watch.owner = t;
+                t->watch.verdict = &basic_task_group::stalled;
+                watched = t->watch.start();
+            }
+            error e = [&] {
+                detail::task_context_guard in_task(*t->sc);
+                return t->call();
+            }();
+            if (watched) detail::timer_cancel(&t->watch);
+            // A task stopped for a missed beat has had its failure recorded; its
+            // own cancellation after that is not counted again.
+            if (e && e.is<canceled>() && stopped_for_stall(*t)) e = error();
+            g.finish(t, t->index, std::move(e));
+        }
+
+        basic_task_group* group;
+        location where;
         std::string name;
-        long long index = 0;  // from 1, in spawn order; set under m_ before the task runs
-        std::thread thread;        // guarded by m_
-        bool thread_set = false;   // guarded by m_: `thread` is final
-        bool running = true;       // guarded by m_
-        std::shared_ptr<task> next;  // guarded by m_
+        long long index;
+        std::optional<detail::scope> sc;
+        detail::heartbeat_watch watch;
+    };
+    template <class F>
+    struct task_of final : task {
+        template <class G>
+        task_of(basic_task_group& g, location where, std::string_view name, long long index, G&& fn)
+            : task(g, where, name, index), fn(std::forward<G>(fn)) {}
+        error call() noexcept override {
+            auto r = detail::call_task(fn, this->sc->token());
+            return r ? error() : std::move(r).error();
+        }
+        F fn;
+    };
+
+    // A later failure kept for failure_policy::run_all.
+    struct failed_task {
+        error e;
+        long long index;
+        std::string name;
+        failed_task* next = nullptr;
     };
 
     // "task 3" or "task 3 (index-docs)", for messages. Never throws: a name that
     // does not fit is cut.
-    static std::string_view label(const task& t, char (&buf)[128]) noexcept {
-        const fmt::format_int number(t.index);
+    static std::string_view label(long long index, std::string_view name, char (&buf)[128]) noexcept {
+        const fmt::format_int number(index);
         std::size_t n = 0;
         auto add = [&](std::string_view part) noexcept {
             for (char c : part)
@@ -240,204 +320,143 @@ private:
         };
         add("task ");
         add(std::string_view(number.data(), number.size()));
-        if (!t.name.empty()) {
+        if (!name.empty()) {
             add(" (");
-            add(t.name);
+            add(name);
             add(")");
         }
         return std::string_view(buf, n);
     }
+    static std::string_view label(const task& t, char (&buf)[128]) noexcept { return label(t.index, t.name, buf); }
 
     // Whether the task's own token was stopped for a missed beat.
     static bool stopped_for_stall(const task& t) noexcept {
-        const error cause = t.sc.cause();
+        const error cause = t.sc->cause();
         const auto reason = cause.misc().find("stop_reason");
-        return reason && reason->as_string() == "heartbeat";
+        return reason && (reason->as_string() == "heartbeat" || reason->as_string() == "starved");
+    }
+
+    // The heartbeat check's verdict on a task (on the timer's thread).
+    static void stalled(detail::heartbeat_watch* w, const detail::stall& st) noexcept {
+        auto* t = static_cast<task*>(w->owner);
+        basic_task_group& g = *t->group;
+        char buf[128];
+        error e = detail::stalled_error(t->where, label(*t, buf), st);
+        // Only a task that was still meant to run is stopped as stalled.
+        if (!t->sc->stop(e)) return;
+        bool stop_now = false;
+        error failure;
+        {
+            std::lock_guard lock(g.m_);
+            stop_now = g.record(t->index, t->name, *t->sc, e);
+            if (stop_now) failure = g.first_;
+        }
+        if (stop_now) g.stop_for(t->index, t->name, failure);
     }
 
     // Records a task's failure (or nothing). Under m_; true when it was the first
-    // real failure, so the group must stop.
-    bool record(const task& t, error e) noexcept {
+    // real failure and the group must stop.
+    bool record(long long index, std::string_view name, const detail::scope* sc, error e) noexcept {
         if (!e) return false;
-        if (e.is<canceled>() && t.sc.stop_requested()) {  // is<> checks it (STRATA_CHECKED)
+        if (e.is<canceled>() && sc && sc->stop_requested()) {  // is<> checks it (STRATA_CHECKED)
             ++canceled_count_;
             return false;
         }
         if (!first_) {
             first_ = std::move(e);
-            first_index_ = t.index;
+            first_index_ = index;
 #if STRATA_HAS_EXCEPTIONS
             try {
 #endif
-                first_name_ = t.name;
+                first_name_ = name;
 #if STRATA_HAS_EXCEPTIONS
             } catch (...) {
                 // Out of memory: the number is enough.
             }
 #endif
-            return true;
+            return options_.policy == failure_policy::stop_others;
         }
         ++later_count_;
+        if (options_.policy == failure_policy::run_all) {
+            // Every one, in the order they came (appended: all_last_).
+            failed_task* f = nullptr;
+#if STRATA_HAS_EXCEPTIONS
+            try {
+#endif
+                f = new failed_task{e, index, std::string(name)};
+#if STRATA_HAS_EXCEPTIONS
+            } catch (...) {
+                f = nullptr;  // out of memory: counted only
+            }
+#endif
+            if (f) {
+                *all_last_ = f;
+                all_last_ = &f->next;
+            }
+        }
         if (later_.n < attached_failures)
             later_.items[later_.n++] = std::move(e);
         else
             detail::drop_checked(detail::access::get(e));  // counted only
         return false;
     }
-
-    void stop_for(const task& t, const error& failure) noexcept {
-        char buf[128];
-        scope_.stop(
-            detail::frame_at<canceled>(scope_.where(), failure, nullptr, "{} of the group failed", label(t, buf))
-                .with("stop_reason", "failure")
-                .with("failed_task", t.index));
+    bool record(long long index, std::string_view name, const detail::scope& sc, error e) noexcept {
+        return record(index, name, &sc, std::move(e));
     }
 
-    void finish(task& t, error e) noexcept {
-        // A task stopped as stalled has had its failure recorded; its own
-        // cancellation after that is not counted again.
-        if (e && e.is<canceled>() && stopped_for_stall(t)) e = error();
+    void stop_for(long long index, std::string_view name, const error& failure) noexcept {
+        char buf[128];
+        scope_.stop(detail::frame_at<canceled>(scope_.where(), failure, nullptr, "{} of the group failed",
+                                               label(index, name, buf))
+                        .with("stop_reason", "failure")
+                        .with("failed_task", index));
+    }
+
+    // A task is over (t is null when it could not even be made). Records its
+    // outcome, stops the group on its first failure, frees the task, and only
+    // then counts it finished: after that, the group may be gone.
+    void finish(task* t, long long index, error e) noexcept {
+        const std::string_view name = t ? std::string_view(t->name) : std::string_view();
+        const detail::scope* sc = t && t->sc ? &*t->sc : nullptr;
         bool stop_now = false;
         error failure;
         {
             std::lock_guard lock(m_);
-            --running_;
-            t.running = false;
-            stop_now = record(t, std::move(e));
+            stop_now = record(index, name, sc, std::move(e));
             if (stop_now) failure = first_;
         }
-        slot_free_.notify_all();
-        monitor_wake_.notify_all();
-        if (stop_now) stop_for(t, failure);
-    }
-
-    // Tasks whose work is over, taken out of tasks_ (a list linked by `next`) to
-    // be joined. Under m_.
-    std::shared_ptr<task> take_finished() noexcept {
-        std::shared_ptr<task> done;
-        for (std::shared_ptr<task>* at = &tasks_; *at;) {
-            if (!(*at)->running && (*at)->thread_set) {
-                std::shared_ptr<task> t = std::move(*at);
-                *at = std::move(t->next);
-                t->next = std::move(done);
-                done = std::move(t);
-            } else {
-                at = &(*at)->next;
-            }
-        }
-        return done;
-    }
-
-    // Joins the threads of a list of finished tasks and frees it, without
-    // recursion however long it is.
-    static void join_and_free(std::shared_ptr<task> list) noexcept {
-        while (list) {
-            if (list->thread.joinable()) list->thread.join();
-            std::shared_ptr<task> next = std::move(list->next);
-            list = std::move(next);
-        }
-    }
-
-    // The heartbeat monitor: one thread per group that requires beats, started
-    // with the first task.
-    void start_monitor() {
-        if (options_.heartbeat <= std::chrono::steady_clock::duration::zero()) return;
+        if (stop_now) stop_for(index, name, failure);
+        delete t;  // its scope leaves the group's here
         std::lock_guard lock(m_);
-        if (!monitor_.joinable()) monitor_ = std::thread([this]() noexcept { monitor(); });
+        --running_;
+        if (slot_waiters_) slot_free_.notify_one();
+        if (running_ == 0) done_.notify_all();  // under the lock: the group may end as soon as it is let go
     }
 
-    void monitor() noexcept {
-        using clock = std::chrono::steady_clock;
-        const clock::duration every = options_.heartbeat;
-        std::unique_lock lock(m_);
-        while (!closing_) {
-            const clock::time_point now = clock::now();
-            clock::time_point wake = clock::time_point::max();
-            // The first task that went silent, if any (one at a time, since
-            // stopping it runs callbacks, which must not run under m_).
-            std::shared_ptr<task> silent;
-            detail::stall st{};
-            for (const std::shared_ptr<task>* at = &tasks_; *at; at = &(*at)->next) {
-                const task* p = at->get();
-                // A task already stopped (by the group, or for a stall) is not
-                // expected to beat any more.
-                if (!p->running || p->sc.stop_requested()) continue;
-                const clock::time_point last = p->sc.last_beat();
-                if (now - last >= every) {
-                    st = detail::stall_of(p->sc, every, now, last);
-                    silent = *at;
-                    break;
-                }
-                if (last + every < wake) wake = last + every;
-            }
-            if (silent) {
-                lock.unlock();
-                char buf[128];
-                error e = detail::stalled_error(silent->sc.where(), label(*silent, buf), st);
-                // Only a task that was still meant to run is stopped as stalled.
-                if (silent->sc.stop(e)) {
-                    bool stop_now = false;
-                    {
-                        std::lock_guard relock(m_);
-                        stop_now = record(*silent, e);
-                    }
-                    if (stop_now) stop_for(*silent, e);
-                }
-                silent.reset();
-                lock.lock();
-                continue;
-            }
-            if (wake == clock::time_point::max())
-                monitor_wake_.wait(lock);
-            else
-                monitor_wake_.wait_until(lock, wake);
-        }
-    }
-
-    // Waits until no task runs (tasks that spawn more keep the count up), joins
-    // their threads, then stops the monitor.
+    // Waits until no task runs or waits to run (tasks that spawn more keep the
+    // count up).
     void join_all() noexcept {
-        std::shared_ptr<task> done;
-        {
-            std::unique_lock lock(m_);
-            slot_free_.wait(lock, [&] {
-                if (running_ > 0) return false;
-                for (task* t = tasks_.get(); t; t = t->next.get())
-                    if (!t->thread_set) return false;
-                return true;
-            });
-            done = std::move(tasks_);
-        }
-        join_and_free(std::move(done));
-        std::thread monitor;
-        {
-            std::lock_guard lock(m_);
-            if (!monitor_.joinable()) return;
-            closing_ = true;
-            monitor = std::move(monitor_);
-        }
-        monitor_wake_.notify_all();
-        monitor.join();
-        std::lock_guard lock(m_);
-        closing_ = false;
+        detail::pool_ensure_worker();
+        std::unique_lock lock(m_);
+        done_.wait(lock, [&] { return running_ == 0; });
     }
 
     task_group_options options_;
-    std::size_t running_ = 0;
+    std::size_t running_ = 0;  // spawned and not finished: queued or running
+    std::size_t slot_waiters_ = 0;
     long long spawned_ = 0;
     mutable std::mutex m_;
     std::condition_variable slot_free_;
-    std::condition_variable monitor_wake_;
+    std::condition_variable done_;
     detail::scope scope_;
-    std::shared_ptr<task> tasks_;  // not yet joined: a list linked by task::next
-    std::thread monitor_;
-    bool closing_ = false;
     error first_;
     long long first_index_ = 0;
     std::string first_name_;
     failure_list later_;
     long long later_count_ = 0;
     long long canceled_count_ = 0;
+    failed_task* all_ = nullptr;
+    failed_task** all_last_ = &all_;
 };
 
 }  // namespace detail

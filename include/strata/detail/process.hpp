@@ -31,6 +31,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -49,8 +50,9 @@ namespace strata::detail {
 // symbol_cache and symbol, handle.hpp's log_sink and log_record, key_pair),
 // changes: modules built against another layout meet at other addresses and keep
 // a state of their own. (2: log_sink's record_form, log_record::line, the
-// delivery lock; the libdw session and its lock.)
-inline constexpr std::uint32_t process_abi = 2;
+// delivery lock; the libdw session and its lock. 3: the stopped-scope shards,
+// the timer service and the worker pool, runtime.hpp's timer_entry and pool_job.)
+inline constexpr std::uint32_t process_abi = 3;
 
 // A random 64-bit value: getrandom(), or the clock and the pid if it fails.
 inline std::uint64_t random_bits() noexcept {
@@ -67,6 +69,73 @@ struct key_pair {
     std::uint64_t k0 = 0;
     std::uint64_t k1 = 0;
     const key_pair* older = nullptr;
+};
+
+// One shard of the stopped scopes: a list linked through the scopes.
+struct stopped_scope_shard {
+    std::mutex m;
+    void* head = nullptr;
+};
+inline constexpr std::size_t stopped_scope_shards = 32;
+
+// An entry of the timer (runtime.hpp): `fire` is called on the timer's thread
+// at `when` (a steady_clock count), outside the timer's lock. `slot` is its
+// place in the heap (no_slot: not armed); `owner`, the thread that armed it.
+struct timer_entry {
+    std::int64_t when = 0;
+    void (*fire)(timer_entry*) noexcept = nullptr;
+    std::size_t slot = static_cast<std::size_t>(-1);
+    unsigned long owner = 0;
+};
+inline constexpr std::size_t no_slot = static_cast<std::size_t>(-1);
+
+// A job of the worker pool (runtime.hpp): `run` is called on a worker thread.
+struct pool_job {
+    void (*run)(pool_job*) noexcept = nullptr;
+    pool_job* next = nullptr;
+};
+
+// The process's one timer (runtime.hpp): a binary heap of timer entries (a
+// timer_entry**, malloc'd) ordered by time, served by one thread. `firing` is the
+// entry whose callback runs now (outside the lock); `fired` is notified when it
+// returns. `serving`: a thread serves the heap (false: none yet, or a fork()ed
+// child that must start its own).
+struct timer_state {
+    std::mutex m;
+    std::condition_variable wake;
+    std::condition_variable fired;
+    timer_entry** heap = nullptr;
+    std::size_t n = 0;
+    std::size_t cap = 0;
+    timer_entry* firing = nullptr;
+    bool serving = false;
+    // Starts the serving thread (code of the module that started the first one,
+    // which stays loaded): a fork()ed child with entries to serve calls it.
+    bool (*start)(timer_state&) noexcept = nullptr;
+};
+
+// The worker pool (runtime.hpp): a FIFO of jobs (linked through the jobs), the threads serving it, and the figures thread_pool_stats() gives.
+struct pool_state {
+    std::mutex m;
+    std::condition_variable work;
+    pool_job* head = nullptr;
+    pool_job* tail = nullptr;
+    std::size_t queued = 0;
+    std::size_t threads = 0;
+    std::size_t idle = 0;
+    std::uint64_t started = 0;
+    std::uint64_t start_failures = 0;
+    // After a thread could not be started, none is tried before this time (a
+    // steady_clock count), and why it failed.
+    std::int64_t retry_at = 0;
+    char failure[120] = {};
+    // The supervisor (a timer entry, runtime.hpp) is armed while jobs wait and
+    // no worker is idle; it adds workers when the busy ones are blocked. The
+    // process CPU time and the time it last looked.
+    bool supervising = false;
+    std::int64_t checked_at = 0;
+    std::int64_t cpu_at = 0;
+    timer_entry supervisor{};
 };
 
 struct process_state {
@@ -100,10 +169,11 @@ struct process_state {
     // The STRATA_CHECKED handler (an unchecked_error_handler), null: the default.
     std::atomic<void*> unchecked_handler{nullptr};
 
-    // Live cancellation scopes (cancel.hpp), and the running task of each thread,
-    // as a thread-specific value every module reads.
-    std::mutex scopes_mutex;
-    void* scopes_head = nullptr;
+    // Stopped cancellation scopes (cancel.hpp), so that a token handed to another
+    // thread or module finds its cause: lists in shards chosen by the token's stop
+    // state (a scope that never stops is never listed). And the running task of
+    // each thread, as a thread-specific value every module reads.
+    stopped_scope_shard stopped_scopes[stopped_scope_shards];
     sys::pthread_key task_key = 0;
     bool task_key_ok = false;
 
@@ -121,6 +191,10 @@ struct process_state {
     // one per process, used under this lock.
     std::mutex symbolizer_mutex;
     void* symbolizer_session = nullptr;
+
+    // The timer service and the worker pool (runtime.hpp).
+    timer_state timer;
+    pool_state pool;
 
     // fork() handlers run once per module: the first in the forking thread locks,
     // the last unlocks. A fork on another thread meanwhile waits for the locks.
@@ -307,7 +381,9 @@ STRATA_MODULE_LOCAL inline void fork_prepare() noexcept {
     // holds it already (and still does in the child).
     const bool lock_sink = s.sink_owner.load(std::memory_order_relaxed) != me;
     if (lock_sink) s.sink_mutex.lock();
-    s.scopes_mutex.lock();
+    for (stopped_scope_shard& shard : s.stopped_scopes) shard.m.lock();
+    s.timer.m.lock();
+    s.pool.m.lock();
     s.key_mutex.lock();
     s.symbolizer_mutex.lock();
     s.fork_owner.store(me, std::memory_order_release);
@@ -319,15 +395,58 @@ STRATA_MODULE_LOCAL inline void fork_unlock(process_state& s) noexcept {
     s.fork_owner.store(0, std::memory_order_release);
     s.symbolizer_mutex.unlock();
     s.key_mutex.unlock();
-    s.scopes_mutex.unlock();
+    s.pool.m.unlock();
+    s.timer.m.unlock();
+    for (stopped_scope_shard& shard : s.stopped_scopes) shard.m.unlock();
     if (s.fork_locked_sink) s.sink_mutex.unlock();
 }
 STRATA_MODULE_LOCAL inline void fork_parent() noexcept { fork_unlock(*module_state.load(std::memory_order_acquire)); }
 // Each module's thread-local caches that a child must refresh (handle.hpp's
 // thread id) register here; one per module.
 STRATA_MODULE_LOCAL inline std::atomic<void (*)() noexcept> module_fork_child_hook{nullptr};
+// What the child keeps of the timer and the pool: their threads are gone. The
+// timer keeps the entries of the forking thread (a with_timeout it is inside of)
+// and drops the others' (their threads do not exist here); the pool keeps its
+// queue, and starts threads again when asked. Their condition variables may
+// count waiters that no longer exist: they are made anew.
+inline void timer_pool_after_fork(process_state& s) noexcept {
+    timer_state& t = s.timer;
+    const unsigned long me = sys::pthread_self();
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < t.n; ++i) {
+        timer_entry* e = t.heap[i];
+        if (e->owner == me && e != &s.pool.supervisor)
+            t.heap[kept++] = e;
+        else
+            e->slot = no_slot;
+    }
+    // Kept in the order they were (a heap's prefix is not one): sorted, a heap.
+    for (std::size_t i = 1; i < kept; ++i)
+        for (std::size_t j = i; j > 0 && t.heap[j]->when < t.heap[j - 1]->when; --j) {
+            timer_entry* x = t.heap[j];
+            t.heap[j] = t.heap[j - 1];
+            t.heap[j - 1] = x;
+        }
+    for (std::size_t i = 0; i < kept; ++i) t.heap[i]->slot = i;
+    t.n = kept;
+    t.firing = nullptr;
+    t.serving = false;
+    ::new (&t.wake) std::condition_variable();
+    ::new (&t.fired) std::condition_variable();
+    // A with_timeout the forking thread is inside of still has its deadline.
+    if (kept && t.start) t.serving = t.start(t);
+    pool_state& p = s.pool;
+    p.threads = 0;
+    p.idle = 0;
+    p.supervising = false;
+    p.started = 0;
+    p.start_failures = 0;
+    p.retry_at = 0;
+    ::new (&p.work) std::condition_variable();
+}
 STRATA_MODULE_LOCAL inline void fork_child() noexcept {
     process_state& s = *module_state.load(std::memory_order_acquire);
+    if (s.fork_depth == 1) timer_pool_after_fork(s);
     fork_unlock(s);
     if (s.id_pid.load(std::memory_order_relaxed) != sys::getpid()) renew_ids(s);
     if (auto hook = module_fork_child_hook.load(std::memory_order_acquire)) hook();

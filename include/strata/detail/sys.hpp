@@ -46,6 +46,8 @@ inline constexpr long sys_read = -1, sys_write = -1;
 void tsan_acquire(void* addr) noexcept __asm__("__tsan_acquire") __attribute__((weak));
 void tsan_release(void* addr) noexcept __asm__("__tsan_release") __attribute__((weak));
 int close(int fd) noexcept __asm__("close");
+int open(const char* path, int flags, ...) noexcept __asm__("open");
+inline constexpr int o_rdonly = 0;
 int pipe2(int fds[2], int flags) noexcept __asm__("pipe2");
 int unsetenv(const char* name) noexcept __asm__("unsetenv");
 
