@@ -706,6 +706,7 @@ TEST_CASE("no false stall, 3 runs: 300 tasks beating every millisecond against 1
             r = g.wait();
         }
         CAPTURE(r ? std::string("success") : msg(r.error()));
+        CAPTURE(r ? std::string() : misc_str(r.error(), "thread_state"), r ? 0 : misc_int(r.error(), "waiting_ms"));
         CHECK(r.has_value());
         CHECK(stopped == 0);
     }
@@ -790,6 +791,7 @@ TEST_CASE("a starved task (runnable, given no CPU) is never reported as stalled,
     }
     const long long gap = longest_gap_ms.load();
     CAPTURE(gap, r ? std::string("success") : msg(r.error()));
+    CAPTURE(r ? std::string() : misc_str(r.error(), "thread_state"), r ? 0 : misc_int(r.error(), "waiting_ms"));
     if (!r) {
         const strata::error& e = r.error();
         CHECK(e.is<strata::timed_out>());
