@@ -52,11 +52,12 @@ private:
     bool open_ = false;
 };
 
+// Not std::condition_variable_any: it makes a std::shared_ptr, whose type tag is
+// an STB_GNU_UNIQUE symbol too.
 void wait_for_stop(const std::stop_token& token) {
-    std::mutex m;
-    std::condition_variable_any cv;
-    std::unique_lock lock(m);
-    cv.wait(lock, token, [] { return false; });
+    gate stopped;
+    const std::stop_callback on_stop(token, [&] { stopped.open(); });
+    stopped.wait();
 }
 
 // The plugin's part: load, run, close. False if it could not be loaded.
