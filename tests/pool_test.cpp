@@ -245,6 +245,41 @@ TEST_CASE("thread_pool_stats() inside a task: the task's thread is one of the po
     CHECK(after.threads_started >= static_cast<std::uint64_t>(started.load()));
 }
 
+TEST_CASE("thread_pool_stats() read while the pool grows never shows more threads alive than started", "[pool]") {
+    std::atomic<bool> done{false};
+    std::atomic<long> samples{0}, inconsistent{0};
+    std::string first_bad;
+    std::thread sampler([&] {
+        while (!done.load()) {
+            const strata::pool_stats s = strata::thread_pool_stats();
+            ++samples;
+            if (s.idle > s.threads || s.threads > s.threads_started) {
+                if (inconsistent.fetch_add(1) == 0)
+                    first_bad = "threads_started " + std::to_string(s.threads_started) + ", threads " +
+                                std::to_string(s.threads) + ", idle " + std::to_string(s.idle);
+            }
+        }
+    });
+    gate last_ran;
+    {
+        strata::task_group g;
+        hang_guard guard(60s, [&] { last_ran.open(); });
+        for (int k = 1; k <= 32; ++k)
+            g.spawn([&, k](std::stop_token) -> strata::result<void> {
+                if (k == 32)
+                    last_ran.open();
+                else
+                    last_ran.wait();
+                return {};
+            });
+        CHECK(g.wait().has_value());
+    }
+    done = true;
+    sampler.join();
+    CAPTURE(samples.load(), first_bad);
+    CHECK(inconsistent == 0);
+}
+
 TEST_CASE("2000 quick tasks with max_running 4 start a handful of threads, not one per task", "[pool]") {
     constexpr int tasks = 2000;
     const strata::pool_stats before = strata::thread_pool_stats();
