@@ -15,8 +15,14 @@
 #include <strata/cancel.hpp>
 #include <strata/task_group.hpp>
 
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -25,6 +31,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -57,6 +64,40 @@ void beat_until_stopped(const std::stop_token& token) {
     } while (!token.stop_requested());
 }
 
+// Waits until pred() holds, or `limit` passes (false then).
+template <class P>
+bool wait_until(P pred, std::chrono::seconds limit = 60s) {
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > give_up) return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
+long this_tid() { return static_cast<long>(::syscall(SYS_gettid)); }
+
+// Threads that spin on the CPU until they are destroyed: load for the machine.
+class cpu_load {
+public:
+    explicit cpu_load(int n) {
+        for (int i = 0; i < n; ++i)
+            threads_.emplace_back([this] {
+                while (!stop_.load(std::memory_order_relaxed)) {
+                }
+            });
+    }
+    ~cpu_load() {
+        stop_ = true;
+        for (std::thread& t : threads_) t.join();
+    }
+    cpu_load(const cpu_load&) = delete;
+    cpu_load& operator=(const cpu_load&) = delete;
+
+private:
+    std::atomic<bool> stop_{false};
+    std::vector<std::thread> threads_;
+};
 
 }  // namespace
 
@@ -573,4 +614,192 @@ TEST_CASE("a named task's stall names it: 'task 1 (index-docs): stalled'", "[hea
     REQUIRE(cause);
     CHECK_THAT(msg(cause), Catch::StartsWith("task 1 (index-docs): stalled"));
     CHECK(msg(g.cause()) == "task 1 (index-docs) of the group failed");
+}
+
+// --- stalled, or starved (issue 13) -------------------------------------------------
+//
+// A task that stops beating is stalled when it is blocked (a lock, I/O) or
+// running without beating, and starved when it is runnable but gets no CPU (the
+// machine is overloaded): only the first is the task's fault. The report says
+// which: misc `thread_state` ("blocked", "running") on a stall, stop_reason
+// "starved" on starvation (reported only after about ten intervals of it).
+
+TEST_CASE("a task blocked on a mutex past its heartbeat is stalled, with thread_state 'blocked'",
+          "[heartbeat][task_group][stalled]") {
+    std::mutex m;
+    std::unique_lock hold(m);
+    strata::error cause;
+    strata::result<void> r;
+    bool stopped = false;
+    {
+        strata::task_group g(strata::task_group_options{.heartbeat = 100ms});
+        g.spawn([&](std::stop_token token) -> strata::result<void> {
+            { const std::lock_guard lock(m); }  // blocked until the test lets go
+            cause = strata::stop_cause(token);
+            if (token.stop_requested()) return strata::canceled_by(token);
+            return {};
+        });
+        stopped = wait_until([&] { return g.token().stop_requested(); });
+        hold.unlock();
+        r = g.wait();
+    }
+    CHECK(stopped);
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CAPTURE(msg(e));
+    CHECK(e.is<strata::timed_out>());
+    CHECK_THAT(msg(e), Catch::StartsWith("task 1: stalled"));
+    CHECK_THAT(msg(e), !Catch::Contains("starved"));
+    CHECK(misc_str(e, "stop_reason") == "heartbeat");
+    CHECK(misc_str(e, "thread_state") == "blocked");
+    CHECK(misc_int(e, "failed_task") == 1);
+    REQUIRE(cause);
+    CHECK(misc_str(cause, "stop_reason") == "heartbeat");
+    CHECK(misc_str(cause, "thread_state") == "blocked");
+}
+
+TEST_CASE("a task spinning without beating past its heartbeat is stalled, with thread_state 'running'",
+          "[heartbeat][task_group][stalled]") {
+    std::atomic<bool> rescued{false};
+    strata::error cause;
+    strata::result<void> r;
+    {
+        strata::task_group g(strata::task_group_options{.heartbeat = 100ms});
+        hang_guard guard(60s, [&] { rescued = true; });
+        g.spawn([&](std::stop_token token) -> strata::result<void> {
+            while (!token.stop_requested() && !rescued.load(std::memory_order_relaxed)) {
+            }
+            cause = strata::stop_cause(token);
+            return strata::canceled_by(token);
+        });
+        r = g.wait();
+    }
+    CHECK_FALSE(rescued.load());
+    REQUIRE_FALSE(r.has_value());
+    const strata::error& e = r.error();
+    CAPTURE(msg(e));
+    CHECK(e.is<strata::timed_out>());
+    CHECK_THAT(msg(e), Catch::StartsWith("task 1: stalled"));
+    CHECK_THAT(msg(e), !Catch::Contains("starved"));
+    CHECK(misc_str(e, "stop_reason") == "heartbeat");
+    CHECK(misc_str(e, "thread_state") == "running");
+    REQUIRE(cause);
+    CHECK(misc_str(cause, "thread_state") == "running");
+}
+
+TEST_CASE("no false stall, 3 runs: 300 tasks beating every millisecond against 100 ms, 2 cores loaded by 2 spinners",
+          "[heartbeat][task_group][starved]") {
+    for (int run = 0; run < 3; ++run) {
+        CAPTURE(run);
+        constexpr int tasks = 300;
+        std::atomic<int> stopped{0};
+        strata::result<void> r;
+        {
+            const cpu_load load(2);
+            strata::task_group g(strata::task_group_options{.heartbeat = 100ms});
+            for (int k = 0; k < tasks; ++k)
+                g.spawn([&](std::stop_token token) -> strata::result<void> {
+                    beat_for(1s);
+                    if (token.stop_requested()) ++stopped;
+                    return {};
+                });
+            r = g.wait();
+        }
+        CAPTURE(r ? std::string("success") : msg(r.error()));
+        CAPTURE(r ? std::string() : misc_str(r.error(), "thread_state"), r ? 0 : misc_int(r.error(), "waiting_ms"));
+        CHECK(r.has_value());
+        CHECK(stopped == 0);
+    }
+}
+
+TEST_CASE("a starved task (runnable, given no CPU) is never reported as stalled, and if reported, as starved",
+          "[heartbeat][task_group][starved]") {
+    // The task's thread is pinned to one CPU at nice 19, next to 4 threads pinned
+    // there at nice -20 that spin: runnable, it gets almost no CPU. It beats
+    // whenever it runs.
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    REQUIRE(::sched_getaffinity(0, sizeof allowed, &allowed) == 0);
+    int cpu = 0;
+    while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &allowed)) ++cpu;
+    REQUIRE(cpu < CPU_SETSIZE);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+
+    std::atomic<bool> pinned{false}, release{false}, task_setup_failed{false};
+    std::atomic<long long> longest_gap_ms{0};
+    strata::error cause;
+    strata::result<void> r;
+    std::atomic<int> hogs_failed{0};
+    {
+        strata::task_group g(strata::task_group_options{.heartbeat = 20ms});
+        g.spawn([&](std::stop_token token) -> strata::result<void> {
+            cpu_set_t saved;
+            CPU_ZERO(&saved);
+            ::sched_getaffinity(0, sizeof saved, &saved);
+            const long tid = this_tid();
+            errno = 0;
+            const int saved_nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
+            if (::sched_setaffinity(0, sizeof one, &one) != 0 ||
+                ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), 19) != 0)
+                task_setup_failed = true;
+            pinned = true;
+            auto last = std::chrono::steady_clock::now();
+            while (!release.load() && !token.stop_requested()) {
+                strata::beat();
+                const auto now = std::chrono::steady_clock::now();
+                const long long gap = std::chrono::duration_cast<std::chrono::milliseconds>(now - last).count();
+                if (gap > longest_gap_ms.load()) longest_gap_ms = gap;
+                last = now;
+            }
+            // The pooled thread goes back as it came.
+            ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), saved_nice);
+            ::sched_setaffinity(0, sizeof saved, &saved);
+            if (token.stop_requested()) {
+                cause = strata::stop_cause(token);
+                return strata::canceled_by(token);
+            }
+            return {};
+        });
+        const bool task_pinned = wait_until([&] { return pinned.load(); });
+        {
+            std::atomic<bool> hogs_stop{false};
+            std::atomic<int> hogs_ready{0};
+            std::vector<std::thread> hogs;
+            if (task_pinned && !task_setup_failed.load())
+                for (int i = 0; i < 4; ++i)
+                    hogs.emplace_back([&] {
+                        if (::sched_setaffinity(0, sizeof one, &one) != 0 ||
+                            ::setpriority(PRIO_PROCESS, static_cast<id_t>(this_tid()), -20) != 0)
+                            ++hogs_failed;
+                        ++hogs_ready;
+                        while (!hogs_stop.load(std::memory_order_relaxed)) {
+                        }
+                    });
+            if (wait_until([&] { return hogs_ready.load() == static_cast<int>(hogs.size()); }))
+                std::this_thread::sleep_for(1500ms);  // 75 intervals of the heartbeat
+            release = true;
+            hogs_stop = true;
+            for (std::thread& t : hogs) t.join();
+        }
+        r = g.wait();
+    }
+    if (task_setup_failed.load() || hogs_failed.load()) {
+        WARN("could not pin threads or set their nice value (needs CAP_SYS_NICE): starvation not tested");
+        return;
+    }
+    const long long gap = longest_gap_ms.load();
+    CAPTURE(gap, r ? std::string("success") : msg(r.error()));
+    CAPTURE(r ? std::string() : misc_str(r.error(), "thread_state"), r ? 0 : misc_int(r.error(), "waiting_ms"));
+    if (!r) {
+        const strata::error& e = r.error();
+        CHECK(e.is<strata::timed_out>());
+        CHECK_THAT(msg(e), Catch::Contains("starved"));
+        CHECK_THAT(msg(e), !Catch::Contains("stalled"));
+        CHECK(misc_str(e, "stop_reason") == "starved");
+        REQUIRE(cause);
+        CHECK(misc_str(cause, "stop_reason") == "starved");
+    }
+    if (gap < 10 * 20) WARN("the task was never starved for ten heartbeat intervals (longest gap " << gap << " ms)");
 }
