@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs strata's benchmarks against its peers and prints the table of
-# ratios (medians over repetitions) that docs/costs.md shows. Installs what is
-# missing. Usage: bash bench/run.sh [repetitions [launches]]   (default 10 and 3)
+# ratios (medians over repetitions) that docs/costs.md shows, then runs the
+# scaling scenarios against Go, Boost.Asio and oneTBB (bench/scale.sh: its own
+# table, and docs/scaling.png; STRATA_BENCH_SCALE=0 leaves them out). Installs
+# what is missing. Usage: bash bench/run.sh [repetitions [launches]]   (default 10 and 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -56,3 +58,8 @@ median() { printf '%s\n' $1 | sort -n | sed -n 5p; }
 } > "$out/compile.json"
 
 python3 bench/report.py "$out" | tee "$out/report.md"
+
+if [ "${STRATA_BENCH_SCALE:-1}" != 0 ]; then
+    echo >&2
+    bash bench/scale.sh
+fi
