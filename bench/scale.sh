@@ -5,7 +5,11 @@
 # bench/scale/scale.go), the implementations taking turns. Writes one JSON line
 # a process to build/bench/scale/results.jsonl, prints a markdown table of
 # medians with ratios to Go (also in build/bench/scale/report.md), and draws
-# docs/scaling.png. Installs what is missing (Go, x/sync, oneTBB, matplotlib).
+# docs/scaling.png. Needs, beyond the benchmarks' packages (which it installs
+# like run.sh): golang-go, golang-golang-x-sync-dev, libtbb-dev and (for the
+# picture) python3-matplotlib; installs them only with SCALE_INSTALL=1, and
+# otherwise says what is missing and exits with SCALE_MISSING_EXIT (default 1;
+# run.sh passes 0, so that a machine without them, CI's, skips this part).
 #
 # Usage: bash bench/scale.sh. Overridable through the environment:
 #   SCALE_NS           the sizes N                    (default "1000 10000 100000")
@@ -23,8 +27,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-strata_install_missing "${STRATA_BUILD_PACKAGES[@]}" libbenchmark-dev libabsl-dev libtbb-dev golang-go \
-    golang-golang-x-sync-dev python3 python3-matplotlib
+strata_install_missing "${STRATA_BUILD_PACKAGES[@]}" libbenchmark-dev libabsl-dev python3
+peers=(golang-go golang-golang-x-sync-dev libtbb-dev python3-matplotlib)
+if [ "${SCALE_INSTALL:-0}" = 1 ]; then
+    strata_install_missing "${peers[@]}"
+else
+    missing=()
+    for pkg in "${peers[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -ne 0 ]; then
+        echo "bench/scale.sh: the scaling scenarios need ${missing[*]} (apt-get install them, or run with" \
+            "SCALE_INSTALL=1); not run" >&2
+        exit "${SCALE_MISSING_EXIT:-1}"
+    fi
+fi
 
 ns=${SCALE_NS:-1000 10000 100000}
 reps=${SCALE_REPS:-3}
