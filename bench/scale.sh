@@ -16,8 +16,8 @@
 #   SCALE_REPS         repetitions of everything      (default 3)
 #   SCALE_SCENARIOS    which scenarios                (default all six)
 #   SCALE_IMPLS        which implementations          (default every one built)
-#   SCALE_ALIVE_MAX    the largest N for `alive`      (default 10000: strata's
-#                      thread API needs a thread per live task)
+#   SCALE_ALIVE_MAX    the largest N for `alive` with strata's thread API
+#                      (default 10000: it needs a thread per live task)
 #   SCALE_TIMEOUT_CALLS  calls of with_timeout        (default 20000)
 #   SCALE_FIRST_ROUNDS rounds of first_of8, median    (default 200)
 #   SCALE_PROC_TIMEOUT seconds before a process is killed (default 300)
@@ -78,6 +78,8 @@ supports() {  # impl scenario: oneTBB is a peer only for the limited pool
 
 results=$out/results.jsonl
 : > "$results"
+# The machine's load before and after: the figures are only as quiet as it was.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 run_one() {  # impl scenario n
     local impl=$1 scenario=$2 n=$3 line rc=0
     if [ "$impl" = go ]; then
@@ -105,20 +107,27 @@ for rep in $(seq "$reps"); do
             *) sizes=$ns ;;
         esac
         for n in $sizes; do
-            if [ "$scenario" = alive ] && [ "$n" -gt "$alive_max" ]; then continue; fi
             for impl in $impls; do
+                if [ "$scenario" = alive ] && [ "$impl" = strata_thread ] && [ "$n" -gt "$alive_max" ]; then
+                    continue
+                fi
                 supports "$impl" "$scenario" && run_one "$impl" "$scenario" "$n"
             done
         done
     done
 done
 
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 # Debian's python3, which python3-matplotlib is installed for (not a python3 of
 # pyenv or a virtualenv that may come first on PATH).
 py=python3
 [ -x /usr/bin/python3 ] && py=/usr/bin/python3
 if [ -n "$plot" ]; then
-    "$py" bench/scale/report.py "$results" --plot "$plot" | tee "$out/report.md"
+    "$py" bench/scale/report.py "$results" --plot "$plot" > "$out/report.md"
 else
-    "$py" bench/scale/report.py "$results" | tee "$out/report.md"
+    "$py" bench/scale/report.py "$results" > "$out/report.md"
 fi
+echo "
+($(nproc) CPUs; load average $load_before before, $load_after after; $(go version | cut -d' ' -f3);" \
+    "repetitions: $reps)" >> "$out/report.md"
+cat "$out/report.md"
