@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs strata's benchmarks against its peers and prints the table of
-# ratios (medians over repetitions) that docs/costs.md shows. Installs what is
+# ratios (medians over repetitions) that docs/costs.md shows, then runs the
+# scaling scenarios against Go, Boost.Asio and oneTBB (bench/scale.sh: its own
+# table, and docs/scaling.png, as many repetitions as launches; skipped when Go
+# or oneTBB is not installed, or with STRATA_BENCH_SCALE=0). Installs what else is
 # missing. Usage: bash bench/run.sh [repetitions [launches]]   (default 10 and 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,3 +59,8 @@ median() { printf '%s\n' $1 | sort -n | sed -n 5p; }
 } > "$out/compile.json"
 
 python3 bench/report.py "$out" | tee "$out/report.md"
+
+if [ "${STRATA_BENCH_SCALE:-1}" != 0 ]; then
+    echo >&2
+    SCALE_REPS=${SCALE_REPS:-$runs} SCALE_MISSING_EXIT=0 bash bench/scale.sh
+fi
