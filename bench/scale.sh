@@ -14,7 +14,7 @@
 # Usage: bash bench/scale.sh. Overridable through the environment:
 #   SCALE_NS           the sizes N                    (default "1000 10000 100000")
 #   SCALE_REPS         repetitions of everything      (default 3)
-#   SCALE_SCENARIOS    which scenarios                (default all six)
+#   SCALE_SCENARIOS    which scenarios                (default all eight)
 #   SCALE_IMPLS        which implementations          (default every one built)
 #   SCALE_ALIVE_MAX    the largest N for `alive` with strata's thread API
 #                      (default 10000: it needs a thread per live task)
@@ -45,7 +45,7 @@ fi
 
 ns=${SCALE_NS:-1000 10000 100000}
 reps=${SCALE_REPS:-3}
-scenarios=${SCALE_SCENARIOS:-sleep sleep_limit16 fail_half alive timeout_ok first_of8}
+scenarios=${SCALE_SCENARIOS:-sleep sleep_limit16 fail_half alive timeout_ok first_of8 heartbeat stall_detect}
 alive_max=${SCALE_ALIVE_MAX:-10000}
 timeout_calls=${SCALE_TIMEOUT_CALLS:-20000}
 first_rounds=${SCALE_FIRST_ROUNDS:-200}
@@ -72,8 +72,11 @@ else
     impls=$SCALE_IMPLS
 fi
 
-supports() {  # impl scenario: oneTBB is a peer only for the limited pool
-    [ "$1" != tbb ] || [ "$2" = sleep_limit16 ]
+supports() {  # impl scenario: oneTBB is a peer only for the limited pool; heartbeats are strata's thread API's
+    case $2 in
+        heartbeat | stall_detect) [ "$1" = strata_thread ] ;;
+        *) [ "$1" != tbb ] || [ "$2" = sleep_limit16 ] ;;
+    esac
 }
 
 results=$out/results.jsonl
@@ -104,6 +107,8 @@ for rep in $(seq "$reps"); do
         case $scenario in
             timeout_ok) sizes=$timeout_calls ;;
             first_of8) sizes=$first_rounds ;;
+            heartbeat) sizes=300 ;;
+            stall_detect) sizes=10 ;;
             *) sizes=$ns ;;
         esac
         for n in $sizes; do

@@ -18,6 +18,13 @@
 //   first_of8      N rounds of first_of with 8 replicas, replica k sleeping k ms
 //                  (interruptibly): the median, over the rounds, of the time the
 //                  round took beyond the winning replica's own time, in us
+//   heartbeat      10 rounds of: N tasks alive at once, each beating every 1 ms
+//                  for 1 s, a 100 ms heartbeat required (strata only): ok when
+//                  no round reports a stall; `false_stalls` counts the rounds
+//                  that did, `starved_waits` the tasks reported starved
+//   stall_detect   N rounds of: a task (heartbeat 100 ms) blocks on a mutex;
+//                  the time from its last beat to its stop, median and worst
+//                  (ms), and whether it was reported stalled and "blocked"
 //
 // Prints one JSON line: impl, scenario, n, wall_ms, threads_created (every
 // pthread_create of the process, counted by the interposer below, so that it
@@ -37,6 +44,7 @@
 #include <cstring>
 #include <latch>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -255,6 +263,66 @@ outcome strata_thread(const std::string& scenario, long n) {
         }
         o.ok = good == n;
         o.add("added_us", median(added));
+    } else if (scenario == "heartbeat") {
+        long stalled_rounds = 0, starved = 0;
+        std::string first_error;
+        for (int round = 0; round < 10; ++round) {
+            strata::task_group g(strata::task_group_options{.heartbeat = 100ms});
+            for (long i = 0; i < n; ++i)
+                g.spawn([](std::stop_token token) -> strata::result<void> {
+                    const auto until = clock_type::now() + 1s;
+                    while (clock_type::now() < until && !token.stop_requested()) {
+                        std::this_thread::sleep_for(1ms);
+                        strata::beat();
+                    }
+                    return {};
+                });
+            const strata::result<void> r = g.wait();
+            if (!r) {
+                const auto reason = r.error().misc().find("stop_reason");
+                if (reason && reason->as_string() == "starved")
+                    ++starved;
+                else
+                    ++stalled_rounds;
+                if (first_error.empty()) first_error = fmt::format("{}", r.error());
+            }
+        }
+        o.ok = stalled_rounds == 0;
+        o.add("false_stalls", static_cast<long long>(stalled_rounds));
+        o.add("starved_rounds", static_cast<long long>(starved));
+        if (!first_error.empty()) o.add("error", first_error);
+    } else if (scenario == "stall_detect") {
+        std::vector<double> detect;
+        long right = 0;
+        for (long round = 0; round < n; ++round) {
+            std::mutex m;
+            std::atomic<long long> last_beat_ns{0};
+            std::atomic<long long> stopped_ns{0};
+            std::atomic<bool> locked{false};
+            std::thread holder([&] {  // holds the mutex until the task is stopped
+                std::lock_guard hold(m);
+                locked = true;
+                while (stopped_ns == 0) std::this_thread::sleep_for(1ms);
+            });
+            while (!locked) std::this_thread::sleep_for(1ms);
+            strata::task_group g(strata::task_group_options{.heartbeat = 100ms});
+            g.spawn([&](std::stop_token token) -> strata::result<void> {
+                std::stop_callback on_stop(token, [&] { stopped_ns = clock_type::now().time_since_epoch().count(); });
+                strata::beat();
+                last_beat_ns = clock_type::now().time_since_epoch().count();
+                std::lock_guard blocked(m);  // blocked until the stop
+                return {};
+            });
+            const strata::result<void> r = g.wait();
+            holder.join();
+            const auto reason = r ? std::nullopt : r.error().misc().find("stop_reason");
+            const auto state = r ? std::nullopt : r.error().misc().find("thread_state");
+            if (reason && reason->as_string() == "heartbeat" && state && state->as_string() == "blocked") ++right;
+            detect.push_back(static_cast<double>(stopped_ns - last_beat_ns) / 1e6);
+        }
+        o.ok = right == n;
+        o.add("detect_ms", median(detect));
+        o.add("worst_detect_ms", *std::max_element(detect.begin(), detect.end()));
     } else {
         o.add("error", "scenario not run by strata_thread");
     }

@@ -9,7 +9,12 @@
 //   stopped when the task is, with "parent canceled" over the parent's cause.
 // - Heartbeats: beat() records that the task on this thread is alive; a timeout
 //   or a group can require a beat every interval and stops a task that misses one
-//   with a timed_out error saying when it last beat (stalled, not slow).
+//   with a timed_out error saying when it last beat (stalled, not slow), or that
+//   it was starved of CPU (the machine is overloaded).
+// - Cost: no thread per call. Deadlines and heartbeat checks are entries of the
+//   process's one timer; first_of's replicas and a group's tasks run on the
+//   process's worker pool (detail/runtime.hpp); a scope takes a shared lock
+//   (one of 32 shards) only if it is stopped.
 #pragma once
 
 #include <array>
@@ -691,21 +696,20 @@ steady::duration clamp_timeout(std::chrono::duration<Rep, Period> timeout) noexc
 // - An exception thrown by fn becomes an error. No thread is started: the deadline
 //   and the heartbeat check are entries of the process's one timer.
 template <class Rep, class Period, detail::stoppable_task F>
-[[nodiscard, gnu::always_inline]] inline detail::task_result_t<F> with_timeout(
+[[nodiscard]] inline detail::task_result_t<F> with_timeout(
     std::chrono::duration<Rep, Period> timeout, const timeout_options& options, F&& fn,
     location where = location::current()) noexcept {
     return detail::timed_call(detail::clamp_timeout(timeout), options, fn, where);
 }
 
 template <class Rep, class Period, detail::stoppable_task F>
-[[nodiscard, gnu::always_inline]] inline detail::task_result_t<F> with_timeout(
+[[nodiscard]] inline detail::task_result_t<F> with_timeout(
     std::chrono::duration<Rep, Period> timeout, F&& fn, location where = location::current()) noexcept {
-    // Forced inline too, so the capture still runs in the caller's frame.
     return with_timeout(timeout, timeout_options{}, std::forward<F>(fn), where);
 }
 
 // Replicated requests (the book's "first result wins"): runs every fn(stop_token)
-// at once (the first on the calling thread, the others on threads of their own)
+// at once (the first on the calling thread, the others on the worker pool's threads)
 // and returns the first success. The others' tokens are stopped with the cause
 // "lost to replica N" (N counts from 1, in argument order), and their results,
 // successes included, are dropped: exactly one result is delivered. Returns once
