@@ -64,16 +64,7 @@ void beat_until_stopped(const std::stop_token& token) {
     } while (!token.stop_requested());
 }
 
-// Waits until pred() holds, or `limit` passes (false then).
-template <class P>
-bool wait_until(P pred, std::chrono::seconds limit = 60s) {
-    const auto give_up = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > give_up) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using strata_test::wait_until;
 
 long this_tid() { return static_cast<long>(::syscall(SYS_gettid)); }
 

@@ -92,16 +92,7 @@ std::set<long> live_tids() {
     return out;
 }
 
-// Waits until pred() holds, or `limit` passes (false then).
-template <class P>
-bool wait_until(P pred, std::chrono::seconds limit = 60s) {
-    const auto give_up = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > give_up) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using strata_test::wait_until;
 
 // Blocks until either token is stopped.
 void wait_for_either(const std::stop_token& a, const std::stop_token& b) {

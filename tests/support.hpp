@@ -77,6 +77,17 @@ inline void wait_for_stop(const std::stop_token& token) {
     cv.wait(lock, token, [] { return false; });
 }
 
+// Waits until pred() holds, or `limit` passes (false then).
+template <class P>
+bool wait_until(P pred, std::chrono::seconds limit = std::chrono::seconds(60)) {
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > give_up) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
 // A safety net for a test whose failure would be a hang: unless it is destroyed
 // within `limit`, it calls rescue() (once, on a thread of its own), which ends the
 // wait another way so that the test fails on its checks instead of hanging. It
