@@ -256,9 +256,9 @@ public:
 private:
     static constexpr std::size_t attached_failures = 8;
 
-    // A task: a job of the worker pool. Its scope is made when it starts to run
-    // (a queued task costs no stop state), and ended before the group hears it
-    // finished.
+    // A task: a job of the worker pool. It runs in the group's scope, or, in a
+    // group that requires beats, in a scope of its own made when it starts (and
+    // ended before the group hears it finished).
     struct task : detail::pool_job {
         task(basic_task_group& g, location where, std::string_view name, long long index)
             : group(&g), where(where), name(name), index(index) {
@@ -271,10 +271,10 @@ private:
         static void go(detail::pool_job* job) noexcept {
             auto* t = static_cast<task*>(job);
             basic_task_group& g = *t->group;
-            // (Stopped while it waited for a thread, it runs all the same, its
-            // token stopped: it was spawned before the stop, as with a thread
-            // of its own; whether it runs does not depend on timing.)
-            // A task runs in the group's scope (its token, its cause), unless the
+            // Stopped while it waited for a thread, it runs all the same, its
+            // token stopped: it was spawned before the stop (whether a task runs
+            // does not depend on timing).
+            // It runs in the group's scope (its token, its cause), unless the
             // group requires beats: then in a scope of its own that follows the
             // group's, so that a task that misses a beat can be stopped alone.
             bool watched = false;
