@@ -335,3 +335,19 @@ TEST_CASE("when every replica fails, 'replica' names the returned failure's repl
         }
     }
 }
+
+namespace {
+strata::result<int> replica_fails(std::stop_token) { return strata::make_error<strata::low_level>("replica down"); }
+strata::result<int> replica_answers(std::stop_token) { return 42; }
+}  // namespace
+
+TEST_CASE("first_of takes plain functions and const function objects as replicas", "[cancel][first_of]") {
+    const auto answers = [](std::stop_token) -> strata::result<int> { return 42; };
+    const strata::result<int> a = strata::first_of(replica_fails, replica_answers, answers);
+    REQUIRE(a.has_value());
+    CHECK(*a == 42);
+    const strata::result<int> b = strata::first_of(replica_fails, &replica_fails);
+    REQUIRE_FALSE(b.has_value());
+    CHECK(b.error().message() == "replica down");
+    CHECK(b.error().misc().find("replica_failures")->as_signed() == 2);
+}

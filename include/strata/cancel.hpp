@@ -29,6 +29,7 @@
 #include <stop_token>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -764,15 +765,20 @@ requires(std::is_same_v<detail::task_result_t<F>, detail::task_result_t<More>>&&
     std::condition_variable all_done;
     std::size_t pending = 0;
     std::size_t index = 2;
-    auto start = [&](auto& fn) {
+    // The other replicas, by reference (functions included), to be called by
+    // their position.
+    auto others = std::forward_as_tuple(more...);
+    using Others = decltype(others);
+    auto start = [&]<std::size_t I>() {
         const std::size_t i = index++;
         replica_job& j = jobs[i - 2];
         j.run = &run;
-        j.fn = &fn;
+        j.fn = &others;
         j.index = i;
         using Run = decltype(run);
-        using Fn = std::remove_reference_t<decltype(fn)>;
-        j.call = [](void* r, void* f, std::size_t k) noexcept { (*static_cast<Run*>(r))(k, *static_cast<Fn*>(f)); };
+        j.call = [](void* r, void* f, std::size_t k) noexcept {
+            (*static_cast<Run*>(r))(k, std::get<I>(*static_cast<Others*>(f)));
+        };
         j.m = &m;
         j.cv = &all_done;
         j.pending = &pending;
@@ -796,7 +802,9 @@ requires(std::is_same_v<detail::task_result_t<F>, detail::task_result_t<More>>&&
             failures[failed++] = {i, std::move(e)};
         }
     };
-    (start(more), ...);
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (start.template operator()<I>(), ...);
+    }(std::index_sequence_for<More...>{});
     (void)start;  // unused with a single replica
     run(1, first);
     {
