@@ -279,7 +279,10 @@ net::awaitable<void> run_child(std::shared_ptr<State> st, std::size_t i, F& fn, 
     }
     std::optional<R> r;
     try {
-        r.emplace(co_await call(fn, st->ctx));
+        // A local first: g++ 12 destroys some class-type temporaries of a full
+        // expression that holds a co_await twice.
+        R value = co_await call(fn, st->ctx);
+        r.emplace(std::move(value));
     } catch (...) {
         r.emplace(failure(error_of_exception(st->ctx.token(), where)));
     }
@@ -686,7 +689,8 @@ net::awaitable<R> timed_call(steady::duration limit, timeout_options options, F 
     const steady::duration heartbeat = options.heartbeat;
     const bool beats_required = heartbeat > steady::duration::zero();
     using state = race_state<1, R>;
-    auto st = std::make_shared<state>(where, strand_of(co_await net::this_coro::executor));
+    const net::any_io_executor outer = co_await net::this_coro::executor;
+    auto st = std::make_shared<state>(where, strand_of(outer));
     st->on_stop.emplace(st->sc.token(), typename state::canceller{st.get()});
     const steady::time_point deadline = st->sc.started() + limit;
     // The watchdog: a timer on the strand, woken at the deadline or when a beat is due.
@@ -764,7 +768,8 @@ template <class R, class... F>
 net::awaitable<R> race(location where, F... fns) {
     constexpr std::size_t n = sizeof...(F);
     using state = race_state<n, R>;
-    auto st = std::make_shared<state>(where, strand_of(co_await net::this_coro::executor));
+    const net::any_io_executor outer = co_await net::this_coro::executor;
+    auto st = std::make_shared<state>(where, strand_of(outer));
     st->on_stop.emplace(st->sc.token(), typename state::canceller{st.get()});
     std::size_t index = 0;
     auto start = [&](auto& fn) {
