@@ -824,7 +824,8 @@ using coro_result_t = typename detail::awaitable_result<typename detail::call_ty
 // A group of coroutine tasks on an Asio executor, with the thread task_group's
 // semantics (task_group.hpp). spawn() never blocks and is no coroutine; wait() is
 // awaited. Each task runs on a strand of its own made from the group's executor,
-// so a thread pool may run many tasks at once.
+// so a thread pool may run many tasks at once; given a strand, the group runs
+// every task on it (cheaper on a single-threaded io_context).
 // - The first real failure stops the others (their tokens carry "task N of the
 //   group failed" over it; the Asio operation each awaits is canceled).
 // - With options.max_running, at most that many tasks run; the others wait in a
