@@ -615,3 +615,59 @@ TEST_CASE("coro: a group, with_timeout and first_of on a thread pool of 2 (run u
     CHECK(misc_int(r.error(), "failed_task") == 301);
     CHECK(done >= 301);
 }
+
+TEST_CASE("coro: a silent task whose executor is kept busy for many heartbeats is reported starved, not stalled",
+          "[asio][heartbeat][task_group]") {
+    const strata::result<void> r = run([&]() -> net::awaitable<strata::result<void>> {
+        strata::task_group_options options;
+        options.heartbeat = 10ms;
+        sa::task_group g(co_await net::this_coro::executor, options);
+        g.spawn("waiting", [](sa::task_context& ctx) -> net::awaitable<strata::result<void>> {
+            try {
+                co_await until_canceled();
+            } catch (const boost::system::system_error&) {
+            }
+            co_return strata::canceled_by(ctx.token());
+        });
+        // Holds the only thread for 3 heartbeats at a time, yielding between:
+        // every check of the group runs more than a heartbeat late.
+        g.spawn("hog", [](sa::task_context& ctx) -> net::awaitable<strata::result<void>> {
+            for (int i = 0; i < 1000 && !ctx.stop_requested(); ++i) {
+                std::this_thread::sleep_for(30ms);
+                ctx.beat();
+                co_await net::post(net::use_awaitable);
+            }
+            co_return strata::canceled_by(ctx.token());
+        });
+        co_return co_await g.wait();
+    }());
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().is<strata::timed_out>());
+    CHECK(misc_str(r.error(), "stop_reason") == "starved");
+    CHECK(msg(r.error()).rfind("task 1 (waiting): starved: no heartbeat for ", 0) == 0);
+}
+
+TEST_CASE("coro: a group given a strand runs every task on it", "[asio][task_group]") {
+    net::io_context io;
+    std::atomic<int> ran{0};
+    std::optional<strata::result<void>> out;
+    net::co_spawn(
+        io,
+        [&]() -> net::awaitable<strata::result<void>> {
+            sa::task_group g(net::make_strand(io));
+            for (int i = 0; i < 100; ++i)
+                g.spawn([&](sa::task_context& ctx) -> net::awaitable<strata::result<void>> {
+                    CHECK(ctx.executor() == g.executor());
+                    co_await sleep(1ms);
+                    ++ran;
+                    co_return strata::result<void>();
+                });
+            strata::result<void> r = co_await g.wait();
+            co_return r;
+        },
+        [&](std::exception_ptr, strata::result<void> r) { out.emplace(std::move(r)); });
+    io.run();
+    REQUIRE(out.has_value());
+    CHECK(out->has_value());
+    CHECK(ran == 100);
+}

@@ -359,6 +359,8 @@ struct task_base : std::enable_shared_from_this<task_base> {
     std::optional<net::steady_timer> check;
     steady::time_point starved_since{};    // on the strand; epoch: not starved
     steady::time_point responsive_from{};  // on the strand: since when its checks ran on time
+    steady::time_point last_seen{};        // on the strand: the last beat the previous check saw
+    int graces = 0;                        // on the strand: late checks in a row without a beat
     std::shared_ptr<task_base> next;     // the group's queue of tasks waiting for a slot
     std::optional<std::stop_callback<canceller>> on_stop;  // last: it may fire at once
 };
@@ -518,14 +520,26 @@ struct group_core : std::enable_shared_from_this<group_core> {
             // not have had its turn either. Not stalled: the task gets a
             // heartbeat from now. Starved when the executor has been more than
             // a heartbeat late for starved_heartbeats heartbeats running.
+            // A mildly late executor (at most a heartbeat) grants that grace
+            // twice in a row at most while the task stays silent: then the task
+            // had its turns, and is stalled.
             t->responsive_from = now;
+            if (last != t->last_seen) t->graces = 0;
+            t->last_seen = last;
             if (late <= every) {
                 t->starved_since = steady::time_point{};
+                if (++t->graces > 2 && now - last >= every) {
+                    char buf[128];
+                    e = sd::stalled_error(t->sc.where(), task_label(t->index, t->name, buf),
+                                          sd::stall_of(t->sc, every, now, last));
+                }
             } else if (t->starved_since == steady::time_point{}) {
                 t->starved_since = due;
             }
-            if (t->starved_since != steady::time_point{} && now - t->starved_since >= starved_heartbeats * every &&
-                now - last >= every) {
+            if (e) {
+                // stalled, above
+            } else if (t->starved_since != steady::time_point{} && now - t->starved_since >= starved_heartbeats * every &&
+                       now - last >= every) {
                 char buf[128];
                 const std::string_view what = task_label(t->index, t->name, buf);
                 e = sd::frame_at<timed_out>(t->sc.where(), {}, nullptr,
