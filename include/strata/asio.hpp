@@ -1,0 +1,1016 @@
+// strata/asio.hpp: strata's concurrency (task_group, with_timeout, first_of,
+// heartbeats) as coroutines on Boost.Asio. Optional: not included by
+// strata.hpp; needs Boost.Asio 1.80 or later (per-operation cancellation of a
+// coroutine's awaited operation).
+//
+// A task is any callable fn(std::stop_token) or fn(strata::asio::task_context&)
+// returning boost::asio::awaitable<strata::result<T>>. It runs as a coroutine
+// co_spawn'ed on the group's executor (on a strand of its own), never on a
+// thread of its own. The error semantics are the thread API's (task_group.hpp,
+// cancel.hpp): the first real failure wins and stops the others, later failures
+// are counted and kept as secondary errors, cancellations are never failures,
+// causes are named ("task 3 of the group failed", "lost to replica 2", a
+// deadline, a missed heartbeat, the user, a parent).
+//
+// Cancellation: when a task's token is stopped, the Asio operation the
+// coroutine is awaiting is canceled (cancellation_type::terminal, emitted on the
+// task's strand). A task that then lets boost::system::system_error
+// (operation_aborted) escape, while its token is stopped, is canceled (as if it
+// returned strata::canceled_by(token)); any other exception becomes an error
+// (strata::from_exception()).
+//
+// Heartbeats: coroutines interleave on one thread, so strata::beat() (which
+// beats the strata task running on this thread) cannot name a coroutine. A task
+// that must beat takes a strata::asio::task_context& and calls ctx.beat().
+#pragma once
+
+#include <boost/version.hpp>
+#if BOOST_VERSION < 108000
+#error "strata/asio.hpp needs Boost 1.80 or later: it cancels the operation a coroutine awaits (Boost.Asio's per-operation cancellation of awaitables); this Boost is older"
+#endif
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "cancel.hpp"
+#include "error.hpp"
+#include "location.hpp"
+#include "result.hpp"
+#include "task_group.hpp"
+
+namespace strata::asio {
+
+// What a coroutine task may take instead of a std::stop_token: its token, its
+// heartbeat, and its executor (a strand of its own). Lives as long as the task.
+class task_context {
+public:
+    // Made by strata for each task, replica or with_timeout fn.
+    task_context(strata::detail::scope& s, boost::asio::any_io_executor ex) noexcept
+        : sc_(&s), ex_(std::move(ex)) {}
+    task_context(const task_context&) = delete;
+    task_context& operator=(const task_context&) = delete;
+
+    // The task's token: stopped with a cause (strata::stop_cause(token)).
+    std::stop_token token() const noexcept { return sc_->token(); }
+    bool stop_requested() const noexcept { return sc_->stop_requested(); }
+    // Why the task was stopped (empty while it has not been).
+    error stop_cause() const noexcept { return sc_->stop_requested() ? sc_->cause() : error(); }
+    // A heartbeat of this task, and of the strata tasks it runs inside of (a
+    // group made with this context as its parent passes its tasks' beats up).
+    void beat() const noexcept { sc_->beat(std::chrono::steady_clock::now()); }
+    const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
+
+    strata::detail::scope& scope() const noexcept { return *sc_; }
+
+private:
+    strata::detail::scope* sc_;
+    boost::asio::any_io_executor ex_;
+};
+
+namespace detail {
+
+namespace net = ::boost::asio;
+namespace sd = ::strata::detail;
+using steady = std::chrono::steady_clock;
+
+template <class A>
+struct awaitable_result : std::false_type {};
+template <class T>
+struct awaitable_result<net::awaitable<result<T>, net::any_io_executor>> : std::true_type {
+    using type = result<T>;
+};
+
+template <class F>
+concept invocable_task = std::is_invocable_v<F&, task_context&> || std::is_invocable_v<F&, std::stop_token>;
+
+template <class F>
+struct call_type {
+    using type = std::remove_cvref_t<std::invoke_result_t<F&, std::stop_token>>;
+};
+template <class F>
+requires std::is_invocable_v<F&, task_context&>
+struct call_type<F> {
+    using type = std::remove_cvref_t<std::invoke_result_t<F&, task_context&>>;
+};
+
+template <class F>
+concept coro_task_impl = invocable_task<F> && awaitable_result<typename call_type<F>::type>::value;
+
+// The awaitable a task makes: fn(ctx) or fn(ctx.token()).
+template <class F>
+auto call(F& fn, task_context& ctx) {
+    if constexpr (std::is_invocable_v<F&, task_context&>)
+        return fn(ctx);
+    else
+        return fn(ctx.token());
+}
+
+// While a scope's stop cancels its coroutines (emit, on their strand), that
+// scope: an operation of strata's canceled by that emission (a nested
+// with_timeout, first_of or group wait()) takes its cause as the parent's.
+// Emission is synchronous, so a thread-local is exact here.
+inline thread_local const sd::scope* emitting = nullptr;
+struct emitting_guard {
+    const sd::scope* outer;
+    explicit emitting_guard(const sd::scope& s) noexcept : outer(emitting) { emitting = &s; }
+    ~emitting_guard() { emitting = outer; }
+    emitting_guard(const emitting_guard&) = delete;
+    emitting_guard& operator=(const emitting_guard&) = delete;
+};
+
+// "parent canceled" over the cause of the strata scope whose stop canceled the
+// awaiting coroutine, or over a canceled error saying that an Asio cancellation
+// (not strata's) did.
+inline error parent_canceled(location where) noexcept {
+    error why = emitting ? emitting->cause() : error();
+    if (!why)
+        why = sd::frame_at<canceled>(where, {}, nullptr, "the awaiting coroutine was canceled (an Asio cancellation)")
+                  .with("stop_reason", "asio");
+    return sd::frame_at<canceled>(where, std::move(why), nullptr, "parent canceled").with("stop_reason", "parent");
+}
+
+// An executor that runs one thing at a time: the coroutines of a task and the
+// handler that cancels them must not run at once (cancellation signals are not
+// thread-safe).
+inline net::any_io_executor strand_of(const net::any_io_executor& ex) {
+    if (ex.target<net::strand<net::any_io_executor>>()) return ex;
+    if (ex.target<net::strand<net::io_context::executor_type>>()) return ex;
+    return net::make_strand(ex);
+}
+
+// A coroutine waiting for strata's work (a group's wait(), with_timeout,
+// first_of): its completion handler, type-erased, completed once on the
+// handler's own executor.
+struct waiter_base {
+    virtual ~waiter_base() = default;
+    virtual void complete() noexcept = 0;
+};
+template <class H>
+struct waiter final : waiter_base {
+    explicit waiter(H&& h) : handler(std::move(h)) {}
+    H handler;
+    void complete() noexcept override {
+        auto ex = net::get_associated_executor(handler);
+        // A strata operation completes once; the handler's own cancellation
+        // hook (ours) goes before it runs.
+        net::post(ex, [h = std::move(handler)]() mutable {
+            net::get_associated_cancellation_slot(h).clear();
+            std::move(h)();
+        });
+    }
+};
+
+// A cancellation of the awaiting coroutine (its parent task stopped, or any
+// Asio cancellation) stops `sc` with "parent canceled".
+struct parent_hook {
+    std::shared_ptr<void> keep;
+    sd::scope* sc;
+    location where;
+    void operator()(net::cancellation_type_t type) const noexcept {
+        if ((type & (net::cancellation_type::terminal | net::cancellation_type::partial |
+                     net::cancellation_type::total)) != net::cancellation_type::none)
+            sc->stop(parent_canceled(where));
+    }
+};
+
+// Waits (co_await) until `done` says so; `store` keeps the waiter under the
+// caller's lock. Initiation: see completion_of.
+// Holds a plain pointer: the temporaries of a co_await expression must be
+// trivial (g++ 12 destroys some of them twice).
+template <class State>
+struct wait_initiation {
+    State* st;
+    template <class H>
+    void operator()(H&& h) const {
+        auto slot = net::get_associated_cancellation_slot(h);
+        if (slot.is_connected())
+            slot.template emplace<parent_hook>(parent_hook{st->shared_from_this(), &st->sc, st->sc.where()});
+        auto w = std::make_unique<waiter<std::decay_t<H>>>(std::forward<H>(h));
+        std::unique_lock lock(st->m);
+        if (st->finished_locked()) {
+            lock.unlock();
+            w->complete();
+            return;
+        }
+        st->waiters.push_back(std::move(w));
+    }
+};
+
+// Takes a plain pointer (the caller keeps the state alive), for the same reason.
+template <class State>
+net::awaitable<void> wait_for(State* st) {
+    co_await net::async_initiate<const net::use_awaitable_t<>&, void()>(wait_initiation<State>{st}, net::use_awaitable);
+}
+
+// The completion handler of a coroutine strata co_spawns: keeps `owner` (which
+// holds the coroutine's cancellation signal, in whose storage Asio keeps the
+// coroutine's cancellation state) alive until the coroutine's thread is gone,
+// by posting its release to the strand the coroutine ran on.
+template <class Owner>
+struct release_after {
+    std::shared_ptr<Owner> owner;
+    void operator()(std::exception_ptr) {
+        net::any_io_executor ex = owner->ex;
+        net::post(ex, [owner = std::move(owner)]() mutable { owner.reset(); });
+    }
+};
+
+// An exception that escaped a coroutine of strata's, as an error: Asio's
+// operation_aborted while `token` is stopped is a cancellation.
+inline error error_of_exception(const std::stop_token& token, location where) noexcept {
+    try {
+        throw;
+    } catch (const boost::system::system_error& x) {
+        if (x.code() == net::error::operation_aborted && token.stop_requested()) {
+            sd::stack_buffer stack;
+            return sd::canceled_frame(token, where, "canceled", fmt::format_args(), stack);
+        }
+        return from_exception();
+    } catch (...) {
+        return from_exception();
+    }
+}
+
+// A canceled error for work whose scope was stopped before it started: it is
+// not run (its first Asio operation could not be canceled).
+inline error canceled_unstarted(const sd::scope& sc) noexcept {
+    return sd::frame_at<canceled>(sc.where(), {}, nullptr, "canceled before it started")
+        .with_secondary(sd::stopped_because_label, sc.cause());
+}
+
+// Runs replica i of a race (with_timeout's fn, a first_of replica) on the
+// race's strand and hands its result (or the error an exception became) to
+// done(result). Not run when the race stopped before it started.
+template <class R, class State, class F, class Done>
+net::awaitable<void> run_child(std::shared_ptr<State> st, std::size_t i, F& fn, location where, Done done) {
+    st->started[i] = true;
+    if (st->sc.stop_requested()) {
+        done(R(failure(canceled_unstarted(st->sc))));
+        co_return;
+    }
+    std::optional<R> r;
+    try {
+        // A local first: g++ 12 destroys some class-type temporaries of a full
+        // expression that holds a co_await twice.
+        R value = co_await call(fn, st->ctx);
+        r.emplace(std::move(value));
+    } catch (...) {
+        r.emplace(failure(error_of_exception(st->ctx.token(), where)));
+    }
+    done(std::move(*r));
+}
+
+inline std::string_view task_label(long long index, std::string_view name, char (&buf)[128]) noexcept {
+    const fmt::format_int number(index);
+    std::size_t n = 0;
+    auto add = [&](std::string_view part) noexcept {
+        for (char c : part)
+            if (n < sizeof buf) buf[n++] = c;
+    };
+    add("task ");
+    add(std::string_view(number.data(), number.size()));
+    if (!name.empty()) {
+        add(" (");
+        add(name);
+        add(")");
+    }
+    return std::string_view(buf, n);
+}
+
+// The misc stop_reason of a scope's cause, if it is one of the heartbeat's.
+inline bool stopped_by_monitor(const sd::scope& s) noexcept {
+    if (!s.stop_requested()) return false;
+    const error cause = s.cause();
+    const auto reason = cause.misc().find("stop_reason");
+    return reason && (reason->as_string() == "heartbeat" || reason->as_string() == "starved");
+}
+
+// Consecutive heartbeat checks that ran more than a heartbeat late for this long
+// (in heartbeats) make a silent task starved, not stalled.
+inline constexpr int starved_heartbeats = 10;
+
+struct group_core;
+
+// One task of a group: its scope (stop state, cause, heartbeat), its strand, the
+// signal that cancels its coroutine, its heartbeat check. One allocation with fn.
+struct task_base : std::enable_shared_from_this<task_base> {
+    task_base(location where, sd::scope& group, std::string_view name_, net::any_io_executor ex_)
+        : sc(where, &group, sd::scope::link::inherit), name(name_), ex(std::move(ex_)), ctx(sc, ex) {}
+    virtual ~task_base() = default;
+    virtual void start(std::shared_ptr<group_core> g) = 0;
+
+    // Posts the cancellation of the coroutine to its strand.
+    struct canceller {
+        task_base* t;
+        void operator()() noexcept {
+            std::shared_ptr<task_base> self = t->weak_from_this().lock();
+            if (!self) return;
+            try {
+                net::post(self->ex, [self]() noexcept {
+                    // Only while the coroutine runs: Asio's co_spawn throws out
+                    // of the executor for a thread canceled before it started.
+                    if (!self->started || self->done) return;
+                    emitting_guard guard(self->sc);
+                    self->signal.emit(net::cancellation_type::terminal);
+                });
+            } catch (...) {
+                // No memory for the handler: the task sees its token, not its operation canceled.
+            }
+        }
+    };
+
+    sd::scope sc;
+    std::string name;
+    net::any_io_executor ex;  // a strand
+    task_context ctx;
+    long long index = 0;
+    net::cancellation_signal signal;
+    bool started = false;  // on the strand
+    bool done = false;     // on the strand
+    std::optional<net::steady_timer> check;
+    steady::time_point starved_since{};    // on the strand; epoch: not starved
+    steady::time_point responsive_from{};  // on the strand: since when its checks ran on time
+    steady::time_point last_seen{};        // on the strand: the last beat the previous check saw
+    int graces = 0;                        // on the strand: late checks in a row without a beat
+    std::shared_ptr<task_base> next;     // the group's queue of tasks waiting for a slot
+    std::optional<std::stop_callback<canceller>> on_stop;  // last: it may fire at once
+};
+
+struct group_core : std::enable_shared_from_this<group_core> {
+    group_core(net::any_io_executor ex_, const task_group_options& options_, location where, sd::scope* parent)
+        : ex(std::move(ex_)), options(options_), sc(where, parent, parent ? sd::scope::link::nest : sd::scope::link::none) {}
+    group_core(const group_core&) = delete;
+    group_core& operator=(const group_core&) = delete;
+    ~group_core() {
+        sd::drop_checked(sd::access::get(first));
+        for (std::size_t i = 0; i < later_n; ++i) sd::drop_checked(sd::access::get(later[i]));
+        for (auto& f : all) sd::drop_checked(sd::access::get(f.second));
+    }
+
+    static constexpr std::size_t attached_failures = 8;
+
+    net::any_io_executor ex;
+    task_group_options options;
+    sd::scope sc;
+    std::mutex m;
+    std::size_t running = 0;     // started, not finished
+    std::size_t unfinished = 0;  // spawned, not finished (queued or running)
+    long long spawned = 0;
+    std::shared_ptr<task_base> queue_head, queue_tail;
+    error first;
+    long long first_index = 0;
+    std::string first_name;
+    error later[attached_failures];
+    std::size_t later_n = 0;
+    long long later_count = 0;
+    long long canceled_count = 0;
+    long long failed_count = 0;
+    std::vector<std::pair<std::string, error>> all;  // run_all: every later failure, labeled
+    std::vector<std::unique_ptr<waiter_base>> waiters;
+
+    bool finished_locked() const noexcept { return unfinished == 0; }
+
+    // Records a task's end. Under m; true when it was the first real failure
+    // and the others must stop.
+    bool record(const task_base& t, error e) noexcept {
+        if (!e) return false;
+        if (e.is<canceled>() && t.sc.stop_requested()) {
+            ++canceled_count;
+            return false;
+        }
+        ++failed_count;
+        if (!first) {
+            first = std::move(e);
+            first_index = t.index;
+            try {
+                first_name = t.name;
+            } catch (...) {
+            }
+            return options.policy == failure_policy::stop_others;
+        }
+        ++later_count;
+        if (options.policy == failure_policy::run_all) {
+            try {
+                char buf[128];
+                std::string label(task_label(t.index, t.name, buf));
+                label += " failed";
+                all.emplace_back(std::move(label), std::move(e));
+                return false;
+            } catch (...) {
+                // Out of memory: counted only.
+            }
+        }
+        if (later_n < attached_failures)
+            later[later_n++] = std::move(e);
+        else
+            sd::drop_checked(sd::access::get(e));
+        return false;
+    }
+
+    void stop_for(const task_base& t, const error& failure) noexcept {
+        char buf[128];
+        sc.stop(sd::frame_at<canceled>(sc.where(), failure, nullptr, "{} of the group failed",
+                                       task_label(t.index, t.name, buf))
+                    .with("stop_reason", "failure")
+                    .with("failed_task", t.index));
+    }
+
+    // A task whose run is over (or that never ran): frees its slot, starts
+    // queued tasks (or counts them canceled when the group stopped), wakes wait().
+    void finish(std::shared_ptr<group_core> self, task_base& t, error e, bool ran) noexcept {
+        if (e && e.is<canceled>() && stopped_by_monitor(t.sc)) e = error();  // recorded when it was stopped
+        bool stop_now = false;
+        error failure;
+        std::vector<std::shared_ptr<task_base>> start_now;
+        std::vector<std::unique_ptr<waiter_base>> wake;
+        {
+            std::lock_guard lock(m);
+            if (ran) --running;
+            --unfinished;
+            stop_now = record(t, std::move(e));
+            if (stop_now) failure = first;
+            take_startable(start_now);
+            if (unfinished == 0) wake.swap(waiters);
+        }
+        if (stop_now) stop_for(t, failure);
+        start_all(self, start_now);
+        for (auto& w : wake) w->complete();
+    }
+
+    // Under m: the queued tasks that may start now.
+    void take_startable(std::vector<std::shared_ptr<task_base>>& out) noexcept {
+        while (queue_head && (options.max_running == 0 || running < options.max_running)) {
+            std::shared_ptr<task_base> t = std::move(queue_head);
+            queue_head = std::move(t->next);
+            if (!queue_head) queue_tail.reset();
+            ++running;
+            try {
+                out.push_back(std::move(t));
+            } catch (...) {
+                --running;  // no memory: it goes back to the head of the queue
+                t->next = std::move(queue_head);
+                queue_head = std::move(t);
+                if (!queue_tail) queue_tail = queue_head;
+                return;
+            }
+        }
+    }
+
+    void start_all(const std::shared_ptr<group_core>& self, std::vector<std::shared_ptr<task_base>>& tasks) noexcept {
+        for (auto& t : tasks) {
+            if (sc.stop_requested()) {
+                // The group stopped while it waited: canceled by its cause, not run.
+                {
+                    std::lock_guard lock(m);
+                    ++running;  // finish() frees it
+                }
+                finish(self, *t, canceled_unstarted(t->sc), true);
+                continue;
+            }
+            t->start(self);
+        }
+    }
+
+    // The heartbeat check of a task, on its strand, re-armed from its last beat.
+    void arm_check(std::shared_ptr<group_core> self, std::shared_ptr<task_base> t, steady::time_point at) {
+        t->check->expires_at(at);
+        t->check->async_wait([self = std::move(self), t, at](const boost::system::error_code& ec) mutable {
+            if (ec || t->done || t->sc.stop_requested()) return;
+            self->on_check(self, std::move(t), at);
+        });
+    }
+
+    void on_check(std::shared_ptr<group_core> self, std::shared_ptr<task_base> t, steady::time_point due) noexcept {
+        const steady::duration every = options.heartbeat;
+        const steady::time_point now = steady::now();
+        const steady::duration late = now - due;
+        const steady::time_point last = t->sc.last_beat();
+        error e;
+        if (late > every / 4) {
+            // The executor ran this check late: it was busy, and the task may
+            // not have had its turn either. Not stalled: the task gets a
+            // heartbeat from now. Starved when the executor has been more than
+            // a heartbeat late for starved_heartbeats heartbeats running.
+            // A mildly late executor (at most a heartbeat) grants that grace
+            // twice in a row at most while the task stays silent: then the task
+            // had its turns, and is stalled.
+            t->responsive_from = now;
+            if (last != t->last_seen) t->graces = 0;
+            t->last_seen = last;
+            if (late <= every) {
+                t->starved_since = steady::time_point{};
+                if (++t->graces > 2 && now - last >= every) {
+                    char buf[128];
+                    e = sd::stalled_error(t->sc.where(), task_label(t->index, t->name, buf),
+                                          sd::stall_of(t->sc, every, now, last));
+                }
+            } else if (t->starved_since == steady::time_point{}) {
+                t->starved_since = due;
+            }
+            if (e) {
+                // stalled, above
+            } else if (t->starved_since != steady::time_point{} && now - t->starved_since >= starved_heartbeats * every &&
+                       now - last >= every) {
+                char buf[128];
+                const std::string_view what = task_label(t->index, t->name, buf);
+                e = sd::frame_at<timed_out>(t->sc.where(), {}, nullptr,
+                                            "{}: starved: no heartbeat for {} ms (one is required every {} ms), "
+                                            "and its executor ran the heartbeat check {} ms late: the executor "
+                                            "is overloaded or blocked",
+                                            what, sd::to_ms(now - last), sd::to_ms(every), sd::to_ms(late))
+                        .with("stop_reason", "starved")
+                        .with("heartbeat_ms", sd::to_ms(every))
+                        .with("silent_ms", sd::to_ms(now - last))
+                        .with("late_ms", sd::to_ms(late));
+            } else {
+                rearm(self, t, (last > now ? last : now) + every);
+                return;
+            }
+        } else {
+            // The executor is responsive: a task silent for a heartbeat since it
+            // last beat (or since the executor was last found late) is stalled.
+            t->starved_since = steady::time_point{};
+            const steady::time_point from = last > t->responsive_from ? last : t->responsive_from;
+            if (now - from < every) {
+                rearm(self, t, from + every);
+                return;
+            }
+            char buf[128];
+            e = sd::stalled_error(t->sc.where(), task_label(t->index, t->name, buf),
+                                  sd::stall_of(t->sc, every, now, last));
+        }
+        if (t->sc.stop(e)) {
+            bool stop_now = false;
+            {
+                std::lock_guard lock(m);
+                stop_now = record(*t, e);
+            }
+            if (stop_now) stop_for(*t, e);
+        }
+    }
+
+    void rearm(const std::shared_ptr<group_core>& self, const std::shared_ptr<task_base>& t,
+               steady::time_point at) noexcept {
+        try {
+            arm_check(self, t, at);
+        } catch (...) {
+            // No memory for the timer's handler: the task is no longer watched.
+        }
+    }
+};
+
+template <class F>
+struct task_impl final : task_base {
+    template <class G>
+    task_impl(location where, sd::scope& group, std::string_view name_, net::any_io_executor ex_, G&& fn_)
+        : task_base(where, group, name_, std::move(ex_)), fn(std::forward<G>(fn_)) {}
+    F fn;
+
+    static net::awaitable<void> run(std::shared_ptr<group_core> g, std::shared_ptr<task_impl> self) {
+        using R = typename awaitable_result<typename call_type<F>::type>::type;
+        error e;
+        self->started = true;
+        if (self->sc.stop_requested()) {
+            e = canceled_unstarted(self->sc);  // stopped before it started: not run
+        } else {
+            // Inside the try: a co_await after the task was canceled throws at once.
+            try {
+                R r = co_await call(self->fn, self->ctx);
+                if (!r) e = std::move(r).error();
+            } catch (...) {
+                e = error_of_exception(self->sc.token(), self->sc.where());
+            }
+        }
+        self->done = true;
+        if (self->check) self->check->cancel();
+        g->finish(g, *self, std::move(e), true);
+    }
+
+    void start(std::shared_ptr<group_core> g) override {
+        sc.restart();  // not stalled for the time it waited for a slot
+        responsive_from = sc.started();
+        auto self = std::static_pointer_cast<task_impl>(shared_from_this());
+        try {
+            if (g->options.heartbeat > steady::duration::zero()) {
+                check.emplace(ex);
+                g->arm_check(g, self, sc.last_beat() + g->options.heartbeat);
+            }
+            on_stop.emplace(sc.token(), canceller{this});
+            net::co_spawn(ex, run(g, self),
+                          net::bind_cancellation_slot(signal.slot(), release_after<task_base>{self}));
+        } catch (...) {
+            done = true;
+            if (check) check->cancel();
+            g->finish(g, *this, wrap(from_exception(), "could not start {}", name.empty() ? "a task" : name), true);
+        }
+    }
+};
+
+// The shared state of with_timeout and first_of: a scope, N replicas' signals,
+// a strand, and the coroutine waiting for them all.
+template <std::size_t N, class R>
+struct race_state : std::enable_shared_from_this<race_state<N, R>> {
+    race_state(location where, net::any_io_executor ex_) : sc(where, nullptr, sd::scope::link::none), ex(std::move(ex_)), ctx(sc, ex) {}
+
+    struct canceller {
+        race_state* st;
+        void operator()() noexcept {
+            auto self = st->weak_from_this().lock();
+            if (!self) return;
+            try {
+                net::post(self->ex, [self]() noexcept {
+                    emitting_guard guard(self->sc);
+                    for (std::size_t i = 0; i < N; ++i)
+                        if (self->started[i] && !self->returned[i])
+                            self->signals[i].emit(net::cancellation_type::terminal);
+                });
+            } catch (...) {
+            }
+        }
+    };
+
+    sd::scope sc;
+    net::any_io_executor ex;  // a strand
+    task_context ctx;
+    std::array<net::cancellation_signal, N> signals;
+    std::array<bool, N> started{};   // on the strand
+    std::array<bool, N> returned{};  // on the strand
+    std::mutex m;
+    std::size_t pending = N;
+    std::vector<std::unique_ptr<waiter_base>> waiters;
+    // first_of: the winner, and the failures in the order they came.
+    std::optional<R> winner;
+    std::array<std::pair<std::size_t, error>, N> failures;
+    std::size_t failed = 0;
+    // with_timeout: fn's result and when it came; what the timer did.
+    std::optional<R> only;
+    steady::time_point finished{};
+    bool stopped_at_deadline = false;
+    std::optional<sd::stall> stalled;
+    std::optional<net::steady_timer> timer;
+    std::optional<std::stop_callback<canceller>> on_stop;  // last
+
+    bool finished_locked() const noexcept { return pending == 0; }
+
+    void one_returned(std::size_t i) noexcept {
+        returned[i] = true;
+        std::vector<std::unique_ptr<waiter_base>> wake;
+        {
+            std::lock_guard lock(m);
+            if (--pending == 0) wake.swap(waiters);
+        }
+        for (auto& w : wake) w->complete();
+    }
+};
+
+template <class R, class F>
+net::awaitable<R> timed_call(steady::duration limit, timeout_options options, F fn, location where) {
+    const std::string_view op = options.operation.empty() ? std::string_view(where.function_name()) : options.operation;
+    const long long limit_ms = sd::to_ms(limit);
+    if (limit <= steady::duration::zero())
+        co_return failure(sd::frame_at<timed_out>(where, {}, nullptr, "{}: timeout of {} ms is not positive", op, limit_ms)
+                              .with("stop_reason", "deadline")
+                              .with("timeout_ms", limit_ms));
+    const steady::duration heartbeat = options.heartbeat;
+    const bool beats_required = heartbeat > steady::duration::zero();
+    using state = race_state<1, R>;
+    const net::any_io_executor outer = co_await net::this_coro::executor;
+    auto st = std::make_shared<state>(where, strand_of(outer));
+    st->on_stop.emplace(st->sc.token(), typename state::canceller{st.get()});
+    const steady::time_point deadline = st->sc.started() + limit;
+    // The watchdog: a timer on the strand, woken at the deadline or when a beat is due.
+    st->timer.emplace(st->ex);
+    struct watch {
+        std::weak_ptr<state> w;
+        steady::time_point deadline;
+        steady::duration heartbeat;
+        std::string_view op;
+        long long limit_ms;
+        location where;
+        void arm(state& s) const {
+            steady::time_point wake = deadline;
+            if (heartbeat > steady::duration::zero() && s.sc.last_beat() + heartbeat < wake)
+                wake = s.sc.last_beat() + heartbeat;
+            s.timer->expires_at(wake);
+            s.timer->async_wait(*this);
+        }
+        void operator()(const boost::system::error_code& ec) const {
+            auto s = w.lock();
+            if (ec || !s || s->returned[0]) return;
+            const steady::time_point now = steady::now();
+            if (now >= deadline) {
+                s->stopped_at_deadline =
+                    s->sc.stop(sd::frame_at<timed_out>(where, {}, nullptr, "{}: deadline of {} ms passed", op, limit_ms)
+                                   .with("stop_reason", "deadline")
+                                   .with("timeout_ms", limit_ms));
+                return;
+            }
+            const steady::time_point last = s->sc.last_beat();
+            if (heartbeat > steady::duration::zero() && now - last >= heartbeat) {
+                const sd::stall stl = sd::stall_of(s->sc, heartbeat, now, last);
+                if (s->sc.stop(sd::stalled_error(where, op, stl))) s->stalled = stl;
+                return;
+            }
+            arm(*s);
+        }
+    };
+    watch{st, deadline, heartbeat, op, limit_ms, where}.arm(*st);
+    net::co_spawn(st->ex,
+                  run_child<R>(st, 0, fn, where,
+                             [st](R r) noexcept {
+                                 st->finished = steady::now();
+                                 st->only.emplace(std::move(r));
+                                 st->timer->cancel();
+                                 st->one_returned(0);
+                             }),
+                  net::bind_cancellation_slot(st->signals[0].slot(), release_after<state>{st}));
+    co_await wait_for(st.get());
+    R r = std::move(*st->only);
+    // Stopped by a parent first: that stop is the story, and fn's result says it.
+    if (st->sc.stop_requested() && !st->stopped_at_deadline && !st->stalled) co_return std::move(r);
+    if (st->stalled) {
+        error inner = r ? error() : sd::without_cause(std::move(r).error(), st->sc.cause());
+        co_return failure(sd::stalled_error(where, op, *st->stalled, std::move(inner)));
+    }
+    if (st->finished <= deadline) co_return std::move(r);
+    const long long late_ms = sd::to_ms(st->finished - deadline);
+    error e = r ? sd::frame_at<timed_out>(where, {}, nullptr, "{}: no result within {} ms; it came {} ms late", op,
+                                          limit_ms, late_ms)
+                : sd::frame_at<timed_out>(where, sd::without_cause(std::move(r).error(), st->sc.cause()), nullptr,
+                                          "{}: no result within {} ms; it stopped {} ms late", op, limit_ms, late_ms);
+    e.with("stop_reason", "deadline");
+    e.with("timeout_ms", limit_ms);
+    e.with("late_ms", late_ms);
+    if (beats_required || st->sc.beats()) {
+        const long long beats = static_cast<long long>(st->sc.beats());
+        e.with("beats", beats);
+        e.with("last_beat_ms", beats ? sd::to_ms(st->sc.last_beat() - st->sc.started()) : -1LL);
+    }
+    co_return failure(std::move(e));
+}
+
+template <class R, class... F>
+net::awaitable<R> race(location where, F... fns) {
+    constexpr std::size_t n = sizeof...(F);
+    using state = race_state<n, R>;
+    const net::any_io_executor outer = co_await net::this_coro::executor;
+    auto st = std::make_shared<state>(where, strand_of(outer));
+    st->on_stop.emplace(st->sc.token(), typename state::canceller{st.get()});
+    std::size_t index = 0;
+    auto start = [&](auto& fn) {
+        const std::size_t i = index++;
+        net::co_spawn(st->ex,
+                      run_child<R>(st, i, fn, where,
+                                 [st, i](R r) noexcept {
+                                     if (r) {
+                                         if (!st->winner) {
+                                             st->winner.emplace(std::move(r));
+                                             st->sc.stop(sd::frame_at<canceled>(st->sc.where(), {}, nullptr,
+                                                                                "lost to replica {}", i + 1)
+                                                             .with("stop_reason", "lost_race")
+                                                             .with("winner", static_cast<long long>(i + 1)));
+                                         }
+                                         // a later success is a duplicate: never delivered
+                                     } else {
+                                         st->failures[st->failed++] = {i + 1, std::move(r).error()};
+                                     }
+                                     st->one_returned(i);
+                                 }),
+                      net::bind_cancellation_slot(st->signals[i].slot(), release_after<state>{st}));
+    };
+    (start(fns), ...);
+    co_await wait_for(st.get());
+    if (st->winner) {
+        for (std::size_t k = 0; k < st->failed; ++k) sd::drop_checked(sd::access::get(st->failures[k].second));
+        co_return std::move(*st->winner);
+    }
+    error e = std::move(st->failures[0].second);
+    e.with("replica", static_cast<long long>(st->failures[0].first));
+    e.with("replica_failures", static_cast<long long>(st->failed));
+    for (std::size_t k = 1; k < st->failed; ++k) {
+        char buf[96];
+        e.with_secondary(sd::numbered_label(buf, "replica ", static_cast<long long>(st->failures[k].first), " failed"),
+                         std::move(st->failures[k].second));
+    }
+    co_return failure(std::move(e));
+}
+
+}  // namespace detail
+
+// A task of this API: fn(std::stop_token) or fn(task_context&) returning
+// boost::asio::awaitable<strata::result<T>>.
+template <class F>
+concept coro_task = detail::coro_task_impl<F>;
+
+// The result<T> a task's awaitable gives.
+template <coro_task F>
+using coro_result_t = typename detail::awaitable_result<typename detail::call_type<F>::type>::type;
+
+// A group of coroutine tasks on an Asio executor, with the thread task_group's
+// semantics (task_group.hpp). spawn() never blocks and is no coroutine; wait() is
+// awaited. Each task runs on a strand of its own made from the group's executor,
+// so a thread pool may run many tasks at once; given a strand, the group runs
+// every task on it (cheaper on a single-threaded io_context).
+// - The first real failure stops the others (their tokens carry "task N of the
+//   group failed" over it; the Asio operation each awaits is canceled).
+// - With options.max_running, at most that many tasks run; the others wait in a
+//   queue (spawn() does not wait). Tasks still queued when the group stops are
+//   counted canceled without running.
+// - With options.heartbeat, each task (taking a task_context&) must call
+//   ctx.beat() that often. A silent task while its executor is responsive is
+//   stalled (stop_reason "heartbeat"); a task whose executor itself ran its
+//   check more than a heartbeat late for 10 heartbeats is starved
+//   ("task N: starved: ...", stop_reason "starved"). Either is a failure.
+// - options.policy == failure_policy::run_all: every task runs; wait() returns
+//   the first failure with `failed_tasks` and every later failure as a
+//   secondary "task N (name) failed".
+// - Made with a task_context (inside a strata::asio task), the group is stopped
+//   with its parent ("parent canceled"); a cancellation of the coroutine that
+//   awaits wait() stops it the same way.
+// Destroying a group whose tasks still run stops them ("task_group destroyed
+// before its tasks finished") and lets them end on their executor (a coroutine
+// cannot be waited for in a destructor): await wait() first if the tasks use the
+// caller's locals.
+class task_group {
+public:
+    explicit task_group(boost::asio::any_io_executor ex, task_group_options options = {},
+                        location where = location::current())
+        : core_(std::make_shared<detail::group_core>(std::move(ex), options, where, nullptr)) {}
+    // A group nested in a strata::asio task: stopped with it, and its tasks'
+    // beats are the parent's too. Runs on the parent's executor.
+    explicit task_group(task_context& parent, task_group_options options = {}, location where = location::current())
+        : core_(std::make_shared<detail::group_core>(parent.executor(), options, where, &parent.scope())) {}
+    task_group(const task_group&) = delete;
+    task_group& operator=(const task_group&) = delete;
+    ~task_group() {
+        bool busy = false;
+        {
+            std::lock_guard lock(core_->m);
+            busy = core_->unfinished > 0;
+        }
+        if (busy)
+            core_->sc.stop(strata::detail::frame_at<canceled>(core_->sc.where(), {}, nullptr,
+                                                              "task_group destroyed before its tasks finished")
+                               .with("stop_reason", "destroyed"));
+    }
+
+    // Starts fn as a coroutine on a strand of the group's executor (or queues
+    // it behind max_running). Tasks are numbered from 1 in spawn order; a name
+    // appears as "task 2 (index-docs)". Any thread or task may spawn.
+    template <coro_task F>
+    void spawn(F&& fn, location where = location::current()) {
+        spawn(std::string_view(), std::forward<F>(fn), where);
+    }
+    template <coro_task F>
+    void spawn(std::string_view name, F&& fn, location where = location::current()) {
+        using impl = detail::task_impl<std::decay_t<F>>;
+        detail::group_core& g = *core_;
+        auto t = std::make_shared<impl>(where, g.sc, name, detail::strand_of(g.ex), std::forward<F>(fn));
+        bool start_now = false;
+        bool canceled_now = false;
+        {
+            std::lock_guard lock(g.m);
+            t->index = ++g.spawned;
+            ++g.unfinished;
+            if (g.sc.stop_requested()) {
+                canceled_now = true;
+            } else if (g.options.max_running == 0 || g.running < g.options.max_running) {
+                ++g.running;
+                start_now = true;
+            } else {
+                if (g.queue_tail)
+                    g.queue_tail->next = t;
+                else
+                    g.queue_head = t;
+                g.queue_tail = t;
+            }
+        }
+        if (canceled_now)
+            g.finish(core_, *t, detail::canceled_unstarted(t->sc), false);
+        else if (start_now)
+            t->start(core_);
+    }
+
+    // Waits (co_await) for every task spawned so far and those they spawn, then
+    // returns what the thread task_group's wait() returns: the first real
+    // failure with `failed_task`, `failed_task_name`, `later_failures`,
+    // `canceled_tasks` and the first 8 later failures as secondaries "later
+    // failure i of n" (run_all: `failed_tasks` and every later failure as
+    // "task N (name) failed"); or, when the group was stopped and tasks were
+    // canceled, "N of M tasks canceled" with the cause as "stopped because"; or
+    // success.
+    boost::asio::awaitable<result<void>> wait(location where = location::current()) {
+        std::shared_ptr<detail::group_core> g = core_;
+        co_await detail::wait_for(g.get());
+        std::lock_guard lock(g->m);
+        if (g->first) {
+            strata::detail::drop_checked(strata::detail::access::get(g->first));
+            error e = g->first;
+            e.with("failed_task", g->first_index);
+            if (!g->first_name.empty()) e.with("failed_task_name", g->first_name);
+            if (g->options.policy == failure_policy::run_all) {
+                e.with("failed_tasks", g->failed_count);
+                for (auto& f : g->all) {
+                    strata::detail::drop_checked(strata::detail::access::get(f.second));
+                    e.with_secondary(f.first, f.second);
+                }
+            }
+            if (g->later_count) {
+                if (g->options.policy != failure_policy::run_all) e.with("later_failures", g->later_count);
+                for (std::size_t i = 0; i < g->later_n; ++i) {
+                    strata::detail::drop_checked(strata::detail::access::get(g->later[i]));
+                    char buf[96];
+                    e.with_secondary(strata::detail::numbered_label(buf, "later failure ", static_cast<long long>(i + 1),
+                                                                    " of ", g->later_count),
+                                     g->later[i]);
+                }
+            }
+            if (g->canceled_count) e.with("canceled_tasks", g->canceled_count);
+            co_return failure(std::move(e));
+        }
+        if (g->canceled_count && g->sc.stop_requested())
+            co_return failure(strata::detail::frame_at<canceled>(where, {}, nullptr, "{} of {} tasks canceled",
+                                                                 g->canceled_count, g->spawned)
+                                  .with("canceled_tasks", g->canceled_count)
+                                  .with_secondary(strata::detail::stopped_because_label, g->sc.cause()));
+        co_return result<void>();
+    }
+
+    // Stops every task with the cause "<why>" (stop_reason "user"); their
+    // cancellations are not failures. The first cause is kept.
+    void stop(std::string_view why = "stopped on request", location where = location::current()) noexcept {
+        core_->sc.stop(strata::detail::frame_at<canceled>(where, {}, nullptr, "{}", why).with("stop_reason", "user"));
+    }
+
+    std::stop_token token() const noexcept { return core_->sc.token(); }
+    error cause() const noexcept { return core_->sc.cause(); }
+    const boost::asio::any_io_executor& executor() const noexcept { return core_->ex; }
+
+private:
+    std::shared_ptr<detail::group_core> core_;
+};
+
+// with_timeout for coroutines: runs fn (on a strand of the awaiting coroutine's
+// executor) with a token stopped when `timeout` has passed, cancels the Asio
+// operation fn awaits then, and returns once fn has returned. The errors are
+// the thread with_timeout's (cancel.hpp): the cause "<op>: deadline of N ms
+// passed" (stop_reason "deadline"); a result after the deadline is "no result
+// within N ms; it came M ms late" (or "stopped"); with options.heartbeat, fn
+// (taking a task_context&) must beat that often or is stopped as "stalled". A
+// cancellation of the awaiting coroutine stops fn with "parent canceled".
+template <class Rep, class Period, coro_task F>
+boost::asio::awaitable<coro_result_t<F>> with_timeout(std::chrono::duration<Rep, Period> timeout,
+                                                      const timeout_options& options, F&& fn,
+                                                      location where = location::current()) {
+    return detail::timed_call<coro_result_t<F>, std::decay_t<F>>(strata::detail::clamp_timeout(timeout), options,
+                                                                 std::forward<F>(fn), where);
+}
+template <class Rep, class Period, coro_task F>
+boost::asio::awaitable<coro_result_t<F>> with_timeout(std::chrono::duration<Rep, Period> timeout, F&& fn,
+                                                      location where = location::current()) {
+    return with_timeout(timeout, timeout_options{}, std::forward<F>(fn), where);
+}
+
+// first_of for coroutines: runs every replica at once (coroutines on one strand
+// of the awaiting coroutine's executor) and returns the first success; the
+// others' tokens are stopped with "lost to replica N" and the operations they
+// await canceled. Exactly one result is delivered; returns once every replica
+// has returned. All failed: the first failure, with `replica`,
+// `replica_failures` and the others as secondaries "replica N failed".
+template <coro_task F, coro_task... More>
+requires(std::is_same_v<coro_result_t<F>, coro_result_t<More>>&&...)
+boost::asio::awaitable<coro_result_t<F>> first_of(F&& first, More&&... more) {
+    return detail::race<coro_result_t<F>, std::decay_t<F>, std::decay_t<More>...>(
+        location::current(), std::forward<F>(first), std::forward<More>(more)...);
+}
+
+}  // namespace strata::asio
