@@ -14,7 +14,7 @@
 // - Cost: no thread per call. Deadlines and heartbeat checks are entries of the
 //   process's one timer; first_of's replicas and a group's tasks run on the
 //   process's worker pool (detail/runtime.hpp); a scope takes a shared lock
-//   (one of 32 shards) only if it is stopped.
+//   (one of 64 shards) only if it is stopped.
 #pragma once
 
 #include <array>
@@ -131,7 +131,8 @@ private:
 
 // The stopped scopes of the process (whichever module made them), so that a
 // token handed to another thread or module still finds its cause. A scope is
-// listed when it stops, in one of 32 shards chosen by its stop state, and taken
+// listed when it stops, in a hash table of 64 shards of 64 lists each, chosen by
+// its stop state, and taken
 // out when it ends: a scope that never stops touches no shared lock, and
 // stop_cause() of a foreign token locks one shard.
 inline const void* stop_state_of(const std::stop_token& token) noexcept {
@@ -143,9 +144,17 @@ inline const void* stop_state_of(const std::stop_token& token) noexcept {
         return nullptr;  // one shard, tokens compared
     }
 }
-inline stopped_scope_shard& shard_of(const void* state) noexcept {
-    const auto bits = reinterpret_cast<std::uintptr_t>(state);
-    return process().stopped_scopes[(bits >> 4 ^ bits >> 10) % stopped_scope_shards];
+// The shard and the list in it for a stop state.
+struct stopped_list {
+    stopped_scope_shard& shard;
+    void*& head;
+};
+inline stopped_list list_of(const void* state) noexcept {
+    // Stop states are heap blocks (16-byte aligned): the bits above those mixed.
+    std::uintptr_t h = reinterpret_cast<std::uintptr_t>(state) >> 4;
+    h *= 0x9e3779b97f4a7c15ULL;
+    stopped_scope_shard& shard = process().stopped_scopes[(h >> 58) % stopped_scope_shards];
+    return {shard, shard.heads[(h >> 52) % stopped_scope_buckets]};
 }
 
 // One stop source and why it stopped. The cause is set once, before the tokens
@@ -167,12 +176,12 @@ public:
     ~scope() {
         link_.reset();  // waits for a callback that is running
         if (!listed_.load(std::memory_order_acquire)) return;
-        stopped_scope_shard& shard = shard_of(state_);
-        std::lock_guard lock(shard.m);
+        const stopped_list list = list_of(state_);
+        std::lock_guard lock(list.shard.m);
         if (prev_)
             prev_->next_ = next_;
         else
-            shard.head = next_;
+            list.head = next_;
         if (next_) next_->prev_ = prev_;
     }
     scope(const scope&) = delete;
@@ -195,11 +204,11 @@ public:
         }
         {
             // Listed before the tokens fire: whoever sees one stopped finds it.
-            stopped_scope_shard& shard = shard_of(state_);
-            std::lock_guard lock(shard.m);
-            next_ = static_cast<scope*>(shard.head);
+            const stopped_list list = list_of(state_);
+            std::lock_guard lock(list.shard.m);
+            next_ = static_cast<scope*>(list.head);
             if (next_) next_->prev_ = this;
-            shard.head = this;
+            list.head = this;
             listed_.store(true, std::memory_order_release);
         }
         source_.request_stop();
@@ -240,9 +249,9 @@ public:
         for (task_context* c = current_task(); c; c = c->outer)
             if (c->s->token() == token) return c->s->cause();
         const void* state = stop_state_of(token);
-        stopped_scope_shard& shard = shard_of(state);
-        std::lock_guard lock(shard.m);
-        for (scope* s = static_cast<scope*>(shard.head); s; s = s->next_)
+        const stopped_list list = list_of(state);
+        std::lock_guard lock(list.shard.m);
+        for (scope* s = static_cast<scope*>(list.head); s; s = s->next_)
             if (s->state_ == state && s->source_.get_token() == token) return s->cause();
         return {};
     }

@@ -71,12 +71,14 @@ struct key_pair {
     const key_pair* older = nullptr;
 };
 
-// One shard of the stopped scopes: a list linked through the scopes.
+// One shard of the stopped scopes: a hash table of lists linked through the
+// scopes, under one lock.
+inline constexpr std::size_t stopped_scope_shards = 64;
+inline constexpr std::size_t stopped_scope_buckets = 64;
 struct stopped_scope_shard {
     std::mutex m;
-    void* head = nullptr;
+    void* heads[stopped_scope_buckets] = {};
 };
-inline constexpr std::size_t stopped_scope_shards = 32;
 
 // An entry of the timer (runtime.hpp): `fire` is called on the timer's thread
 // at `when` (a steady_clock count), outside the timer's lock. `slot` is its
