@@ -241,12 +241,19 @@ TEST_CASE("when task K fails, the other tasks' cause is 'task K of the group fai
           "[task_group][causes]") {
     const strata::error boom = strata::make_error<strata::low_level>("boom in task 3");
     std::array<stopped_view, 6> seen{};  // by task number, from 1
+    std::atomic<int> started{0};  // task 3 fails once all were spawned (one spawned after would never run)
     strata::task_group g;
     for (int k = 1; k <= 5; ++k) {
         if (k == 3)
-            g.spawn([&](std::stop_token) -> strata::result<void> { return boom; });
+            g.spawn([&](std::stop_token) -> strata::result<void> {
+                strata_test::wait_until([&] { return started.load() == 4; });
+                return boom;
+            });
         else
-            g.spawn([&seen, k](std::stop_token token) -> strata::result<void> { return stop_and_record(token, seen[k]); });
+            g.spawn([&seen, &started, k](std::stop_token token) -> strata::result<void> {
+                ++started;
+                return stop_and_record(token, seen[k]);
+            });
     }
     const strata::result<void> r = g.wait();
 

@@ -56,11 +56,14 @@ TEST_CASE("task A fails with EACCES, task B returns canceled_by(token): B's erro
           "[secondary][task_group]") {
     strata::error b;
     std::atomic<bool> b_done{false};
+    std::atomic<bool> b_started{false};  // A fails once B runs (a task spawned after the failure never would)
     strata::task_group g;
-    g.spawn("A", [](std::stop_token) -> strata::result<void> {
+    g.spawn("A", [&](std::stop_token) -> strata::result<void> {
+        strata_test::wait_until([&] { return b_started.load(); });
         return strata::wrap<fs_layer>(std::make_error_code(std::errc::permission_denied), "open {}", "/srv/data");
     });
     g.spawn("B", [&](std::stop_token token) -> strata::result<void> {
+        b_started = true;
         wait_for_stop(token);
         b = strata::canceled_by(token);
         b_done = true;
@@ -254,9 +257,14 @@ TEST_CASE("{:v} and handle()'s record print secondary errors under their labels,
 
 TEST_CASE("{:v} of a canceled task says why it stopped", "[secondary][format][task_group]") {
     strata::error b;
+    std::atomic<bool> b_started{false};
     strata::task_group g;
-    g.spawn([](std::stop_token) -> strata::result<void> { return strata::make_error<fs_layer>("A broke"); });
+    g.spawn([&](std::stop_token) -> strata::result<void> {
+        strata_test::wait_until([&] { return b_started.load(); });
+        return strata::make_error<fs_layer>("A broke");
+    });
     g.spawn([&](std::stop_token token) -> strata::result<void> {
+        b_started = true;
         wait_for_stop(token);
         b = strata::canceled_by(token);
         return b;
