@@ -489,10 +489,11 @@ struct group_core : std::enable_shared_from_this<group_core> {
         for (auto& t : tasks) {
             if (sc.stop_requested()) {
                 // The group stopped while it waited: canceled by its cause, not run.
-                {
-                    std::lock_guard lock(m);
-                    ++running;  // finish() frees it
-                }
+                // Its slot was already taken by take_startable() (++running
+                // there), and finish(..., true) frees that one slot. Counting it
+                // a second time here leaked a slot per task canceled this way:
+                // after max_running of them no queued task could start again,
+                // and wait() (waiting for `unfinished` to reach 0) never resumed.
                 finish(self, *t, canceled_unstarted(t->sc), true);
                 continue;
             }
