@@ -447,10 +447,17 @@ struct group_core : std::enable_shared_from_this<group_core> {
     // A task whose run is over (or that never ran): frees its slot, starts
     // queued tasks (or counts them canceled when the group stopped), wakes wait().
     void finish(std::shared_ptr<group_core> self, task_base& t, error e, bool ran) noexcept {
+        std::vector<std::shared_ptr<task_base>> start_now;
+        end(t, std::move(e), ran, start_now);
+        start_all(self, start_now);
+    }
+
+    // finish() but for starting: records the end, wakes wait() when it was the
+    // last, and adds the queued tasks that may start now to `startable`.
+    void end(task_base& t, error e, bool ran, std::vector<std::shared_ptr<task_base>>& startable) noexcept {
         if (e && e.is<canceled>() && stopped_by_monitor(t.sc)) e = error();  // recorded when it was stopped
         bool stop_now = false;
         error failure;
-        std::vector<std::shared_ptr<task_base>> start_now;
         std::vector<std::unique_ptr<waiter_base>> wake;
         {
             std::lock_guard lock(m);
@@ -458,11 +465,10 @@ struct group_core : std::enable_shared_from_this<group_core> {
             --unfinished;
             stop_now = record(t, std::move(e));
             if (stop_now) failure = first;
-            take_startable(start_now);
+            take_startable(startable);
             if (unfinished == 0) wake.swap(waiters);
         }
         if (stop_now) stop_for(t, failure);
-        start_all(self, start_now);
         for (auto& w : wake) w->complete();
     }
 
@@ -486,14 +492,19 @@ struct group_core : std::enable_shared_from_this<group_core> {
     }
 
     void start_all(const std::shared_ptr<group_core>& self, std::vector<std::shared_ptr<task_base>>& tasks) noexcept {
-        for (auto& t : tasks) {
+        // An index over a list that grows, not a recursion through finish(): a
+        // stopped group cancels its whole queue here, one freed slot at a time
+        // (a queue of 100 000 tasks would overflow the stack).
+        for (std::size_t i = 0; i < tasks.size(); ++i) {
+            std::shared_ptr<task_base> t = std::move(tasks[i]);
             if (sc.stop_requested()) {
                 // The group stopped while it waited: canceled by its cause, not run.
-                {
-                    std::lock_guard lock(m);
-                    ++running;  // finish() frees it
-                }
-                finish(self, *t, canceled_unstarted(t->sc), true);
+                // Its slot was already taken by take_startable() (++running
+                // there), and end(..., true) frees that one slot. Counting it a
+                // second time here leaked a slot per task canceled this way:
+                // after max_running of them no queued task could start again,
+                // and wait() (waiting for `unfinished` to reach 0) never resumed.
+                end(*t, canceled_unstarted(t->sc), true, tasks);
                 continue;
             }
             t->start(self);
