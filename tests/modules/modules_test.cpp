@@ -217,11 +217,14 @@ TEST_CASE("a library beats for the executable's with_timeout: the call is not st
 
 TEST_CASE("stop_cause() in a library finds why the executable's group stopped", "[modules][task_group]") {
     strata::error seen_a, seen_b;
+    std::atomic<bool> second_started{false};  // (a task spawned after the failure would never run)
     strata::task_group g;
-    g.spawn([](std::stop_token) -> strata::result<void> {
+    g.spawn([&](std::stop_token) -> strata::result<void> {
+        while (!second_started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
         return strata::make_error<strata::low_level>("the first failure");
     });
     g.spawn([&](std::stop_token t) -> strata::result<void> {
+        second_started = true;
         std::mutex m;
         std::condition_variable_any cv;
         std::unique_lock lock(m);
