@@ -314,9 +314,9 @@ TEST_CASE("coro: queued tasks canceled by a failure free their slots, and wait()
     net::io_context io;
     std::optional<strata::result<void>> out;
     std::atomic<int> ran{0};
-    net::co_spawn(
-        io,
-        [&]() -> net::awaitable<strata::result<void>> {
+    // Named: the coroutine reads its captures after co_spawn returns (a
+    // temporary lambda would be gone by then).
+    auto body = [&]() -> net::awaitable<strata::result<void>> {
             strata::task_group_options options;
             options.max_running = 1;
             sa::task_group g(co_await net::this_coro::executor, options);
@@ -330,8 +330,8 @@ TEST_CASE("coro: queued tasks canceled by a failure free their slots, and wait()
                     co_return strata::result<void>();
                 });
             co_return co_await g.wait();
-        }(),
-        [&](std::exception_ptr, strata::result<void> r) { out.emplace(std::move(r)); });
+        };
+    net::co_spawn(io, body(), [&](std::exception_ptr, strata::result<void> r) { out.emplace(std::move(r)); });
     io.run_for(10s);  // the suspended wait() would keep the io_context busy for ever
     REQUIRE(out.has_value());
     REQUIRE_FALSE(out->has_value());
