@@ -14,7 +14,7 @@
 // - Cost: no thread per call. Deadlines and heartbeat checks are entries of the
 //   process's one timer; first_of's replicas and a group's tasks run on the
 //   process's worker pool (detail/runtime.hpp); a scope takes a shared lock
-//   (one of 64 shards) only if it is stopped.
+//   (one of 16 shards) only if it is stopped.
 #pragma once
 
 #include <array>
@@ -131,7 +131,7 @@ private:
 
 // The stopped scopes of the process (whichever module made them), so that a
 // token handed to another thread or module still finds its cause. A scope is
-// listed when it stops, in a hash table of 64 shards of 64 lists each, chosen by
+// listed when it stops, in a hash table of 16 shards of 256 lists each, chosen by
 // its stop state, and taken
 // out when it ends: a scope that never stops touches no shared lock, and
 // stop_cause() of a foreign token locks one shard.
@@ -153,7 +153,7 @@ inline stopped_list list_of(const void* state) noexcept {
     // Stop states are heap blocks (16-byte aligned): the bits above those mixed.
     std::uintptr_t h = reinterpret_cast<std::uintptr_t>(state) >> 4;
     h *= 0x9e3779b97f4a7c15ULL;
-    stopped_scope_shard& shard = process().stopped_scopes[(h >> 58) % stopped_scope_shards];
+    stopped_scope_shard& shard = process().stopped_scopes[(h >> 60) % stopped_scope_shards];
     return {shard, shard.heads[(h >> 52) % stopped_scope_buckets]};
 }
 

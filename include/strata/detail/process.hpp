@@ -72,9 +72,10 @@ struct key_pair {
 };
 
 // One shard of the stopped scopes: a hash table of lists linked through the
-// scopes, under one lock.
-inline constexpr std::size_t stopped_scope_shards = 64;
-inline constexpr std::size_t stopped_scope_buckets = 64;
+// scopes, under one lock. (Few shards: fork() holds every shard's lock, and
+// ThreadSanitizer hangs a fork made while one thread holds more than 64.)
+inline constexpr std::size_t stopped_scope_shards = 16;
+inline constexpr std::size_t stopped_scope_buckets = 256;
 struct stopped_scope_shard {
     std::mutex m;
     void* heads[stopped_scope_buckets] = {};
