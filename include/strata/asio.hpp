@@ -289,22 +289,7 @@ net::awaitable<void> run_child(std::shared_ptr<State> st, std::size_t i, F& fn, 
     done(std::move(*r));
 }
 
-inline std::string_view task_label(long long index, std::string_view name, char (&buf)[128]) noexcept {
-    const fmt::format_int number(index);
-    std::size_t n = 0;
-    auto add = [&](std::string_view part) noexcept {
-        for (char c : part)
-            if (n < sizeof buf) buf[n++] = c;
-    };
-    add("task ");
-    add(std::string_view(number.data(), number.size()));
-    if (!name.empty()) {
-        add(" (");
-        add(name);
-        add(")");
-    }
-    return std::string_view(buf, n);
-}
+using sd::task_label;  // task_group.hpp's
 
 // The misc stop_reason of a scope's cause, if it is one of the heartbeat's.
 inline bool stopped_by_monitor(const sd::scope& s) noexcept {

@@ -56,6 +56,25 @@ struct task_group_options {
 
 namespace detail {
 
+// "task 3" or "task 3 (index-docs)", for messages (the thread and the
+// coroutine groups). Never throws: a name that does not fit is cut.
+inline std::string_view task_label(long long index, std::string_view name, char (&buf)[128]) noexcept {
+    const fmt::format_int number(index);
+    std::size_t n = 0;
+    auto add = [&](std::string_view part) noexcept {
+        for (char c : part)
+            if (n < sizeof buf) buf[n++] = c;
+    };
+    add("task ");
+    add(std::string_view(number.data(), number.size()));
+    if (!name.empty()) {
+        add(" (");
+        add(name);
+        add(")");
+    }
+    return std::string_view(buf, n);
+}
+
 // task_group's implementation. A template (task_group is basic_task_group<>) only
 // so that a file that includes this header without using a group does not
 // compile the group's machinery.
@@ -326,23 +345,8 @@ private:
         failed_task* next = nullptr;
     };
 
-    // "task 3" or "task 3 (index-docs)", for messages. Never throws: a name that
-    // does not fit is cut.
     static std::string_view label(long long index, std::string_view name, char (&buf)[128]) noexcept {
-        const fmt::format_int number(index);
-        std::size_t n = 0;
-        auto add = [&](std::string_view part) noexcept {
-            for (char c : part)
-                if (n < sizeof buf) buf[n++] = c;
-        };
-        add("task ");
-        add(std::string_view(number.data(), number.size()));
-        if (!name.empty()) {
-            add(" (");
-            add(name);
-            add(")");
-        }
-        return std::string_view(buf, n);
+        return detail::task_label(index, name, buf);
     }
     static std::string_view label(const task& t, char (&buf)[128]) noexcept { return label(t.index, t.name, buf); }
 
