@@ -1,12 +1,14 @@
 // The core of strata built with -fno-exceptions (the noexcept preset): errors,
 // layers and causes, misc entries, find, results and STRATA_TRY, handle() and
-// formatting, all without a try or a throw. Built only when STRATA_NO_EXCEPTIONS
+// formatting, and the concurrency API (task groups on the worker pool, the
+// timer behind with_timeout, first_of's replicas), all without a try or a throw. Built only when STRATA_NO_EXCEPTIONS
 // is on; Catch2 runs with CATCH_CONFIG_DISABLE_EXCEPTIONS (its main is
 // test_main.cpp, whose default Catch::throw_exception prints and terminates).
 //
 // Not tested: result::value() on a failed result, which without exceptions
 // prints the message to stderr and aborts (throw_error in exception.hpp).
 #include <catch2/catch.hpp>
+#include <strata/cancel.hpp>
 #include <strata/config.hpp>
 #include <strata/error.hpp>
 #include <strata/exception.hpp>
@@ -17,13 +19,19 @@
 #include <strata/misc.hpp>
 #include <strata/result.hpp>
 #include <strata/stack.hpp>
+#include <strata/task_group.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -579,4 +587,74 @@ TEST_CASE("{:v} is the full record", "[noexcept][format]") {
     // The origin stack, symbolized, starts in the function that made the root cause.
     CHECK(contains(v, "stack of #"));
     CHECK(contains(v, "open_failure"));
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency: the pool's and the timer's threads are started without
+// std::thread (whose failure would be a throw, and here an abort).
+
+TEST_CASE("a task group on the worker pool: more tasks than CPUs, one failure stops the rest",
+          "[noexcept][task_group]") {
+    const unsigned n = 4 * (std::thread::hardware_concurrency() ? std::thread::hardware_concurrency() : 2) + 4;
+    std::mutex m;
+    std::condition_variable_any cv;
+    unsigned started = 0;
+    std::atomic<int> canceled{0};
+    strata::task_group g;
+    for (unsigned i = 0; i < n; ++i)
+        g.spawn([&](std::stop_token token) -> strata::result<void> {
+            {
+                std::unique_lock lock(m);
+                ++started;
+                cv.notify_all();
+                // Every task is running at once (the pool grew past one thread
+                // per CPU), until the failure below stops them.
+                cv.wait(lock, token, [] { return false; });
+            }
+            if (token.stop_requested()) ++canceled;
+            return {};
+        });
+    {
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return started == n; });
+    }
+    g.spawn([&](std::stop_token) -> strata::result<void> {
+        return strata::make_error<storage_layer>("disk {} failed", 3);
+    });
+    const strata::result<void> r = g.wait();
+    REQUIRE_FALSE(r.has_value());
+    CHECK(msg(r.error()) == "disk 3 failed");
+    CHECK(canceled == static_cast<int>(n));
+    CHECK(strata::thread_pool_stats().start_failures == 0);
+}
+
+TEST_CASE("with_timeout: the timer stops a slow call, and a quick one keeps its value", "[noexcept][cancel]") {
+    using namespace std::chrono_literals;
+    const strata::result<int> slow = strata::with_timeout(20ms, [](std::stop_token token) -> strata::result<int> {
+        std::mutex m;
+        std::condition_variable_any cv;
+        std::unique_lock lock(m);
+        cv.wait(lock, token, [] { return false; });
+        return 1;
+    });
+    REQUIRE_FALSE(slow.has_value());
+    CHECK(slow.error().is<strata::timed_out>());
+
+    const strata::result<int> quick =
+        strata::with_timeout(10s, [](std::stop_token) -> strata::result<int> { return 42; });
+    REQUIRE(quick.has_value());
+    CHECK(*quick == 42);
+}
+
+TEST_CASE("first_of: the first success wins, the others are stopped", "[noexcept][cancel]") {
+    auto slow = [](std::stop_token token) -> strata::result<int> {
+        std::mutex m;
+        std::condition_variable_any cv;
+        std::unique_lock lock(m);
+        cv.wait(lock, token, [] { return false; });
+        return strata::make_error<strata::canceled>("stopped");
+    };
+    const strata::result<int> r = strata::first_of(slow, [](std::stop_token) -> strata::result<int> { return 7; }, slow);
+    REQUIRE(r.has_value());
+    CHECK(*r == 7);
 }

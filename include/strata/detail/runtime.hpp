@@ -70,30 +70,33 @@ inline void pin_module_of(const void* code) noexcept {
     if (s.name && *s.name) sys::dlmopen(sys::lm_id_base, s.name, sys::rtld_now | sys::rtld_noload | sys::rtld_nodelete);
 }
 
-// Starts a detached thread running fn(arg) (the module holding fn pinned
-// first). False, with why in `why` when given, if none could be had.
-inline bool start_thread(void (*fn)(void*) noexcept, void* arg, char (*why)[120] = nullptr) noexcept {
+template <void (*Fn)(void*) noexcept>
+void* thread_entry(void* arg) noexcept {
+    Fn(arg);
+    return nullptr;
+}
+
+// Starts a detached thread running Fn(arg) (the module holding Fn pinned
+// first). False, with why in `why` when given, if none could be had. Calls
+// pthread_create itself: std::thread reports a failure by throwing, and
+// without exceptions (-fno-exceptions) by aborting the process.
+template <void (*Fn)(void*) noexcept>
+bool start_thread(void* arg, char (*why)[120] = nullptr) noexcept {
     static std::once_flag pinned;  // once per module
-    std::call_once(pinned, [&] { pin_module_of(reinterpret_cast<const void*>(fn)); });
-#if STRATA_HAS_EXCEPTIONS
-    try {
-        std::thread(fn, arg).detach();
+    std::call_once(pinned, [] { pin_module_of(reinterpret_cast<const void*>(Fn)); });
+    unsigned long id = 0;
+    const int rc = sys::pthread_create(&id, nullptr, &thread_entry<Fn>, arg);
+    if (rc == 0) {
+        sys::pthread_detach(id);
         return true;
-    } catch (const std::exception& e) {
-        if (why) {
-            std::size_t i = 0;
-            for (const char* p = e.what(); *p && i + 1 < sizeof *why; ++p) (*why)[i++] = *p;
-            (*why)[i] = 0;
-        }
-        return false;
-    } catch (...) {
-        if (why) std::memcpy(*why, "unknown exception", 18);
-        return false;
     }
-#else
-    std::thread(fn, arg).detach();
-    return true;
-#endif
+    if (why) {
+        const char* text = std::strerror(rc);  // thread-safe in glibc >= 2.32
+        std::size_t i = 0;
+        for (const char* p = text; p && *p && i + 1 < sizeof *why; ++p) (*why)[i++] = *p;
+        (*why)[i] = 0;
+    }
+    return false;
 }
 
 // ---- The timer ------------------------------------------------------------
@@ -187,7 +190,7 @@ inline bool timer_arm(timer_entry* e, std::int64_t when) noexcept {
     if (!t.serving) {
         // No thread serves the heap in this process yet (or this is a fork()ed
         // child: timer_pool_after_fork() said so).
-        t.start = [](timer_state& state) noexcept { return start_thread(&timer_main, &state); };
+        t.start = [](timer_state& state) noexcept { return start_thread<&timer_main>(&state); };
         if (!t.start(t)) {
             timer_remove(t, e);
             return false;
@@ -400,7 +403,7 @@ inline bool pool_grow(pool_state& p, std::unique_lock<std::mutex>& lock, std::si
         ++p.started;
         char why[120] = {};
         lock.unlock();
-        const bool ok = start_thread(&pool_worker, &p, &why);
+        const bool ok = start_thread<&pool_worker>(&p, &why);
         lock.lock();
         if (ok) {
             any = true;

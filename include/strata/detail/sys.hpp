@@ -77,6 +77,10 @@ unsigned long pthread_self() noexcept __asm__("pthread_self");
 struct alignas(8) pthread_attr {
     unsigned char bytes[64];
 };
+// pthread_t is unsigned long on Linux; the attributes are passed as null only.
+int pthread_create(unsigned long* thread, const void* attr, void* (*start)(void*), void* arg) noexcept
+    __asm__("pthread_create");
+int pthread_detach(unsigned long thread) noexcept __asm__("pthread_detach");
 int pthread_getattr_np(unsigned long thread, pthread_attr* attr) noexcept __asm__("pthread_getattr_np");
 int pthread_attr_getstack(const pthread_attr* attr, void** addr, std::size_t* size) noexcept
     __asm__("pthread_attr_getstack");
