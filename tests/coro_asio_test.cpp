@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -35,9 +36,12 @@ namespace sa = strata::asio;
 namespace {
 
 // Runs a coroutine on a fresh io_context (one thread: this one) to its end.
+// With concurrency hint 1 (Asio's promise that one thread runs it) a group's
+// tasks share the io_context's executor; with the default hint each task has a
+// strand of its own.
 template <class T>
-T run(net::awaitable<T> a) {
-    net::io_context io;
+T run(net::awaitable<T> a, int hint = BOOST_ASIO_CONCURRENCY_HINT_DEFAULT) {
+    net::io_context io(hint);
     std::optional<T> out;
     std::exception_ptr ex;
     net::co_spawn(io, std::move(a), [&](std::exception_ptr e, T v) {
@@ -81,6 +85,8 @@ TEST_CASE("coro: a group whose tasks all succeed succeeds", "[asio][task_group]"
 
 TEST_CASE("coro: the first real failure wins, stops the others through Asio cancellation, and they are not failures",
           "[asio][task_group][causes]") {
+    const int hint = GENERATE(BOOST_ASIO_CONCURRENCY_HINT_DEFAULT, 1);
+    CAPTURE(hint);
     std::vector<strata::error> causes;
     std::vector<strata::error> canceled;
     const strata::result<void> r = run([&]() -> net::awaitable<strata::result<void>> {
@@ -102,7 +108,7 @@ TEST_CASE("coro: the first real failure wins, stops the others through Asio canc
             co_return strata::make_error<strata::low_level>("boom");
         });
         co_return co_await g.wait();
-    }());
+    }(), hint);
     REQUIRE_FALSE(r.has_value());
     CHECK(msg(r.error()) == "boom");
     CHECK(misc_int(r.error(), "failed_task") == 4);
@@ -703,4 +709,95 @@ TEST_CASE("coro: a group given a strand runs every task on it", "[asio][task_gro
     REQUIRE(out.has_value());
     CHECK(out->has_value());
     CHECK(ran == 100);
+}
+
+// ---- Many tasks at once: started in batches, in spawn order -------------------
+
+TEST_CASE("coro: tasks spawned at once start in spawn order, in batches, with the executor's other work between them",
+          "[asio][task_group][scale]") {
+    const int hint = GENERATE(BOOST_ASIO_CONCURRENCY_HINT_DEFAULT, 1);
+    CAPTURE(hint);
+    constexpr int n = 20000;
+    std::vector<int> order;  // one thread runs the io_context: no lock
+    order.reserve(n);
+    int alive = 0, most = 0;
+    int started_before_other_work = -1;
+    const strata::result<void> r = run([&]() -> net::awaitable<strata::result<void>> {
+        sa::task_group g(co_await net::this_coro::executor);
+        const net::any_io_executor ex = co_await net::this_coro::executor;
+        for (int i = 0; i < n; ++i)
+            g.spawn([&, i, ex](std::stop_token) -> net::awaitable<strata::result<void>> {
+                order.push_back(i);
+                // Other work of the executor, posted by the first task: it runs
+                // long before the last task starts.
+                if (i == 0) net::post(ex, [&] { started_before_other_work = static_cast<int>(order.size()); });
+                most = std::max(most, ++alive);
+                co_await net::post(ex, net::use_awaitable);  // one turn of the executor
+                --alive;
+                co_return strata::result<void>{};
+            });
+        co_return co_await g.wait();
+    }(), hint);
+    REQUIRE(r.has_value());
+    REQUIRE(order.size() == static_cast<std::size_t>(n));
+    CHECK(std::is_sorted(order.begin(), order.end()));
+    INFO("tasks started before the posted handler ran: " << started_before_other_work);
+    CHECK(started_before_other_work > 0);
+    CHECK(started_before_other_work <= 4 * static_cast<int>(strata::asio::detail::start_batch));
+    // Not all alive at once: a task made (scope, strand, coroutine) only when it
+    // starts, and the early ones finish before the late ones start.
+    INFO("most alive at once: " << most);
+    CHECK(most <= 4 * static_cast<int>(strata::asio::detail::start_batch));
+}
+
+TEST_CASE("coro: a failure early in a long queue cancels the rest without starting them", "[asio][task_group][scale]") {
+    const int hint = GENERATE(BOOST_ASIO_CONCURRENCY_HINT_DEFAULT, 1);
+    CAPTURE(hint);
+    constexpr int n = 20000;
+    int started = 0;
+    const strata::result<void> r = run([&]() -> net::awaitable<strata::result<void>> {
+        sa::task_group g(co_await net::this_coro::executor);
+        g.spawn("first", [&](std::stop_token) -> net::awaitable<strata::result<void>> {
+            ++started;
+            co_return strata::make_error<strata::low_level>("the first task failed");
+        });
+        for (int i = 1; i < n; ++i)
+            g.spawn([&](std::stop_token token) -> net::awaitable<strata::result<void>> {
+                ++started;
+                try {
+                    co_await until_canceled();
+                } catch (const boost::system::system_error&) {
+                }
+                co_return strata::canceled_by(token);
+            });
+        co_return co_await g.wait();
+    }(), hint);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(msg(r.error()) == "the first task failed");
+    CHECK(misc_int(r.error(), "failed_task") == 1);
+    CHECK(misc_int(r.error(), "canceled_tasks") == n - 1);
+    INFO("tasks started: " << started);
+    CHECK(started <= 2 * static_cast<int>(strata::asio::detail::start_batch));
+}
+
+TEST_CASE("coro: tasks that finish without suspending, one at a time, do not start each other recursively",
+          "[asio][task_group][scale]") {
+    // Asio may run a co_spawn'ed coroutine inline (dispatch) up to its first
+    // suspension: a task that ends there frees its slot while the previous
+    // start is still on the stack. 50 000 of those nested would overflow it.
+    const int hint = GENERATE(BOOST_ASIO_CONCURRENCY_HINT_DEFAULT, 1);
+    CAPTURE(hint);
+    constexpr int n = 50000;
+    int ran = 0;
+    const strata::result<void> r = run([&]() -> net::awaitable<strata::result<void>> {
+        sa::task_group g(co_await net::this_coro::executor, strata::task_group_options{.max_running = 1});
+        for (int i = 0; i < n; ++i)
+            g.spawn([&](std::stop_token) -> net::awaitable<strata::result<void>> {
+                ++ran;
+                co_return strata::result<void>{};
+            });
+        co_return co_await g.wait();
+    }(), hint);
+    CHECK(r.has_value());
+    CHECK(ran == n);
 }

@@ -158,12 +158,30 @@ inline error parent_canceled(location where) noexcept {
     return sd::frame_at<canceled>(where, std::move(why), nullptr, "parent canceled").with("stop_reason", "parent");
 }
 
+// Whether `ex` is an io_context's executor (with any of its properties) whose
+// io_context was made with concurrency hint 1: Asio's documented promise that
+// one thread runs it.
+template <unsigned... Bits>
+bool on_one_thread_context(const net::any_io_executor& ex, std::integer_sequence<unsigned, Bits...>) noexcept {
+    const net::io_context* ctx = nullptr;
+    ((ctx = ctx ? ctx
+                : (ex.target<net::io_context::basic_executor_type<std::allocator<void>, Bits>>()
+                       ? &ex.target<net::io_context::basic_executor_type<std::allocator<void>, Bits>>()->context()
+                       : nullptr)),
+     ...);
+    if (!ctx) return false;
+    return net::use_service<net::detail::scheduler>(const_cast<net::io_context&>(*ctx)).concurrency_hint() == 1;
+}
+
 // An executor that runs one thing at a time: the coroutines of a task and the
 // handler that cancels them must not run at once (cancellation signals are not
-// thread-safe).
+// thread-safe). A strand, unless `ex` already is one, or is the executor of an
+// io_context made for one thread (`io_context(1)`): then a strand per task
+// would only cost (two allocations and a lock per handler).
 inline net::any_io_executor strand_of(const net::any_io_executor& ex) {
     if (ex.target<net::strand<net::any_io_executor>>()) return ex;
     if (ex.target<net::strand<net::io_context::executor_type>>()) return ex;
+    if (on_one_thread_context(ex, std::make_integer_sequence<unsigned, 8>())) return ex;
     return net::make_strand(ex);
 }
 
@@ -304,6 +322,38 @@ inline bool stopped_by_monitor(const sd::scope& s) noexcept {
 inline constexpr int starved_heartbeats = 10;
 
 struct group_core;
+struct task_base;
+
+// Who a task is, for the group's records: its number and name, and whether it
+// was stopped (by its group, or by the heartbeat check).
+struct task_id {
+    long long index = 0;
+    std::string_view name;
+    bool stopped = false;
+    bool by_monitor = false;
+};
+
+// A task spawned and not started yet: only what spawn() was given. A group may
+// hold 100 000 of them; what a running task needs (scope, strand, signal,
+// coroutine) is made when it starts, so a task that waits for its turn costs its
+// function and about 100 bytes.
+struct pending_task {
+    pending_task(location where_, std::string_view name_) : where(where_), name(name_) {}
+    virtual ~pending_task() = default;
+    // The running task, the function moved into it. May throw (no memory).
+    virtual std::shared_ptr<task_base> make(group_core& g) = 0;
+
+    location where;
+    std::string name;
+    long long index = 0;
+    std::unique_ptr<pending_task> next;  // the group's queue
+};
+
+// Tasks a group starts at a time, from one handler on its executor, before the
+// executor's other work (timers, I/O, the tasks just started) has its turn: a
+// group spawned 100 000 tasks at once starts them in this order, and the early
+// ones can finish before the late ones begin.
+inline constexpr std::size_t start_batch = 64;
 
 // One task of a group: its scope (stop state, cause, heartbeat), its strand, the
 // signal that cancels its coroutine, its heartbeat check. One allocation with fn.
@@ -346,7 +396,6 @@ struct task_base : std::enable_shared_from_this<task_base> {
     steady::time_point responsive_from{};  // on the strand: since when its checks ran on time
     steady::time_point last_seen{};        // on the strand: the last beat the previous check saw
     int graces = 0;                        // on the strand: late checks in a row without a beat
-    std::shared_ptr<task_base> next;     // the group's queue of tasks waiting for a slot
     std::optional<std::stop_callback<canceller>> on_stop;  // last: it may fire at once
 };
 
@@ -356,6 +405,9 @@ struct group_core : std::enable_shared_from_this<group_core> {
     group_core(const group_core&) = delete;
     group_core& operator=(const group_core&) = delete;
     ~group_core() {
+        // The queue one task at a time: a chain of 100 000 unique_ptrs would
+        // overflow the stack.
+        while (queue_head) queue_head = std::move(queue_head->next);
         sd::drop_checked(sd::access::get(first));
         for (std::size_t i = 0; i < later_n; ++i) sd::drop_checked(sd::access::get(later[i]));
         for (auto& f : all) sd::drop_checked(sd::access::get(f.second));
@@ -370,7 +422,9 @@ struct group_core : std::enable_shared_from_this<group_core> {
     std::size_t running = 0;     // started, not finished
     std::size_t unfinished = 0;  // spawned, not finished (queued or running)
     long long spawned = 0;
-    std::shared_ptr<task_base> queue_head, queue_tail;
+    std::unique_ptr<pending_task> queue_head;  // spawned, not started, in spawn order
+    pending_task* queue_tail = nullptr;
+    bool pumping = false;  // a start_batch handler is posted
     error first;
     long long first_index = 0;
     std::string first_name;
@@ -386,9 +440,9 @@ struct group_core : std::enable_shared_from_this<group_core> {
 
     // Records a task's end. Under m; true when it was the first real failure
     // and the others must stop.
-    bool record(const task_base& t, error e) noexcept {
+    bool record(const task_id& t, error e) noexcept {
         if (!e) return false;
-        if (e.is<canceled>() && t.sc.stop_requested()) {
+        if (e.is<canceled>() && t.stopped) {
             ++canceled_count;
             return false;
         }
@@ -421,7 +475,7 @@ struct group_core : std::enable_shared_from_this<group_core> {
         return false;
     }
 
-    void stop_for(const task_base& t, const error& failure) noexcept {
+    void stop_for(const task_id& t, const error& failure) noexcept {
         char buf[128];
         sc.stop(sd::frame_at<canceled>(sc.where(), failure, nullptr, "{} of the group failed",
                                        task_label(t.index, t.name, buf))
@@ -429,40 +483,55 @@ struct group_core : std::enable_shared_from_this<group_core> {
                     .with("failed_task", t.index));
     }
 
-    // A task whose run is over (or that never ran): frees its slot, starts
-    // queued tasks (or counts them canceled when the group stopped), wakes wait().
-    void finish(std::shared_ptr<group_core> self, task_base& t, error e, bool ran) noexcept {
-        std::vector<std::shared_ptr<task_base>> start_now;
-        end(t, std::move(e), ran, start_now);
-        start_all(self, start_now);
+    static task_id id_of(const task_base& t) noexcept;
+
+    // A task whose run is over: frees its slot, wakes wait(), and posts the
+    // pump that starts the queued tasks (or counts them canceled when the
+    // group stopped). Posted, not started here: Asio may run a new coroutine
+    // inline up to its first suspension, and a task that ends there would
+    // start the next one inside this call, 100 000 deep.
+    void finish(const std::shared_ptr<group_core>& self, task_base& t, error e) noexcept {
+        std::vector<std::unique_ptr<pending_task>> canceled_now;
+        end(id_of(t), std::move(e), canceled_now);
+        start_all(self, canceled_now);  // only tasks canceled by a stop: nothing runs
+        post_pump(self);
     }
 
-    // finish() but for starting: records the end, wakes wait() when it was the
-    // last, and adds the queued tasks that may start now to `startable`.
-    void end(task_base& t, error e, bool ran, std::vector<std::shared_ptr<task_base>>& startable) noexcept {
-        if (e && e.is<canceled>() && stopped_by_monitor(t.sc)) e = error();  // recorded when it was stopped
+    // finish() but for starting: records the end (of a task that had its slot),
+    // wakes wait() when it was the last, and, when the group stopped, adds the
+    // next queued task (to be counted canceled) to `startable`.
+    // `unstarted`: it never ran, canceled by the group's stop (counted here).
+    void end(const task_id& t, error e, std::vector<std::unique_ptr<pending_task>>& startable,
+             bool unstarted = false) noexcept {
+        if (e && e.is<canceled>() && t.by_monitor) e = error();  // recorded when it was stopped
         bool stop_now = false;
         error failure;
         std::vector<std::unique_ptr<waiter_base>> wake;
         {
             std::lock_guard lock(m);
-            if (ran) --running;
+            --running;
             --unfinished;
+            if (unstarted) ++canceled_count;
             stop_now = record(t, std::move(e));
             if (stop_now) failure = first;
-            take_startable(startable);
+            // A stopped group cancels its whole queue, one task after another in
+            // start_all()'s loop. Otherwise the pump starts the queued tasks
+            // (a finished task starting one more itself would also keep every
+            // task the pump starts alive).
+            if (sc.stop_requested()) take_startable(startable, 1);
             if (unfinished == 0) wake.swap(waiters);
         }
         if (stop_now) stop_for(t, failure);
         for (auto& w : wake) w->complete();
     }
 
-    // Under m: the queued tasks that may start now.
-    void take_startable(std::vector<std::shared_ptr<task_base>>& out) noexcept {
-        while (queue_head && (options.max_running == 0 || running < options.max_running)) {
-            std::shared_ptr<task_base> t = std::move(queue_head);
+    // Under m: up to `limit` queued tasks that may start now (each given a slot).
+    void take_startable(std::vector<std::unique_ptr<pending_task>>& out, std::size_t limit) noexcept {
+        for (std::size_t k = 0; k < limit && queue_head && (options.max_running == 0 || running < options.max_running);
+             ++k) {
+            std::unique_ptr<pending_task> t = std::move(queue_head);
             queue_head = std::move(t->next);
-            if (!queue_head) queue_tail.reset();
+            if (!queue_head) queue_tail = nullptr;
             ++running;
             try {
                 out.push_back(std::move(t));
@@ -470,29 +539,77 @@ struct group_core : std::enable_shared_from_this<group_core> {
                 --running;  // no memory: it goes back to the head of the queue
                 t->next = std::move(queue_head);
                 queue_head = std::move(t);
-                if (!queue_tail) queue_tail = queue_head;
+                if (!queue_tail) queue_tail = queue_head.get();
                 return;
             }
         }
     }
 
-    void start_all(const std::shared_ptr<group_core>& self, std::vector<std::shared_ptr<task_base>>& tasks) noexcept {
+    void start_all(const std::shared_ptr<group_core>& self, std::vector<std::unique_ptr<pending_task>>& tasks) noexcept {
         // An index over a list that grows, not a recursion through finish(): a
         // stopped group cancels its whole queue here, one freed slot at a time
         // (a queue of 100 000 tasks would overflow the stack).
         for (std::size_t i = 0; i < tasks.size(); ++i) {
-            std::shared_ptr<task_base> t = std::move(tasks[i]);
+            std::unique_ptr<pending_task> p = std::move(tasks[i]);
             if (sc.stop_requested()) {
-                // The group stopped while it waited: canceled by its cause, not run.
-                // Its slot was already taken by take_startable() (++running
-                // there), and end(..., true) frees that one slot. Counting it a
-                // second time here leaked a slot per task canceled this way:
-                // after max_running of them no queued task could start again,
-                // and wait() (waiting for `unfinished` to reach 0) never resumed.
-                end(*t, canceled_unstarted(t->sc), true, tasks);
+                // The group stopped while it waited: canceled by its cause, not
+                // run, nothing made for it (counted: wait() reports the cause).
+                // It frees the slot take_startable() gave it, which the next
+                // queued task takes.
+                end(task_id{p->index, p->name, true, false}, error(), tasks, true);
                 continue;
             }
+            std::shared_ptr<task_base> t;
+            try {
+                t = p->make(*this);
+            } catch (...) {
+                char buf[128];
+                end(task_id{p->index, p->name, false, false},
+                    wrap(from_exception(), "could not start {}", task_label(p->index, p->name, buf)), tasks);
+                continue;
+            }
+            p.reset();
             t->start(self);
+        }
+        tasks.clear();
+    }
+
+    // Starts up to start_batch queued tasks, and posts itself again while more
+    // may start; a posted handler, so that the executor's other work runs
+    // between batches.
+    void pump(const std::shared_ptr<group_core>& self) noexcept {
+        std::vector<std::unique_ptr<pending_task>> now;
+        for (;;) {
+            bool more = false;
+            {
+                std::lock_guard lock(m);
+                take_startable(now, start_batch);
+                more = queue_head && (options.max_running == 0 || running < options.max_running);
+                pumping = more;
+            }
+            start_all(self, now);
+            if (!more) return;
+            try {
+                net::post(ex, [self]() noexcept { self->pump(self); });
+                return;
+            } catch (...) {
+                // No memory for the handler: this one goes on.
+            }
+        }
+    }
+
+    // After a spawn queued a task or a task finished: makes sure a pump is
+    // posted while a queued task may start.
+    void post_pump(const std::shared_ptr<group_core>& self) noexcept {
+        {
+            std::lock_guard lock(m);
+            if (pumping || !queue_head || (options.max_running != 0 && running >= options.max_running)) return;
+            pumping = true;
+        }
+        try {
+            net::post(ex, [self]() noexcept { self->pump(self); });
+        } catch (...) {
+            pump(self);  // no memory for the handler: start them here
         }
     }
 
@@ -568,9 +685,9 @@ struct group_core : std::enable_shared_from_this<group_core> {
             bool stop_now = false;
             {
                 std::lock_guard lock(m);
-                stop_now = record(*t, e);
+                stop_now = record(id_of(*t), e);
             }
-            if (stop_now) stop_for(*t, e);
+            if (stop_now) stop_for(id_of(*t), e);
         }
     }
 
@@ -608,7 +725,7 @@ struct task_impl final : task_base {
         }
         self->done = true;
         if (self->check) self->check->cancel();
-        g->finish(g, *self, std::move(e), true);
+        g->finish(g, *self, std::move(e));
     }
 
     void start(std::shared_ptr<group_core> g) override {
@@ -626,8 +743,26 @@ struct task_impl final : task_base {
         } catch (...) {
             done = true;
             if (check) check->cancel();
-            g->finish(g, *this, wrap(from_exception(), "could not start {}", name.empty() ? "a task" : name), true);
+            char buf[128];
+            g->finish(g, *this, wrap(from_exception(), "could not start {}", task_label(index, name, buf)));
         }
+    }
+};
+
+inline task_id group_core::id_of(const task_base& t) noexcept {
+    return task_id{t.index, t.name, t.sc.stop_requested(), stopped_by_monitor(t.sc)};
+}
+
+template <class F>
+struct pending_impl final : pending_task {
+    template <class G>
+    pending_impl(location where_, std::string_view name_, G&& fn_) : pending_task(where_, name_), fn(std::forward<G>(fn_)) {}
+    F fn;
+
+    std::shared_ptr<task_base> make(group_core& g) override {
+        auto t = std::make_shared<task_impl<F>>(where, g.sc, name, strand_of(g.ex), std::move(fn));
+        t->index = index;
+        return t;
     }
 };
 
@@ -879,41 +1014,38 @@ public:
                                .with("stop_reason", "destroyed"));
     }
 
-    // Starts fn as a coroutine on a strand of the group's executor (or queues
-    // it behind max_running). Tasks are numbered from 1 in spawn order; a name
-    // appears as "task 2 (index-docs)". Any thread or task may spawn.
+    // Queues fn to start as a coroutine on a strand of the group's executor:
+    // tasks start in spawn order, start_batch (64) at a time from a handler
+    // posted to the executor, and at most max_running at once. Tasks are
+    // numbered from 1 in spawn order; a name appears as "task 2 (index-docs)".
+    // Any thread or task may spawn; a task spawned after the group stopped is
+    // never run (counted canceled).
     template <coro_task F>
     void spawn(F&& fn, location where = location::current()) {
         spawn(std::string_view(), std::forward<F>(fn), where);
     }
     template <coro_task F>
     void spawn(std::string_view name, F&& fn, location where = location::current()) {
-        using impl = detail::task_impl<std::decay_t<F>>;
         detail::group_core& g = *core_;
-        auto t = std::make_shared<impl>(where, g.sc, name, detail::strand_of(g.ex), std::forward<F>(fn));
-        bool start_now = false;
-        bool canceled_now = false;
+        auto p = std::make_unique<detail::pending_impl<std::decay_t<F>>>(where, name, std::forward<F>(fn));
+        bool queued = false;
         {
             std::lock_guard lock(g.m);
-            t->index = ++g.spawned;
-            ++g.unfinished;
+            p->index = ++g.spawned;
             if (g.sc.stop_requested()) {
-                canceled_now = true;
-            } else if (g.options.max_running == 0 || g.running < g.options.max_running) {
-                ++g.running;
-                start_now = true;
+                ++g.canceled_count;  // spawned after the group stopped: never run
             } else {
+                ++g.unfinished;
+                detail::pending_task* at = p.get();
                 if (g.queue_tail)
-                    g.queue_tail->next = t;
+                    g.queue_tail->next = std::move(p);
                 else
-                    g.queue_head = t;
-                g.queue_tail = t;
+                    g.queue_head = std::move(p);
+                g.queue_tail = at;
+                queued = true;
             }
         }
-        if (canceled_now)
-            g.finish(core_, *t, detail::canceled_unstarted(t->sc), false);
-        else if (start_now)
-            t->start(core_);
+        if (queued) g.post_pump(core_);
     }
 
     // Waits (co_await) for every task spawned so far and those they spawn, then
