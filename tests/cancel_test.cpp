@@ -351,3 +351,73 @@ TEST_CASE("first_of takes plain functions and const function objects as replicas
     CHECK(b.error().message() == "replica down");
     CHECK(b.error().misc().find("replica_failures")->as_signed() == 2);
 }
+
+// --- the stack of a cancellation ------------------------------------------------
+// canceled_by() captures a stack only where the canceled error may be seen: a
+// first_of loser's and a stopped group task's are counted and dropped.
+
+namespace {
+
+// Restores the capture policy when a test ends.
+struct policy_guard {
+    strata::capture_policy saved = strata::get_capture_policy();
+    explicit policy_guard(strata::capture_policy p) { strata::set_capture_policy(p); }
+    ~policy_guard() { strata::set_capture_policy(saved); }
+};
+
+// A first_of whose second replica loses: what canceled_by() made for it.
+strata::error loser_error() {
+    strata::error lost;
+    std::mutex m;
+    const strata::result<int> r = strata::first_of(
+        [](std::stop_token) -> strata::result<int> { return 1; },
+        [&](std::stop_token token) -> strata::result<int> {
+            wait_for_stop(token);
+            strata::error e = strata::canceled_by(token);
+            const std::lock_guard lock(m);
+            lost = e;
+            return e;
+        });
+    CHECK(r.has_value());
+    return lost;
+}
+
+}  // namespace
+
+TEST_CASE("a first_of loser's cancellation has no stack by default, and one under every_frame",
+          "[cancel][first_of][stack]") {
+    {
+        const policy_guard origin(strata::capture_policy::origin);
+        const strata::error e = loser_error();
+        REQUIRE(e.is<strata::canceled>());
+        CHECK(strata_test::misc_str(strata_test::stopped_because(e), "stop_reason") == "lost_race");
+        CHECK(e.stack().empty());
+    }
+    {
+        const policy_guard every(strata::capture_policy::every_frame);
+        const strata::error e = loser_error();
+        REQUIRE(e.is<strata::canceled>());
+        CHECK_FALSE(e.stack().empty());
+    }
+}
+
+TEST_CASE("a with_timeout fn's cancellation, which the caller sees, keeps its stack", "[cancel][timeout][stack]") {
+    const policy_guard origin(strata::capture_policy::origin);
+    const strata::result<int> r = strata::with_timeout(1ms, [](std::stop_token token) -> strata::result<int> {
+        wait_for_stop(token);
+        return strata::canceled_by(token);
+    });
+    REQUIRE_FALSE(r.has_value());
+    // "no result within 1 ms; it stopped N ms late" over fn's canceled error.
+    const strata::error fn_error = r.error().inner();
+    REQUIRE(fn_error.is<strata::canceled>());
+    CHECK_FALSE(fn_error.stack().empty());
+}
+
+TEST_CASE("a canceled_by() for a token of no strata scope keeps its stack", "[cancel][stack]") {
+    const policy_guard origin(strata::capture_policy::origin);
+    std::stop_source source;
+    source.request_stop();
+    const strata::error e = strata::canceled_by(source.get_token());
+    CHECK_FALSE(e.stack().empty());
+}

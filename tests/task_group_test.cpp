@@ -425,3 +425,34 @@ TEST_CASE("a named task's failure names it in the group's cause, and failed_task
         CHECK(causes[static_cast<std::size_t>(other)].same_as(cause));
     }
 }
+
+TEST_CASE("a task stopped by its group's failure or stop makes its cancellation without a stack (the group drops it)",
+          "[task_group][stack]") {
+    const strata::capture_policy saved = strata::get_capture_policy();
+    strata::set_capture_policy(strata::capture_policy::origin);
+    for (const bool by_failure : {true, false}) {
+        CAPTURE(by_failure);
+        strata::error seen;
+        std::atomic<bool> started{false};
+        strata::task_group g;
+        g.spawn([&](std::stop_token token) -> strata::result<void> {
+            started = true;
+            wait_for_stop(token);
+            seen = strata::canceled_by(token);
+            return seen;
+        });
+        while (!started) std::this_thread::yield();
+        if (by_failure)
+            g.spawn([](std::stop_token) -> strata::result<void> { return strata::make_error<strata::low_level>("boom"); });
+        else
+            g.stop("no longer needed");
+        const strata::result<void> r = g.wait();
+        REQUIRE_FALSE(r.has_value());
+        REQUIRE(seen.is<strata::canceled>());
+        CHECK(misc_str(strata_test::stopped_because(seen), "stop_reason") == (by_failure ? "failure" : "user"));
+        CHECK(seen.stack().empty());
+        // The failure itself keeps its stack.
+        if (by_failure) CHECK_FALSE(r.error().stack().empty());
+    }
+    strata::set_capture_policy(saved);
+}

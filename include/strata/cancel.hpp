@@ -522,9 +522,30 @@ inline bool beat() noexcept {
 
 namespace detail {
 
-inline wrapped_error<canceled> canceled_frame(const std::stop_token& token, location where, fmt::string_view text,
-                                              fmt::format_args args, const stack_buffer& stack) noexcept {
-    error cause = stop_cause(token);
+// Whether the canceled error a task makes for a stop with this cause may be
+// seen: false when strata counts such cancellations and drops them (a replica
+// that lost a first_of race; a task of a group that failed, was stopped or was
+// destroyed). canceled_by() captures no stack for those, under the default
+// capture policy: an unwind costs microseconds, and a first_of of 8 replicas
+// made 7 of them for nothing.
+inline bool cancellation_kept(const error& cause) noexcept {
+    const auto reason = cause.misc().find("stop_reason");
+    if (!reason) return true;
+    const std::string_view r = reason->as_string();
+    return !(r == "lost_race" || r == "failure" || r == "user" || r == "destroyed");
+}
+
+// The stack canceled_by() captures: per the capture policy, and under `origin`
+// only for a cancellation that may be seen.
+[[gnu::always_inline]] inline void capture_cancellation_stack(stack_buffer& stack, const error& cause) noexcept {
+    const capture_policy policy = get_capture_policy();
+    if (policy == capture_policy::every_frame || (policy == capture_policy::origin && cancellation_kept(cause)))
+        stack.capture();
+}
+
+inline wrapped_error<canceled> canceled_frame(const std::stop_token& token, error cause, location where,
+                                              fmt::string_view text, fmt::format_args args,
+                                              const stack_buffer& stack) noexcept {
     if (!cause)
         cause = token.stop_requested()
                     ? frame_at<canceled>(where, {}, nullptr, "the stop carried no cause (not a strata token)")
@@ -538,10 +559,18 @@ inline wrapped_error<canceled> canceled_frame(const std::stop_token& token, loca
     return e;
 }
 
+inline wrapped_error<canceled> canceled_frame(const std::stop_token& token, location where, fmt::string_view text,
+                                              fmt::format_args args, const stack_buffer& stack) noexcept {
+    return canceled_frame(token, stop_cause(token), where, text, args, stack);
+}
+
 }  // namespace detail
 
 // What a task returns when it saw its token stopped: a canceled error made here
-// (with the stack, as make_error), with stop_cause(token) as its secondary error
+// (with the stack, as make_error, except where strata counts the cancellation
+// and drops it: a first_of loser, a task of a group that failed, was stopped or
+// was destroyed; capture_policy::every_frame captures it there too), with
+// stop_cause(token) as its secondary error
 // "stopped because" (e.secondaries()), not its inner: the failure that stopped
 // the task is not this task's failure, so inner(), inner_as<T>() and find<L>()
 // do not reach it. The message is
@@ -550,18 +579,21 @@ inline wrapped_error<canceled> canceled_frame(const std::stop_token& token, loca
 //   if (token.stop_requested()) return strata::canceled_by(token, "warming the cache was canceled");
 [[nodiscard, gnu::always_inline]] inline wrapped_error<canceled> canceled_by(
     const std::stop_token& token, location where = location::current()) noexcept {
+    error cause = stop_cause(token);
     detail::stack_buffer stack;
-    if (get_capture_policy() != capture_policy::off) stack.capture();
-    return detail::canceled_frame(token, where, "canceled", fmt::format_args(), stack);
+    detail::capture_cancellation_stack(stack, cause);
+    return detail::canceled_frame(token, std::move(cause), where, "canceled", fmt::format_args(), stack);
 }
 
 template <class... Args>
 [[nodiscard, gnu::always_inline]] inline wrapped_error<canceled> canceled_by(const std::stop_token& token,
                                                                              format_string<Args...> fmt,
                                                                              Args&&... args) noexcept {
+    error cause = stop_cause(token);
     detail::stack_buffer stack;
-    if (get_capture_policy() != capture_policy::off) stack.capture();
-    return detail::canceled_frame(token, fmt.where(), fmt.get(), fmt::make_format_args(args...), stack);
+    detail::capture_cancellation_stack(stack, cause);
+    return detail::canceled_frame(token, std::move(cause), fmt.where(), fmt.get(), fmt::make_format_args(args...),
+                                  stack);
 }
 
 namespace detail {
