@@ -670,6 +670,20 @@ TEST_CASE("a task spinning without beating past its heartbeat is stalled, with t
     const strata::error& e = r.error();
     CAPTURE(msg(e));
     CHECK(e.is<strata::timed_out>());
+    if (misc_str(e, "stop_reason") == "starved") {
+        // The machine was overloaded while the task spun (CI runs two test
+        // processes on two cores, and builds beside them): a spinning thread
+        // that spent most of its time waiting for a CPU is starved, by design
+        // (CI saw 659 ms of 1008). Then the report must say so, with figures
+        // that show it, after the time a starved task is given.
+        WARN("the machine was overloaded: the spinning task was starved, not stalled");
+        CHECK_THAT(msg(e), Catch::StartsWith("task 1: starved"));
+        CHECK(misc_int(e, "waiting_ms") > 0);
+        CHECK(misc_int(e, "silent_ms") >= 5 * 100);  // given several heartbeats, not reported at the first
+        REQUIRE(cause);
+        CHECK(misc_str(cause, "stop_reason") == "starved");
+        return;
+    }
     CHECK_THAT(msg(e), Catch::StartsWith("task 1: stalled"));
     CHECK_THAT(msg(e), !Catch::Contains("starved"));
     CHECK(misc_str(e, "stop_reason") == "heartbeat");

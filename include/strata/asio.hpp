@@ -807,8 +807,20 @@ struct race_state : std::enable_shared_from_this<race_state<N, R>> {
     steady::time_point finished{};
     bool stopped_at_deadline = false;
     std::optional<sd::stall> stalled;
-    std::optional<net::steady_timer> timer;
+    std::optional<net::steady_timer> timer;  // with a heartbeat
+    // Without a heartbeat, the deadline is an entry of the process's timer (an
+    // Asio timer armed and canceled per call cost two timerfd_settime calls).
+    sd::deadline_watch deadline;
+    bool deadline_armed = false;
     std::optional<std::stop_callback<canceller>> on_stop;  // last
+
+    race_state(const race_state&) = delete;
+    race_state& operator=(const race_state&) = delete;
+    ~race_state() {
+        // The coroutine that armed it was destroyed before it returned (its
+        // io_context went away): the timer must not fire into freed memory.
+        if (deadline_armed) sd::timer_cancel(&deadline);
+    }
 
     bool finished_locked() const noexcept { return pending == 0; }
 
@@ -838,8 +850,16 @@ net::awaitable<R> timed_call(steady::duration limit, timeout_options options, F 
     auto st = std::make_shared<state>(where, strand_of(outer));
     st->on_stop.emplace(st->sc.token(), typename state::canceller{st.get()});
     const steady::time_point deadline = st->sc.started() + limit;
-    // The watchdog: a timer on the strand, woken at the deadline or when a beat is due.
-    st->timer.emplace(st->ex);
+    if (!beats_required) {
+        st->deadline.sc = &st->sc;
+        st->deadline.where = where;
+        st->deadline.op = op;
+        st->deadline.limit_ms = limit_ms;
+        st->deadline.fire = &sd::deadline_watch::expire;
+        st->deadline_armed = sd::timer_arm(&st->deadline, deadline.time_since_epoch().count());
+    }
+    // Otherwise (or when the process's timer could not take it) the watchdog is
+    // a timer on the strand, woken at the deadline or when a beat is due.
     struct watch {
         std::weak_ptr<state> w;
         steady::time_point deadline;
@@ -874,17 +894,26 @@ net::awaitable<R> timed_call(steady::duration limit, timeout_options options, F 
             arm(*s);
         }
     };
-    watch{st, deadline, heartbeat, op, limit_ms, where}.arm(*st);
+    if (!st->deadline_armed) {
+        st->timer.emplace(st->ex);
+        watch{st, deadline, heartbeat, op, limit_ms, where}.arm(*st);
+    }
     net::co_spawn(st->ex,
                   run_child<R>(st, 0, fn, where,
                              [st](R r) noexcept {
                                  st->finished = steady::now();
                                  st->only.emplace(std::move(r));
-                                 st->timer->cancel();
+                                 if (st->timer) st->timer->cancel();
                                  st->one_returned(0);
                              }),
                   net::bind_cancellation_slot(st->signals[0].slot(), release_after<state>{st}));
     co_await wait_for(st.get());
+    if (st->deadline_armed) {
+        // Waits if the deadline is firing right now; its flag is read after.
+        sd::timer_cancel(&st->deadline);
+        st->deadline_armed = false;
+        st->stopped_at_deadline = st->deadline.stopped;
+    }
     R r = std::move(*st->only);
     // Stopped by a parent first: that stop is the story, and fn's result says it.
     if (st->sc.stop_requested() && !st->stopped_at_deadline && !st->stalled) co_return std::move(r);

@@ -52,7 +52,7 @@ namespace strata::detail {
 // a state of their own. (2: log_sink's record_form, log_record::line, the
 // delivery lock; the libdw session and its lock. 3: the stopped-scope shards,
 // the timer service and the worker pool, runtime.hpp's timer_entry and pool_job.)
-inline constexpr std::uint32_t process_abi = 3;
+inline constexpr std::uint32_t process_abi = 4;
 
 // A random 64-bit value: getrandom(), or the clock and the pid if it fails.
 inline std::uint64_t random_bits() noexcept {
@@ -111,6 +111,11 @@ struct timer_state {
     std::size_t n = 0;
     std::size_t cap = 0;
     timer_entry* firing = nullptr;
+    // When the serving thread, waiting, wakes by itself (max: only when woken).
+    // An entry armed for later than that needs no wake-up: the thread looks at
+    // the heap again then (with_timeout armed and canceled a deadline a call,
+    // and woke the thread each time).
+    std::int64_t sleeping_until = INT64_MAX;
     bool serving = false;
     // Starts the serving thread (code of the module that started the first one,
     // which stays loaded): a fork()ed child with entries to serve calls it.
@@ -435,6 +440,7 @@ inline void timer_pool_after_fork(process_state& s) noexcept {
     for (std::size_t i = 0; i < kept; ++i) t.heap[i]->slot = i;
     t.n = kept;
     t.firing = nullptr;
+    t.sleeping_until = INT64_MAX;
     t.serving = false;
     ::new (&t.wake) std::condition_variable();
     ::new (&t.fired) std::condition_variable();

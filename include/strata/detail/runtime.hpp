@@ -146,12 +146,14 @@ inline void timer_main(void* arg) noexcept {
     std::unique_lock lock(t.m);
     for (;;) {
         if (t.n == 0) {
+            t.sleeping_until = INT64_MAX;
             t.wake.wait(lock);
             continue;
         }
         timer_entry* top = t.heap[0];
         const std::int64_t now = steady_count();
         if (top->when > now) {
+            t.sleeping_until = top->when;
             t.wake.wait_until(lock, steady_clock::time_point(steady_clock::duration(top->when)));
             continue;
         }
@@ -196,7 +198,9 @@ inline bool timer_arm(timer_entry* e, std::int64_t when) noexcept {
             return false;
         }
         t.serving = true;
-    } else if (e->slot == 0) {
+    } else if (e->slot == 0 && when < t.sleeping_until) {
+        // Earlier than the serving thread wakes by itself. (While it runs
+        // rather than waits, it looks at the heap before it waits again.)
         t.wake.notify_one();
     }
     return true;
