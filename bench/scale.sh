@@ -67,15 +67,18 @@ gobin=$out/scale_go
 if [ -z "${SCALE_IMPLS:-}" ]; then
     impls="go strata_thread"
     "$cxx" strata_coro sleep 1 >/dev/null 2>&1 && impls+=" strata_coro"
-    impls+=" asio tbb"
+    impls+=" asio tbb os_threads"
 else
     impls=$SCALE_IMPLS
 fi
 
-supports() {  # impl scenario: oneTBB is a peer only for the limited pool; heartbeats are strata's thread API's
-    case $2 in
-        heartbeat | stall_detect) [ "$1" = strata_thread ] ;;
-        *) [ "$1" != tbb ] || [ "$2" = sleep_limit16 ] ;;
+supports() {  # impl scenario: oneTBB is a peer only for the limited pool, bare OS threads only for
+              # first_of (the floor of blocking replicas); heartbeats are strata's thread API's
+    case $1:$2 in
+        *:heartbeat | *:stall_detect) [ "$1" = strata_thread ] ;;
+        tbb:*) [ "$2" = sleep_limit16 ] ;;
+        os_threads:*) [ "$2" = first_of8 ] ;;
+        *) true ;;
     esac
 }
 

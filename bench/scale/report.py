@@ -11,7 +11,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-IMPLS = ["go", "strata_thread", "strata_coro", "asio", "tbb"]
+IMPLS = ["go", "strata_thread", "strata_coro", "asio", "tbb", "os_threads"]
 SCENARIOS = ["sleep", "sleep_limit16", "fail_half", "alive", "timeout_ok", "first_of8", "heartbeat", "stall_detect"]
 TITLES = {
     "sleep": "N tasks of 1 ms, no limit",
@@ -198,7 +198,7 @@ def plot(summary, path):
     import matplotlib.pyplot as plt
 
     colors = {"go": "tab:blue", "strata_thread": "tab:red", "strata_coro": "tab:orange", "asio": "tab:green",
-              "tbb": "tab:purple"}
+              "tbb": "tab:purple", "os_threads": "tab:gray"}
     styles = {"sleep": ("-", "o", "no limit"), "sleep_limit16": ("--", "s", "at most 16 running")}
     fig, (wall_ax, thr_ax) = plt.subplots(1, 2, figsize=(12, 5), dpi=100)
     for scenario, (ls, marker, label) in styles.items():

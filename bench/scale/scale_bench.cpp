@@ -5,7 +5,10 @@
 //
 // IMPL: strata_thread (task_group, with_timeout, first_of), strata_coro
 // (<strata/asio.hpp>, when it exists), asio (Boost.Asio coroutines on one
-// io_context run by the main thread), tbb (oneTBB, when built with it).
+// io_context run by the main thread), tbb (oneTBB, when built with it),
+// os_threads (first_of8 only: the same replicas on 7 parked std::threads and the
+// caller, written by hand with a condition variable: the floor for any library
+// whose replicas block OS threads).
 // SCENARIO:
 //   sleep          N tasks each sleeping 1 ms, no limit
 //   sleep_limit16  the same, at most 16 running
@@ -594,6 +597,70 @@ outcome strata_coro(const std::string& scenario, long n) {
 }
 #endif
 
+// ---- Bare OS threads: the floor for first_of on blocking threads ----------------
+
+outcome os_threads_peer(const std::string& scenario, long n) {
+    outcome o;
+    if (scenario != "first_of8") {
+        o.add("error", "scenario not run by os_threads");
+        return o;
+    }
+    constexpr int replicas = 8;
+    std::mutex m;
+    std::condition_variable cv;
+    long round = -1;
+    int pending = 0;
+    bool quit = false;
+    std::stop_source source;
+    std::vector<std::thread> workers;
+    for (int k = 2; k <= replicas; ++k)
+        workers.emplace_back([&, k] {
+            long seen = -1;
+            for (;;) {
+                std::stop_token token;
+                {
+                    std::unique_lock lock(m);
+                    cv.wait(lock, [&] { return round != seen || quit; });
+                    if (quit) return;
+                    seen = round;
+                    token = source.get_token();
+                }
+                sleep_unless_stopped(token, std::chrono::milliseconds(k));
+                const std::lock_guard lock(m);
+                if (--pending == 0) cv.notify_all();
+            }
+        });
+    std::vector<double> added;
+    for (long r = 0; r < n; ++r) {
+        const auto t0 = clock_type::now();
+        {
+            const std::lock_guard lock(m);
+            source = std::stop_source();
+            pending = replicas - 1;
+            round = r;
+        }
+        cv.notify_all();
+        const auto w0 = clock_type::now();
+        const bool won = sleep_unless_stopped(source.get_token(), 1ms);
+        const double winner_us = ms_since(w0) * 1000.0;
+        source.request_stop();
+        {
+            std::unique_lock lock(m);
+            cv.wait(lock, [&] { return pending == 0; });
+        }
+        if (won) added.push_back(ms_since(t0) * 1000.0 - winner_us);
+    }
+    {
+        const std::lock_guard lock(m);
+        quit = true;
+    }
+    cv.notify_all();
+    for (auto& w : workers) w.join();
+    o.ok = static_cast<long>(added.size()) == n;
+    o.add("added_us", median(added));
+    return o;
+}
+
 // ---- oneTBB --------------------------------------------------------------------
 
 #if SCALE_HAS_TBB
@@ -645,6 +712,8 @@ int main(int argc, char** argv) {
         o = strata_thread(scenario, n);
     } else if (impl == "asio") {
         o = asio_peer(scenario, n);
+    } else if (impl == "os_threads") {
+        o = os_threads_peer(scenario, n);
 #if SCALE_HAS_STRATA_CORO
     } else if (impl == "strata_coro") {
         o = strata_coro(scenario, n);
@@ -658,7 +727,7 @@ int main(int argc, char** argv) {
     }
     const double wall = ms_since(t0);
     if (!known) {
-        std::fprintf(stderr, "scale_bench: implementation '%s' is not built in (strata_thread, asio%s%s)\n",
+        std::fprintf(stderr, "scale_bench: implementation '%s' is not built in (strata_thread, asio, os_threads%s%s)\n",
                      impl.c_str(), SCALE_HAS_STRATA_CORO ? ", strata_coro" : "", SCALE_HAS_TBB ? ", tbb" : "");
         return 3;
     }
