@@ -51,7 +51,8 @@ namespace strata::detail {
 // changes: modules built against another layout meet at other addresses and keep
 // a state of their own. (2: log_sink's record_form, log_record::line, the
 // delivery lock; the libdw session and its lock. 3: the stopped-scope shards,
-// the timer service and the worker pool, runtime.hpp's timer_entry and pool_job.)
+// the timer service and the worker pool, runtime.hpp's timer_entry and pool_job.
+// 4: timer_state::sleeping_until.)
 inline constexpr std::uint32_t process_abi = 4;
 
 // A random 64-bit value: getrandom(), or the clock and the pid if it fails.
