@@ -1,7 +1,8 @@
 // The core of strata built with -fno-exceptions (the noexcept preset): errors,
 // layers and causes, misc entries, find, results and STRATA_TRY, handle() and
 // formatting, and the concurrency API (task groups on the worker pool, the
-// timer behind with_timeout, first_of's replicas), all without a try or a throw. Built only when STRATA_NO_EXCEPTIONS
+// timer behind with_timeout, first_of's replicas), all without a try or a
+// throw. Built only when STRATA_NO_EXCEPTIONS
 // is on; Catch2 runs with CATCH_CONFIG_DISABLE_EXCEPTIONS (its main is
 // test_main.cpp, whose default Catch::throw_exception prints and terminates).
 //
