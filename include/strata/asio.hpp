@@ -5,8 +5,8 @@
 //
 // A task is any callable fn(std::stop_token) or fn(strata::asio::task_context&)
 // returning boost::asio::awaitable<strata::result<T>>. It runs as a coroutine
-// co_spawn'ed on the group's executor (on a strand of its own), never on a
-// thread of its own. The error semantics are the thread API's (task_group.hpp,
+// co_spawn'ed on one of the group's executors (on a strand of its own, unless
+// the executor is a strand or an io_context(1)'s), never on a thread of its own. The error semantics are the thread API's (task_group.hpp,
 // cancel.hpp): the first real failure wins and stops the others, later failures
 // are counted and kept as secondary errors, cancellations are never failures,
 // causes are named ("task 3 of the group failed", "lost to replica 2", a
@@ -54,6 +54,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -280,8 +281,8 @@ inline error error_of_exception(const std::stop_token& token, location where) no
 
 // A canceled error for work whose scope was stopped before it started: it is
 // not run (its first Asio operation could not be canceled).
-inline error canceled_unstarted(const sd::scope& sc) noexcept {
-    return sd::frame_at<canceled>(sc.where(), {}, nullptr, "canceled before it started")
+inline error canceled_unstarted(const sd::scope& sc, location where) noexcept {
+    return sd::frame_at<canceled>(where, {}, nullptr, "canceled before it started")
         .with_secondary(sd::stopped_because_label, sc.cause());
 }
 
@@ -292,7 +293,7 @@ template <class R, class State, class F, class Done>
 net::awaitable<void> run_child(std::shared_ptr<State> st, std::size_t i, F& fn, location where, Done done) {
     st->started[i] = true;
     if (st->sc.stop_requested()) {
-        done(R(failure(canceled_unstarted(st->sc))));
+        done(R(failure(canceled_unstarted(st->sc, st->sc.where()))));
         co_return;
     }
     std::optional<R> r;
@@ -315,6 +316,13 @@ inline bool stopped_by_monitor(const sd::scope& s) noexcept {
     const error cause = s.cause();
     const auto reason = cause.misc().find("stop_reason");
     return reason && (reason->as_string() == "heartbeat" || reason->as_string() == "starved");
+}
+
+// "could not start task N (name)" over the exception in flight (no memory for
+// the task, its coroutine or a handler).
+inline error could_not_start(long long index, std::string_view name) noexcept {
+    char buf[128];
+    return wrap(from_exception(), "could not start {}", task_label(index, name, buf));
 }
 
 // Consecutive heartbeat checks that ran more than a heartbeat late for this long
@@ -341,7 +349,7 @@ struct pending_task {
     pending_task(location where_, std::string_view name_) : where(where_), name(name_) {}
     virtual ~pending_task() = default;
     // The running task, the function moved into it. May throw (no memory).
-    virtual std::shared_ptr<task_base> make(group_core& g) = 0;
+    virtual std::shared_ptr<task_base> make(group_core& g, std::size_t lane) = 0;
 
     location where;
     std::string name;
@@ -355,11 +363,14 @@ struct pending_task {
 // ones can finish before the late ones begin.
 inline constexpr std::size_t start_batch = 64;
 
-// One task of a group: its scope (stop state, cause, heartbeat), its strand, the
-// signal that cancels its coroutine, its heartbeat check. One allocation with fn.
+// One task of a group: its scope, its strand, the signal that cancels its
+// coroutine, its heartbeat check. One allocation with fn.
+// Its scope (token, cause) is the group's, as in the thread API, unless the
+// group requires beats: then a scope of its own that follows the group's, so
+// that a task that misses a beat can be stopped alone.
 struct task_base : std::enable_shared_from_this<task_base> {
-    task_base(location where, sd::scope& group, std::string_view name_, net::any_io_executor ex_)
-        : sc(where, &group, sd::scope::link::inherit), name(name_), ex(std::move(ex_)), ctx(sc, ex) {}
+    task_base(location where_, sd::scope& group, bool watched, std::string_view name_, net::any_io_executor ex_)
+        : sc(scope_for(own, where_, group, watched)), where(where_), name(name_), ex(std::move(ex_)), ctx(sc, ex) {}
     virtual ~task_base() = default;
     virtual void start(std::shared_ptr<group_core> g) = 0;
 
@@ -383,11 +394,20 @@ struct task_base : std::enable_shared_from_this<task_base> {
         }
     };
 
-    sd::scope sc;
+    static sd::scope& scope_for(std::optional<sd::scope>& own, location where, sd::scope& group, bool watched) {
+        if (!watched) return group;
+        own.emplace(where, &group, sd::scope::link::inherit);
+        return *own;
+    }
+
+    std::optional<sd::scope> own;  // with a heartbeat
+    sd::scope& sc;                 // own, or the group's (which outlives the task's run)
+    location where;                // spawn()'s
     std::string name;
     net::any_io_executor ex;  // a strand
     task_context ctx;
     long long index = 0;
+    std::size_t lane = 0;  // the group's executor it runs on
     net::cancellation_signal signal;
     bool started = false;  // on the strand
     bool done = false;     // on the strand
@@ -399,9 +419,31 @@ struct task_base : std::enable_shared_from_this<task_base> {
     std::optional<std::stop_callback<canceller>> on_stop;  // last: it may fire at once
 };
 
+// One of a group's executors: its tasks run there (on strands of it), started
+// by its own pump.
+struct lane {
+    explicit lane(net::any_io_executor ex_) : ex(std::move(ex_)) {}
+    net::any_io_executor ex;
+    bool pumping = false;  // a start_batch handler is posted to ex (under the group's m)
+};
+
+inline std::vector<lane> lanes_of(std::vector<net::any_io_executor> executors) {
+    if (executors.empty()) throw std::invalid_argument("strata::asio::task_group: no executor given");
+    std::vector<lane> out;
+    out.reserve(executors.size());
+    for (std::size_t i = 0; i < executors.size(); ++i) {
+        if (!executors[i])
+            throw std::invalid_argument(fmt::format("strata::asio::task_group: executor {} of {} is empty", i + 1,
+                                                    executors.size()));
+        out.emplace_back(std::move(executors[i]));
+    }
+    return out;
+}
+
 struct group_core : std::enable_shared_from_this<group_core> {
-    group_core(net::any_io_executor ex_, const task_group_options& options_, location where, sd::scope* parent)
-        : ex(std::move(ex_)), options(options_), sc(where, parent, parent ? sd::scope::link::nest : sd::scope::link::none) {}
+    group_core(std::vector<lane> lanes_, const task_group_options& options_, location where, sd::scope* parent)
+        : lanes(std::move(lanes_)), options(options_),
+          sc(where, parent, parent ? sd::scope::link::nest : sd::scope::link::none) {}
     group_core(const group_core&) = delete;
     group_core& operator=(const group_core&) = delete;
     ~group_core() {
@@ -415,7 +457,7 @@ struct group_core : std::enable_shared_from_this<group_core> {
 
     static constexpr std::size_t attached_failures = 8;
 
-    net::any_io_executor ex;
+    std::vector<lane> lanes;  // at least one; fixed
     task_group_options options;
     sd::scope sc;
     std::mutex m;
@@ -424,7 +466,6 @@ struct group_core : std::enable_shared_from_this<group_core> {
     long long spawned = 0;
     std::unique_ptr<pending_task> queue_head;  // spawned, not started, in spawn order
     pending_task* queue_tail = nullptr;
-    bool pumping = false;  // a start_batch handler is posted
     error first;
     long long first_index = 0;
     std::string first_name;
@@ -492,19 +533,22 @@ struct group_core : std::enable_shared_from_this<group_core> {
     // start the next one inside this call, 100 000 deep.
     void finish(const std::shared_ptr<group_core>& self, task_base& t, error e) noexcept {
         std::vector<std::unique_ptr<pending_task>> canceled_now;
-        end(id_of(t), std::move(e), canceled_now);
-        start_all(self, canceled_now);  // only tasks canceled by a stop: nothing runs
-        post_pump(self);
+        const bool pump_now = end(id_of(t), std::move(e), canceled_now, t.lane);
+        start_all(self, canceled_now, t.lane);  // only tasks canceled by a stop: nothing runs
+        if (pump_now) post_pump_marked(self, t.lane);
     }
 
     // finish() but for starting: records the end (of a task that had its slot),
     // wakes wait() when it was the last, and, when the group stopped, adds the
     // next queued task (to be counted canceled) to `startable`.
     // `unstarted`: it never ran, canceled by the group's stop (counted here).
-    void end(const task_id& t, error e, std::vector<std::unique_ptr<pending_task>>& startable,
+    // True when lane `at` must be given a pump (marked pumping here: call
+    // post_pump_marked()).
+    bool end(const task_id& t, error e, std::vector<std::unique_ptr<pending_task>>& startable, std::size_t at,
              bool unstarted = false) noexcept {
         if (e && e.is<canceled>() && t.by_monitor) e = error();  // recorded when it was stopped
         bool stop_now = false;
+        bool pump_now = false;
         error failure;
         std::vector<std::unique_ptr<waiter_base>> wake;
         {
@@ -518,11 +562,17 @@ struct group_core : std::enable_shared_from_this<group_core> {
             // start_all()'s loop. Otherwise the pump starts the queued tasks
             // (a finished task starting one more itself would also keep every
             // task the pump starts alive).
-            if (sc.stop_requested()) take_startable(startable, 1);
+            if (sc.stop_requested()) {
+                take_startable(startable, 1);
+            } else if (!lanes[at].pumping && startable_locked()) {
+                lanes[at].pumping = true;
+                pump_now = true;
+            }
             if (unfinished == 0) wake.swap(waiters);
         }
         if (stop_now) stop_for(t, failure);
         for (auto& w : wake) w->complete();
+        return pump_now;
     }
 
     // Under m: up to `limit` queued tasks that may start now (each given a slot).
@@ -545,7 +595,9 @@ struct group_core : std::enable_shared_from_this<group_core> {
         }
     }
 
-    void start_all(const std::shared_ptr<group_core>& self, std::vector<std::unique_ptr<pending_task>>& tasks) noexcept {
+    // Starts `tasks` on lane `at`.
+    void start_all(const std::shared_ptr<group_core>& self, std::vector<std::unique_ptr<pending_task>>& tasks,
+                   std::size_t at) noexcept {
         // An index over a list that grows, not a recursion through finish(): a
         // stopped group cancels its whole queue here, one freed slot at a time
         // (a queue of 100 000 tasks would overflow the stack).
@@ -556,16 +608,15 @@ struct group_core : std::enable_shared_from_this<group_core> {
                 // run, nothing made for it (counted: wait() reports the cause).
                 // It frees the slot take_startable() gave it, which the next
                 // queued task takes.
-                end(task_id{p->index, p->name, true, false}, error(), tasks, true);
+                end(task_id{p->index, p->name, true, false}, error(), tasks, at, true);  // stopped: no pump
                 continue;
             }
             std::shared_ptr<task_base> t;
             try {
-                t = p->make(*this);
+                t = p->make(*this, at);
             } catch (...) {
-                char buf[128];
-                end(task_id{p->index, p->name, false, false},
-                    wrap(from_exception(), "could not start {}", task_label(p->index, p->name, buf)), tasks);
+                if (end(task_id{p->index, p->name, false, false}, could_not_start(p->index, p->name), tasks, at))
+                    post_pump_marked(self, at);
                 continue;
             }
             p.reset();
@@ -574,23 +625,24 @@ struct group_core : std::enable_shared_from_this<group_core> {
         tasks.clear();
     }
 
-    // Starts up to start_batch queued tasks, and posts itself again while more
-    // may start; a posted handler, so that the executor's other work runs
-    // between batches.
-    void pump(const std::shared_ptr<group_core>& self) noexcept {
+    // Starts up to start_batch queued tasks on lane `at`, and posts itself
+    // again while more may start; a posted handler, so that the executor's
+    // other work runs between batches. Every lane pumps from the one queue, in
+    // spawn order: a lane whose executor is busy takes fewer.
+    void pump(const std::shared_ptr<group_core>& self, std::size_t at) noexcept {
         std::vector<std::unique_ptr<pending_task>> now;
         for (;;) {
             bool more = false;
             {
                 std::lock_guard lock(m);
                 take_startable(now, start_batch);
-                more = queue_head && (options.max_running == 0 || running < options.max_running);
-                pumping = more;
+                more = startable_locked();
+                lanes[at].pumping = more;
             }
-            start_all(self, now);
+            start_all(self, now, at);
             if (!more) return;
             try {
-                net::post(ex, [self]() noexcept { self->pump(self); });
+                net::post(lanes[at].ex, [self, at]() noexcept { self->pump(self, at); });
                 return;
             } catch (...) {
                 // No memory for the handler: this one goes on.
@@ -598,19 +650,34 @@ struct group_core : std::enable_shared_from_this<group_core> {
         }
     }
 
-    // After a spawn queued a task or a task finished: makes sure a pump is
-    // posted while a queued task may start.
-    void post_pump(const std::shared_ptr<group_core>& self) noexcept {
+    // Under m: a queued task may start.
+    bool startable_locked() const noexcept {
+        return queue_head && (options.max_running == 0 || running < options.max_running);
+    }
+
+    // Makes sure a pump is posted on lane `at` while a queued task may start.
+    void post_pump(const std::shared_ptr<group_core>& self, std::size_t at) noexcept {
         {
             std::lock_guard lock(m);
-            if (pumping || !queue_head || (options.max_running != 0 && running >= options.max_running)) return;
-            pumping = true;
+            if (lanes[at].pumping || !startable_locked()) return;
+            lanes[at].pumping = true;
         }
+        post_pump_marked(self, at);
+    }
+
+    // Posts the pump of lane `at`, marked pumping (under m) by the caller.
+    void post_pump_marked(const std::shared_ptr<group_core>& self, std::size_t at) noexcept {
         try {
-            net::post(ex, [self]() noexcept { self->pump(self); });
+            net::post(lanes[at].ex, [self, at]() noexcept { self->pump(self, at); });
         } catch (...) {
-            pump(self);  // no memory for the handler: start them here
+            pump(self, at);  // no memory for the handler: start them here
         }
+    }
+
+    // After a spawn queued a task: a pump on every lane that has none.
+    void post_pumps(const std::shared_ptr<group_core>& self) noexcept {
+        for (std::size_t at = 0; at < lanes.size(); ++at)
+            post_pump(self, at);
     }
 
     // The heartbeat check of a task, on its strand, re-armed from its last beat.
@@ -704,53 +771,92 @@ struct group_core : std::enable_shared_from_this<group_core> {
 template <class F>
 struct task_impl final : task_base {
     template <class G>
-    task_impl(location where, sd::scope& group, std::string_view name_, net::any_io_executor ex_, G&& fn_)
-        : task_base(where, group, name_, std::move(ex_)), fn(std::forward<G>(fn_)) {}
+    task_impl(location where_, sd::scope& group, bool watched, std::string_view name_, net::any_io_executor ex_, G&& fn_)
+        : task_base(where_, group, watched, name_, std::move(ex_)), fn(std::forward<G>(fn_)) {}
     F fn;
 
-    static net::awaitable<void> run(std::shared_ptr<group_core> g, std::shared_ptr<task_impl> self) {
-        using R = typename awaitable_result<typename call_type<F>::type>::type;
-        error e;
-        self->started = true;
-        if (self->sc.stop_requested()) {
-            e = canceled_unstarted(self->sc);  // stopped before it started: not run
-        } else {
-            // Inside the try: a co_await after the task was canceled throws at once.
+    using R = typename awaitable_result<typename call_type<F>::type>::type;
+
+    // What a task's run ends with: on its strand, inside its coroutine's thread.
+    void complete(const std::shared_ptr<group_core>& g, error e) {
+        done = true;
+        if (check) check->cancel();
+        g->finish(g, *this, std::move(e));
+    }
+    // The error of a run that threw `x` or returned *r.
+    error error_of(std::exception_ptr x, R* r) {
+        if (x) {
             try {
-                R r = co_await call(self->fn, self->ctx);
-                if (!r) e = std::move(r).error();
+                std::rethrow_exception(x);
             } catch (...) {
-                e = error_of_exception(self->sc.token(), self->sc.where());
+                return error_of_exception(sc.token(), where);
             }
         }
-        self->done = true;
-        if (self->check) self->check->cancel();
-        g->finish(g, *self, std::move(e));
+        return *r ? error() : std::move(*r).error();
+    }
+
+    // The task's awaitable, made by co_spawn on the strand once the coroutine's
+    // thread runs. Not a coroutine itself: a task costs Asio's entry frame and
+    // the task's own, none of strata's.
+    static net::awaitable<R> unstarted(error e) { co_return R(failure(std::move(e))); }
+    net::awaitable<R> begin() {
+        started = true;
+        if (sc.stop_requested()) return unstarted(canceled_unstarted(sc, where));  // stopped before it started: not run
+        return call(fn, ctx);
+    }
+    // co_spawn's completion, on the strand (the coroutine's thread still
+    // holds the signal: release_after keeps the task until it is gone).
+    struct completion {
+        std::shared_ptr<group_core> g;
+        std::shared_ptr<task_impl> self;
+        void operator()(std::exception_ptr x, R r) {
+            self->complete(g, self->error_of(x, &r));
+            release_after<task_base>{std::move(self)}(nullptr);
+        }
+    };
+
+    // The same as a coroutine, for an R that co_spawn cannot default-construct
+    // (it makes one to hand an exception over).
+    static net::awaitable<void> run(std::shared_ptr<group_core> g, std::shared_ptr<task_impl> self) {
+        std::exception_ptr x;
+        std::optional<R> r;
+        try {
+            // Inside the try: a co_await after the task was canceled throws at once.
+            R value = co_await self->begin();
+            r.emplace(std::move(value));
+        } catch (...) {
+            x = std::current_exception();
+        }
+        self->complete(g, self->error_of(x, r ? &*r : nullptr));
     }
 
     void start(std::shared_ptr<group_core> g) override {
-        sc.restart();  // not stalled for the time it waited for a slot
-        responsive_from = sc.started();
+        // Made just now (start_all): its heartbeat clock started then, not
+        // while it waited for a slot.
         auto self = std::static_pointer_cast<task_impl>(shared_from_this());
         try {
-            if (g->options.heartbeat > steady::duration::zero()) {
+            if (own) {
+                responsive_from = sc.started();
                 check.emplace(ex);
                 g->arm_check(g, self, sc.last_beat() + g->options.heartbeat);
             }
             on_stop.emplace(sc.token(), canceller{this});
-            net::co_spawn(ex, run(g, self),
-                          net::bind_cancellation_slot(signal.slot(), release_after<task_base>{self}));
+            if constexpr (std::is_default_constructible_v<R>)
+                net::co_spawn(ex, [self]() { return self->begin(); },
+                              net::bind_cancellation_slot(signal.slot(), completion{g, self}));
+            else
+                net::co_spawn(ex, run(g, self),
+                              net::bind_cancellation_slot(signal.slot(), release_after<task_base>{self}));
         } catch (...) {
             done = true;
             if (check) check->cancel();
-            char buf[128];
-            g->finish(g, *this, wrap(from_exception(), "could not start {}", task_label(index, name, buf)));
+            g->finish(g, *this, could_not_start(index, name));
         }
     }
 };
 
 inline task_id group_core::id_of(const task_base& t) noexcept {
-    return task_id{t.index, t.name, t.sc.stop_requested(), stopped_by_monitor(t.sc)};
+    return task_id{t.index, t.name, t.sc.stop_requested(), t.own && stopped_by_monitor(*t.own)};
 }
 
 template <class F>
@@ -759,9 +865,11 @@ struct pending_impl final : pending_task {
     pending_impl(location where_, std::string_view name_, G&& fn_) : pending_task(where_, name_), fn(std::forward<G>(fn_)) {}
     F fn;
 
-    std::shared_ptr<task_base> make(group_core& g) override {
-        auto t = std::make_shared<task_impl<F>>(where, g.sc, name, strand_of(g.ex), std::move(fn));
+    std::shared_ptr<task_base> make(group_core& g, std::size_t at) override {
+        auto t = std::make_shared<task_impl<F>>(where, g.sc, g.options.heartbeat > steady::duration::zero(), name,
+                                                strand_of(g.lanes[at].ex), std::move(fn));
         t->index = index;
+        t->lane = at;
         return t;
     }
 };
@@ -999,7 +1107,10 @@ using coro_result_t = typename detail::awaitable_result<typename detail::call_ty
 // semantics (task_group.hpp). spawn() never blocks and is no coroutine; wait() is
 // awaited. Each task runs on a strand of its own made from the group's executor,
 // so a thread pool may run many tasks at once; given a strand, the group runs
-// every task on it (cheaper on a single-threaded io_context).
+// every task on it, and given an io_context(1)'s executor, on that executor (one
+// thread runs it: no strand needed). Given several executors (one io_context per
+// CPU, say), each takes tasks from the group's one queue in spawn order, and a
+// task runs on the executor that started it.
 // - The first real failure stops the others (their tokens carry "task N of the
 //   group failed" over it; the Asio operation each awaits is canceled).
 // - With options.max_running, at most that many tasks run; the others wait in a
@@ -1024,11 +1135,19 @@ class task_group {
 public:
     explicit task_group(boost::asio::any_io_executor ex, task_group_options options = {},
                         location where = location::current())
-        : core_(std::make_shared<detail::group_core>(std::move(ex), options, where, nullptr)) {}
+        : task_group(std::vector<boost::asio::any_io_executor>{std::move(ex)}, options, where) {}
+    // A group over several executors (say, one io_context per core): every one
+    // pumps the group's queue, so the tasks spread over them in spawn order,
+    // each running on the executor that started it. std::invalid_argument
+    // when `executors` is empty or holds an empty executor.
+    explicit task_group(std::vector<boost::asio::any_io_executor> executors, task_group_options options = {},
+                        location where = location::current())
+        : core_(std::make_shared<detail::group_core>(detail::lanes_of(std::move(executors)), options, where, nullptr)) {}
     // A group nested in a strata::asio task: stopped with it, and its tasks'
     // beats are the parent's too. Runs on the parent's executor.
     explicit task_group(task_context& parent, task_group_options options = {}, location where = location::current())
-        : core_(std::make_shared<detail::group_core>(parent.executor(), options, where, &parent.scope())) {}
+        : core_(std::make_shared<detail::group_core>(detail::lanes_of({parent.executor()}), options, where,
+                                                     &parent.scope())) {}
     task_group(const task_group&) = delete;
     task_group& operator=(const task_group&) = delete;
     ~task_group() {
@@ -1074,7 +1193,7 @@ public:
                 queued = true;
             }
         }
-        if (queued) g.post_pump(core_);
+        if (queued) g.post_pumps(core_);
     }
 
     // Waits (co_await) for every task spawned so far and those they spawn, then
@@ -1130,7 +1249,8 @@ public:
 
     std::stop_token token() const noexcept { return core_->sc.token(); }
     error cause() const noexcept { return core_->sc.cause(); }
-    const boost::asio::any_io_executor& executor() const noexcept { return core_->ex; }
+    // The executor it was made with (the first, when given several).
+    const boost::asio::any_io_executor& executor() const noexcept { return core_->lanes.front().ex; }
 
 private:
     std::shared_ptr<detail::group_core> core_;
