@@ -66,18 +66,22 @@ gobin=$out/scale_go
 # The implementations built: strata_coro only once <strata/asio.hpp> exists.
 if [ -z "${SCALE_IMPLS:-}" ]; then
     impls="go strata_thread"
-    "$cxx" strata_coro sleep 1 >/dev/null 2>&1 && impls+=" strata_coro"
-    impls+=" asio tbb os_threads"
+    "$cxx" strata_coro sleep 1 >/dev/null 2>&1 && impls+=" strata_coro strata_coro_cores"
+    impls+=" asio asio_cores tbb os_threads"
 else
     impls=$SCALE_IMPLS
 fi
 
-supports() {  # impl scenario: oneTBB is a peer only for the limited pool, bare OS threads only for
-              # first_of (the floor of blocking replicas); heartbeats are strata's thread API's
+supports() {  # impl scenario: oneTBB is a peer only for the limited pool; bare OS threads (the
+              # floor of blocking threads) for sleep, fail_half and first_of; the groups over
+              # a context per CPU for the group scenarios (Asio's own: sleep); heartbeats are
+              # strata's thread API's
     case $1:$2 in
         *:heartbeat | *:stall_detect) [ "$1" = strata_thread ] ;;
         tbb:*) [ "$2" = sleep_limit16 ] ;;
-        os_threads:*) [ "$2" = first_of8 ] ;;
+        os_threads:*) case $2 in sleep | fail_half | first_of8) true ;; *) false ;; esac ;;
+        strata_coro_cores:*) case $2 in sleep | sleep_limit16 | fail_half) true ;; *) false ;; esac ;;
+        asio_cores:*) [ "$2" = sleep ] ;;
         *) true ;;
     esac
 }

@@ -5,10 +5,12 @@
 //
 // IMPL: strata_thread (task_group, with_timeout, first_of), strata_coro
 // (<strata/asio.hpp>, when it exists), asio (Boost.Asio coroutines on one
-// io_context run by the main thread), tbb (oneTBB, when built with it),
-// os_threads (first_of8 only: the same replicas on 7 parked std::threads and the
-// caller, written by hand with a condition variable: the floor for any library
-// whose replicas block OS threads).
+// io_context run by the main thread), strata_coro_cores and asio_cores (the
+// same over one io_context per CPU, each run by its own thread; the group
+// scenarios, and sleep for asio_cores), tbb (oneTBB, when built with it),
+// os_threads (the floor of blocking OS threads, written by hand: first_of8's
+// replicas on 7 parked std::threads and the caller, with a condition variable;
+// sleep and fail_half on 1000 std::threads taking tasks from a counter).
 // SCENARIO:
 //   sleep          N tasks each sleeping 1 ms, no limit
 //   sleep_limit16  the same, at most 16 running
@@ -46,6 +48,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <latch>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stop_token>
@@ -62,6 +65,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -595,11 +599,184 @@ outcome strata_coro(const std::string& scenario, long n) {
     }
     return o;
 }
+
+// One io_context(1) per CPU, each run by a thread of its own (the main thread
+// runs the first): Asio's "a context per thread" idiom over the whole machine,
+// as Go's scheduler uses every CPU. The contexts run until work() is dropped.
+struct per_cpu_contexts {
+    std::vector<std::unique_ptr<asio::io_context>> io;
+    std::vector<asio::any_io_executor> executors;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+
+    per_cpu_contexts() {
+        const unsigned k = std::max(1u, std::thread::hardware_concurrency());
+        for (unsigned i = 0; i < k; ++i) {
+            io.push_back(std::make_unique<asio::io_context>(1));
+            executors.push_back(io.back()->get_executor());
+            guards.push_back(asio::make_work_guard(*io.back()));
+        }
+    }
+    // Lets context i (every context) end once out of work. A context whose
+    // guard goes before it had work is stopped: release it after its spawns.
+    void release(std::size_t i) { guards[i].reset(); }
+    void release() {
+        for (auto& g : guards) g.reset();
+    }
+    // Runs every context until each is out of work; `before(i)` first, on the
+    // thread of context i.
+    template <class F>
+    void run(F before) {
+        std::vector<std::thread> threads;
+        for (std::size_t i = 1; i < io.size(); ++i)
+            threads.emplace_back([this, i, &before] {
+                before(i);
+                io[i]->run();
+            });
+        before(0);
+        io[0]->run();
+        for (auto& t : threads) t.join();
+    }
+    void run() {
+        run([](std::size_t) {});
+    }
+};
+
+// strata's coroutine groups over per_cpu_contexts (task_group's constructor
+// that takes several executors).
+outcome strata_coro_cores(const std::string& scenario, long n) {
+    outcome o;
+    per_cpu_contexts cores;
+    if (scenario == "sleep" || scenario == "sleep_limit16") {
+        concurrency c;
+        strata::result<void> r;
+        asio::co_spawn(*cores.io[0], [&]() -> asio::awaitable<void> {
+            strata::asio::task_group g(cores.executors,
+                                       strata::task_group_options{.max_running = scenario == "sleep" ? 0u : 16u});
+            for (long i = 0; i < n; ++i)
+                g.spawn([&c](std::stop_token) -> coro_result {
+                    c.enter();
+                    co_await sleep_ms(1ms);
+                    c.leave();
+                    co_return strata::result<void>{};
+                });
+            r = co_await g.wait();
+            cores.release();
+        }, asio::detached);
+        cores.run();
+        o.ok = r && c.done == n && (scenario == "sleep" || c.peak <= 16);
+        o.add("completed", static_cast<long long>(c.done));
+        o.add("peak_running", static_cast<long long>(c.peak));
+        o.add("contexts", static_cast<long long>(cores.io.size()));
+    } else if (scenario == "fail_half") {
+        std::atomic<long> completed{0}, stopped{0};
+        strata::result<void> r;
+        asio::co_spawn(*cores.io[0], [&]() -> asio::awaitable<void> {
+            strata::asio::task_group g(cores.executors, strata::task_group_options{});
+            for (long i = 0; i < n; ++i)
+                g.spawn([&, i](std::stop_token token) -> coro_result {
+                    if (!co_await co_sleep_unless_stopped(token, 1ms)) {
+                        ++stopped;
+                        co_return strata::canceled_by(token);
+                    }
+                    if (i == n / 2) co_return strata::make_error<strata::low_level>("task {} failed", i);
+                    ++completed;
+                    co_return strata::result<void>{};
+                });
+            r = co_await g.wait();
+            cores.release();
+        }, asio::detached);
+        cores.run();
+        long long failed_task = -1;
+        if (!r) {
+            if (auto v = r.error().misc().find("failed_task")) failed_task = v->as_signed();
+        }
+        o.ok = !r && failed_task == n / 2 + 1;
+        o.add("failed_task", failed_task - 1);
+        o.add("completed", static_cast<long long>(completed));
+        o.add("stopped", static_cast<long long>(stopped));
+        o.add("contexts", static_cast<long long>(cores.io.size()));
+        if (!r) o.add("error", fmt::format("{}", r.error()));
+    } else {
+        o.add("error", "scenario not run by strata_coro_cores");
+    }
+    return o;
+}
 #endif
 
-// ---- Bare OS threads: the floor for first_of on blocking threads ----------------
+// Asio's own coroutines over per_cpu_contexts: each context's thread spawns its
+// share of the tasks onto its own context, then runs it.
+outcome asio_cores_peer(const std::string& scenario, long n) {
+    outcome o;
+    if (scenario != "sleep") {
+        o.add("error", "scenario not run by asio_cores");
+        return o;
+    }
+    per_cpu_contexts cores;
+    concurrency c;
+    const long k = static_cast<long>(cores.io.size());
+    cores.run([&](std::size_t i) {
+        const long share = n / k + (static_cast<long>(i) < n % k ? 1 : 0);
+        for (long j = 0; j < share; ++j)
+            asio::co_spawn(*cores.io[i], [&c]() -> asio::awaitable<void> {
+                c.enter();
+                co_await sleep_ms(1ms);
+                c.leave();
+            }, asio::detached);
+        cores.release(i);
+    });
+    o.ok = c.done == n;
+    o.add("completed", static_cast<long long>(c.done));
+    o.add("contexts", static_cast<long long>(k));
+    return o;
+}
+
+// ---- Bare OS threads: the floor of blocking threads ------------------------------
+
+// sleep and fail_half on a fixed set of blocking threads (1000: the fastest of
+// 100, 300, 1000 and 3000 on a 2-CPU machine) that take the tasks from a
+// counter: the floor of any design that blocks an OS thread per running task,
+// whatever its pool does.
+constexpr int floor_threads = 1000;
+
+outcome os_threads_tasks(const std::string& scenario, long n) {
+    outcome o;
+    std::atomic<long> next{0}, completed{0}, stopped{0}, failed{-1};
+    std::stop_source source;
+    std::vector<std::thread> threads;
+    threads.reserve(floor_threads);
+    for (int k = 0; k < floor_threads; ++k)
+        threads.emplace_back([&] {
+            for (long i; (i = next.fetch_add(1)) < n;) {
+                if (scenario == "sleep") {
+                    std::this_thread::sleep_for(1ms);
+                    ++completed;
+                    continue;
+                }
+                if (source.stop_requested() || !sleep_unless_stopped(source.get_token(), 1ms)) {
+                    ++stopped;
+                    continue;
+                }
+                if (i == n / 2) {
+                    failed = i;
+                    source.request_stop();
+                    continue;
+                }
+                ++completed;
+            }
+        });
+    for (auto& t : threads) t.join();
+    o.ok = scenario == "sleep" ? completed == n : failed == n / 2;
+    o.add("completed", static_cast<long long>(completed));
+    if (scenario == "fail_half") {
+        o.add("failed_task", static_cast<long long>(failed));
+        o.add("stopped", static_cast<long long>(stopped));
+    }
+    o.add("threads", static_cast<long long>(floor_threads));
+    return o;
+}
 
 outcome os_threads_peer(const std::string& scenario, long n) {
+    if (scenario == "sleep" || scenario == "fail_half") return os_threads_tasks(scenario, n);
     outcome o;
     if (scenario != "first_of8") {
         o.add("error", "scenario not run by os_threads");
@@ -717,7 +894,11 @@ int main(int argc, char** argv) {
 #if SCALE_HAS_STRATA_CORO
     } else if (impl == "strata_coro") {
         o = strata_coro(scenario, n);
+    } else if (impl == "strata_coro_cores") {
+        o = strata_coro_cores(scenario, n);
 #endif
+    } else if (impl == "asio_cores") {
+        o = asio_cores_peer(scenario, n);
 #if SCALE_HAS_TBB
     } else if (impl == "tbb") {
         o = tbb_peer(scenario, n);
@@ -727,8 +908,8 @@ int main(int argc, char** argv) {
     }
     const double wall = ms_since(t0);
     if (!known) {
-        std::fprintf(stderr, "scale_bench: implementation '%s' is not built in (strata_thread, asio, os_threads%s%s)\n",
-                     impl.c_str(), SCALE_HAS_STRATA_CORO ? ", strata_coro" : "", SCALE_HAS_TBB ? ", tbb" : "");
+        std::fprintf(stderr, "scale_bench: implementation '%s' is not built in (strata_thread, asio, asio_cores, os_threads%s%s)\n",
+                     impl.c_str(), SCALE_HAS_STRATA_CORO ? ", strata_coro, strata_coro_cores" : "", SCALE_HAS_TBB ? ", tbb" : "");
         return 3;
     }
     std::printf("{\"impl\": \"%s\", \"scenario\": \"%s\", \"n\": %ld, \"wall_ms\": %.3f, \"threads_created\": %ld, "
