@@ -372,7 +372,7 @@ struct task_base : std::enable_shared_from_this<task_base> {
     task_base(location where_, sd::scope& group, bool watched, std::string_view name_, net::any_io_executor ex_)
         : sc(scope_for(own, where_, group, watched)), where(where_), name(name_), ex(std::move(ex_)), ctx(sc, ex) {}
     virtual ~task_base() = default;
-    virtual void start(std::shared_ptr<group_core> g) = 0;
+    virtual void start(const std::shared_ptr<group_core>& g) = 0;  // the caller holds the task
 
     // Posts the cancellation of the coroutine to its strand.
     struct canceller {
@@ -830,7 +830,7 @@ struct task_impl final : task_base {
         self->complete(g, self->error_of(x, r ? &*r : nullptr));
     }
 
-    void start(std::shared_ptr<group_core> g) override {
+    void start(const std::shared_ptr<group_core>& g) override {
         // Made just now (start_all): its heartbeat clock started then, not
         // while it waited for a slot.
         auto self = std::static_pointer_cast<task_impl>(shared_from_this());
@@ -842,11 +842,12 @@ struct task_impl final : task_base {
             }
             on_stop.emplace(sc.token(), canceller{this});
             if constexpr (std::is_default_constructible_v<R>)
-                net::co_spawn(ex, [self]() { return self->begin(); },
-                              net::bind_cancellation_slot(signal.slot(), completion{g, self}));
+                // The completion, held by the coroutine's thread, keeps the task.
+                net::co_spawn(ex, [t = this]() { return t->begin(); },
+                              net::bind_cancellation_slot(signal.slot(), completion{g, std::move(self)}));
             else
                 net::co_spawn(ex, run(g, self),
-                              net::bind_cancellation_slot(signal.slot(), release_after<task_base>{self}));
+                              net::bind_cancellation_slot(signal.slot(), release_after<task_base>{std::move(self)}));
         } catch (...) {
             done = true;
             if (check) check->cancel();
