@@ -6,8 +6,9 @@
 // A task is any callable fn(std::stop_token) or fn(strata::asio::task_context&)
 // returning boost::asio::awaitable<strata::result<T>>. It runs as a coroutine
 // co_spawn'ed on one of the group's executors (on a strand of its own, unless
-// the executor is a strand or an io_context(1)'s), never on a thread of its own. The error semantics are the thread API's (task_group.hpp,
-// cancel.hpp): the first real failure wins and stops the others, later failures
+// the executor is a strand or an io_context(1)'s), never on a thread of its
+// own. The error semantics are the thread API's (task_group.hpp, cancel.hpp):
+// the first real failure wins and stops the others, later failures
 // are counted and kept as secondary errors, cancellations are never failures,
 // causes are named ("task 3 of the group failed", "lost to replica 2", a
 // deadline, a missed heartbeat, the user, a parent).
@@ -155,8 +156,9 @@ inline error parent_canceled(location where) noexcept {
     error why = emitting ? emitting->cause() : error();
     if (!why)
         why = sd::frame_at<canceled>(where, {}, nullptr, "the awaiting coroutine was canceled (an Asio cancellation)")
-                  .with("stop_reason", "asio");
-    return sd::frame_at<canceled>(where, std::move(why), nullptr, "parent canceled").with("stop_reason", "parent");
+                  .with("stop_reason", sd::stop_reasons::asio);
+    return sd::frame_at<canceled>(where, std::move(why), nullptr, "parent canceled")
+        .with("stop_reason", sd::stop_reasons::parent);
 }
 
 // Whether `ex` is an io_context's executor (with any of its properties) whose
@@ -315,7 +317,8 @@ inline bool stopped_by_monitor(const sd::scope& s) noexcept {
     if (!s.stop_requested()) return false;
     const error cause = s.cause();
     const auto reason = cause.misc().find("stop_reason");
-    return reason && (reason->as_string() == "heartbeat" || reason->as_string() == "starved");
+    return reason &&
+           (reason->as_string() == sd::stop_reasons::heartbeat || reason->as_string() == sd::stop_reasons::starved);
 }
 
 // "could not start task N (name)" over the exception in flight (no memory for
@@ -520,7 +523,7 @@ struct group_core : std::enable_shared_from_this<group_core> {
         char buf[128];
         sc.stop(sd::frame_at<canceled>(sc.where(), failure, nullptr, "{} of the group failed",
                                        task_label(t.index, t.name, buf))
-                    .with("stop_reason", "failure")
+                    .with("stop_reason", sd::stop_reasons::failure)
                     .with("failed_task", t.index));
     }
 
@@ -727,7 +730,7 @@ struct group_core : std::enable_shared_from_this<group_core> {
                                             "and its executor ran the heartbeat check {} ms late: the executor "
                                             "is overloaded or blocked",
                                             what, sd::to_ms(now - last), sd::to_ms(every), sd::to_ms(late))
-                        .with("stop_reason", "starved")
+                        .with("stop_reason", sd::stop_reasons::starved)
                         .with("heartbeat_ms", sd::to_ms(every))
                         .with("silent_ms", sd::to_ms(now - last))
                         .with("late_ms", sd::to_ms(late));
@@ -771,7 +774,8 @@ struct group_core : std::enable_shared_from_this<group_core> {
 template <class F>
 struct task_impl final : task_base {
     template <class G>
-    task_impl(location where_, sd::scope& group, bool watched, std::string_view name_, net::any_io_executor ex_, G&& fn_)
+    task_impl(location where_, sd::scope& group, bool watched, std::string_view name_, net::any_io_executor ex_,
+              G&& fn_)
         : task_base(where_, group, watched, name_, std::move(ex_)), fn(std::forward<G>(fn_)) {}
     F fn;
 
@@ -846,8 +850,8 @@ struct task_impl final : task_base {
                 net::co_spawn(ex, [t = this]() { return t->begin(); },
                               net::bind_cancellation_slot(signal.slot(), completion{g, std::move(self)}));
             else
-                net::co_spawn(ex, run(g, self),
-                              net::bind_cancellation_slot(signal.slot(), release_after<task_base>{std::move(self)}));
+                net::co_spawn(ex, run(g, self),  // (self copied: the arguments' order is unspecified)
+                              net::bind_cancellation_slot(signal.slot(), release_after<task_base>{self}));
         } catch (...) {
             done = true;
             if (check) check->cancel();
@@ -950,7 +954,7 @@ net::awaitable<R> timed_call(steady::duration limit, timeout_options options, F 
     const long long limit_ms = sd::to_ms(limit);
     if (limit <= steady::duration::zero())
         co_return failure(sd::frame_at<timed_out>(where, {}, nullptr, "{}: timeout of {} ms is not positive", op, limit_ms)
-                              .with("stop_reason", "deadline")
+                              .with("stop_reason", sd::stop_reasons::deadline)
                               .with("timeout_ms", limit_ms));
     const steady::duration heartbeat = options.heartbeat;
     const bool beats_required = heartbeat > steady::duration::zero();
@@ -990,7 +994,7 @@ net::awaitable<R> timed_call(steady::duration limit, timeout_options options, F 
             if (now >= deadline) {
                 s->stopped_at_deadline =
                     s->sc.stop(sd::frame_at<timed_out>(where, {}, nullptr, "{}: deadline of {} ms passed", op, limit_ms)
-                                   .with("stop_reason", "deadline")
+                                   .with("stop_reason", sd::stop_reasons::deadline)
                                    .with("timeout_ms", limit_ms));
                 return;
             }
@@ -1036,7 +1040,7 @@ net::awaitable<R> timed_call(steady::duration limit, timeout_options options, F 
                                           limit_ms, late_ms)
                 : sd::frame_at<timed_out>(where, sd::without_cause(std::move(r).error(), st->sc.cause()), nullptr,
                                           "{}: no result within {} ms; it stopped {} ms late", op, limit_ms, late_ms);
-    e.with("stop_reason", "deadline");
+    e.with("stop_reason", sd::stop_reasons::deadline);
     e.with("timeout_ms", limit_ms);
     e.with("late_ms", late_ms);
     if (beats_required || st->sc.beats()) {
@@ -1065,7 +1069,7 @@ net::awaitable<R> race(location where, F... fns) {
                                              st->winner.emplace(std::move(r));
                                              st->sc.stop(sd::frame_at<canceled>(st->sc.where(), {}, nullptr,
                                                                                 "lost to replica {}", i + 1)
-                                                             .with("stop_reason", "lost_race")
+                                                             .with("stop_reason", sd::stop_reasons::lost_race)
                                                              .with("winner", static_cast<long long>(i + 1)));
                                          }
                                          // a later success is a duplicate: never delivered
@@ -1143,7 +1147,8 @@ public:
     // when `executors` is empty or holds an empty executor.
     explicit task_group(std::vector<boost::asio::any_io_executor> executors, task_group_options options = {},
                         location where = location::current())
-        : core_(std::make_shared<detail::group_core>(detail::lanes_of(std::move(executors)), options, where, nullptr)) {}
+        : core_(std::make_shared<detail::group_core>(detail::lanes_of(std::move(executors)), options, where,
+                                                     nullptr)) {}
     // A group nested in a strata::asio task: stopped with it, and its tasks'
     // beats are the parent's too. Runs on the parent's executor.
     explicit task_group(task_context& parent, task_group_options options = {}, location where = location::current())
@@ -1160,7 +1165,7 @@ public:
         if (busy)
             core_->sc.stop(strata::detail::frame_at<canceled>(core_->sc.where(), {}, nullptr,
                                                               "task_group destroyed before its tasks finished")
-                               .with("stop_reason", "destroyed"));
+                               .with("stop_reason", strata::detail::stop_reasons::destroyed));
     }
 
     // Queues fn to start as a coroutine on a strand of the group's executor:
@@ -1245,7 +1250,8 @@ public:
     // Stops every task with the cause "<why>" (stop_reason "user"); their
     // cancellations are not failures. The first cause is kept.
     void stop(std::string_view why = "stopped on request", location where = location::current()) noexcept {
-        core_->sc.stop(strata::detail::frame_at<canceled>(where, {}, nullptr, "{}", why).with("stop_reason", "user"));
+        core_->sc.stop(strata::detail::frame_at<canceled>(where, {}, nullptr, "{}", why)
+                           .with("stop_reason", strata::detail::stop_reasons::user));
     }
 
     std::stop_token token() const noexcept { return core_->sc.token(); }

@@ -70,6 +70,21 @@ struct timeout_options {
 
 namespace detail {
 
+// The values of the misc entry "stop_reason" on the causes strata makes (listed
+// in docs/concurrency.md): one spelling each, for the code that sets them and
+// the code that tests them.
+namespace stop_reasons {
+inline constexpr char deadline[] = "deadline";    // with_timeout's deadline passed
+inline constexpr char heartbeat[] = "heartbeat";  // a missed beat: stalled
+inline constexpr char starved[] = "starved";      // silent, but never given a CPU (executor)
+inline constexpr char lost_race[] = "lost_race";  // another first_of replica won
+inline constexpr char failure[] = "failure";      // another task of the group failed
+inline constexpr char user[] = "user";            // task_group::stop()
+inline constexpr char destroyed[] = "destroyed";  // the group went before its tasks
+inline constexpr char parent[] = "parent";        // the enclosing work stopped
+inline constexpr char asio[] = "asio";            // an Asio cancellation, not strata's
+}  // namespace stop_reasons
+
 using steady = std::chrono::steady_clock;
 
 template <class F>
@@ -265,7 +280,7 @@ private:
             error why = parent->cause();
             if (nest)
                 why = frame_at<canceled>(self->where_, std::move(why), nullptr, "parent canceled")
-                          .with("stop_reason", "parent");
+                          .with("stop_reason", detail::stop_reasons::parent);
             self->stop(std::move(why));
         }
     };
@@ -389,7 +404,7 @@ inline error stalled_error(location where, std::string_view what, const stall& s
                                       "{}: starved: no heartbeat for {} ms (one is required every {} ms), but it was "
                                       "runnable and waiting for a CPU for {} ms of that: the machine is overloaded",
                                       what, st.silent_ms, st.heartbeat_ms, st.waiting_ms);
-        e.with("stop_reason", "starved");
+        e.with("stop_reason", detail::stop_reasons::starved);
         e.with("heartbeat_ms", st.heartbeat_ms);
         e.with("silent_ms", st.silent_ms);
         e.with("waiting_ms", st.waiting_ms);
@@ -406,7 +421,7 @@ inline error stalled_error(location where, std::string_view what, const stall& s
                                         "{}: stalled: no heartbeat for {} ms (one is required every {} ms); "
                                         "it last beat {} ms after it started",
                                         what, st.silent_ms, st.heartbeat_ms, st.last_beat_ms);
-    e.with("stop_reason", "heartbeat");
+    e.with("stop_reason", detail::stop_reasons::heartbeat);
     e.with("heartbeat_ms", st.heartbeat_ms);
     e.with("silent_ms", st.silent_ms);
     e.with("last_beat_ms", st.last_beat_ms);
@@ -532,7 +547,8 @@ inline bool cancellation_kept(const error& cause) noexcept {
     const auto reason = cause.misc().find("stop_reason");
     if (!reason) return true;
     const std::string_view r = reason->as_string();
-    return !(r == "lost_race" || r == "failure" || r == "user" || r == "destroyed");
+    return !(r == stop_reasons::lost_race || r == stop_reasons::failure || r == stop_reasons::user ||
+             r == stop_reasons::destroyed);
 }
 
 // The stack canceled_by() captures: per the capture policy, and under `origin`
@@ -611,7 +627,7 @@ struct deadline_watch : timer_entry {
         auto* d = static_cast<deadline_watch*>(e);
         d->stopped = d->sc->stop(frame_at<timed_out>(d->where, {}, nullptr, "{}: deadline of {} ms passed", d->op,
                                                      d->limit_ms)
-                                     .with("stop_reason", "deadline")
+                                     .with("stop_reason", detail::stop_reasons::deadline)
                                      .with("timeout_ms", d->limit_ms));
     }
 };
@@ -638,7 +654,7 @@ task_result_t<F> timed_call(steady::duration limit, const timeout_options& optio
     lazy_stack stack;
     if (limit <= steady::duration::zero())
         return failure(frame_at<timed_out>(where, {}, stack.get(), "{}: timeout of {} ms is not positive", op, limit_ms)
-                           .with("stop_reason", "deadline")
+                           .with("stop_reason", detail::stop_reasons::deadline)
                            .with("timeout_ms", limit_ms));
     const steady::duration heartbeat = options.heartbeat;
     const bool beats_required = heartbeat > steady::duration::zero();
@@ -695,7 +711,7 @@ task_result_t<F> timed_call(steady::duration limit, const timeout_options& optio
                                       limit_ms, late_ms)
                 : frame_at<timed_out>(where, without_cause(std::move(r).error(), sc.cause()), nullptr,
                                       "{}: no result within {} ms; it stopped {} ms late", op, limit_ms, late_ms);
-    e.with("stop_reason", "deadline");
+    e.with("stop_reason", detail::stop_reasons::deadline);
     e.with("timeout_ms", limit_ms);
     e.with("late_ms", late_ms);
     if (beats_required || sc.beats()) {
@@ -784,7 +800,7 @@ requires(std::is_same_v<detail::task_result_t<F>, detail::task_result_t<More>>&&
             winner.emplace(std::move(r));
             lock.unlock();
             sc.stop(detail::frame_at<canceled>(sc.where(), {}, nullptr, "lost to replica {}", i)
-                        .with("stop_reason", "lost_race")
+                        .with("stop_reason", detail::stop_reasons::lost_race)
                         .with("winner", static_cast<long long>(i)));
             return;
         }

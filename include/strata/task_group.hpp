@@ -99,7 +99,7 @@ public:
         if (busy)
             scope_.stop(detail::frame_at<canceled>(scope_.where(), {}, nullptr,
                                                    "task_group destroyed before its tasks finished")
-                            .with("stop_reason", "destroyed"));
+                            .with("stop_reason", detail::stop_reasons::destroyed));
         join_all();
         // Destroyed without wait(): its failures are dropped knowingly, not
         // forgotten (STRATA_CHECKED).
@@ -243,7 +243,8 @@ public:
     // cancellations it causes are not failures. The first cause is kept: after
     // a failure, or a second stop(), this does nothing.
     void stop(std::string_view why = "stopped on request", location where = location::current()) noexcept {
-        scope_.stop(detail::frame_at<canceled>(where, {}, nullptr, "{}", why).with("stop_reason", "user"));
+        scope_.stop(
+            detail::frame_at<canceled>(where, {}, nullptr, "{}", why).with("stop_reason", detail::stop_reasons::user));
     }
 
     // The group's token: stopped by its first real failure, by stop(), or by its
@@ -355,7 +356,8 @@ private:
         if (!t.sc) return false;
         const error cause = t.sc->cause();
         const auto reason = cause.misc().find("stop_reason");
-        return reason && (reason->as_string() == "heartbeat" || reason->as_string() == "starved");
+        return reason && (reason->as_string() == detail::stop_reasons::heartbeat ||
+                          reason->as_string() == detail::stop_reasons::starved);
     }
 
     // The heartbeat check's verdict on a task (on the timer's thread).
@@ -427,7 +429,7 @@ private:
         char buf[128];
         scope_.stop(detail::frame_at<canceled>(scope_.where(), failure, nullptr, "{} of the group failed",
                                                label(index, name, buf))
-                        .with("stop_reason", "failure")
+                        .with("stop_reason", detail::stop_reasons::failure)
                         .with("failed_task", index));
     }
 
