@@ -51,6 +51,7 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -446,7 +447,10 @@ inline std::vector<lane> lanes_of(std::vector<net::any_io_executor> executors) {
 struct group_core : std::enable_shared_from_this<group_core> {
     group_core(std::vector<lane> lanes_, const task_group_options& options_, location where, sd::scope* parent)
         : lanes(std::move(lanes_)), options(options_),
-          sc(where, parent, parent ? sd::scope::link::nest : sd::scope::link::none) {}
+          sc(where, parent, parent ? sd::scope::link::nest : sd::scope::link::none) {
+        if (lanes.size() > 1)
+            for (std::size_t i = 0; i < lanes.size(); ++i) lane_scopes.emplace_back(where, &sc, sd::scope::link::inherit);
+    }
     group_core(const group_core&) = delete;
     group_core& operator=(const group_core&) = delete;
     ~group_core() {
@@ -479,6 +483,14 @@ struct group_core : std::enable_shared_from_this<group_core> {
     long long failed_count = 0;
     std::vector<std::pair<std::string, error>> all;  // run_all: every later failure, labeled
     std::vector<std::unique_ptr<waiter_base>> waiters;
+    // With several lanes, one scope per lane that follows sc (its cause as it
+    // is): the tasks of a lane share it, so that their tokens and stop
+    // callbacks touch a stop state their lane's thread owns, not one every
+    // lane's thread writes. Declared after sc: they end first.
+    std::deque<sd::scope> lane_scopes;
+
+    // The scope a task started on lane `at` runs in (unless it has its own).
+    sd::scope& scope_of_lane(std::size_t at) noexcept { return lane_scopes.empty() ? sc : lane_scopes[at]; }
 
     bool finished_locked() const noexcept { return unfinished == 0; }
 
@@ -871,7 +883,8 @@ struct pending_impl final : pending_task {
     F fn;
 
     std::shared_ptr<task_base> make(group_core& g, std::size_t at) override {
-        auto t = std::make_shared<task_impl<F>>(where, g.sc, g.options.heartbeat > steady::duration::zero(), name,
+        auto t = std::make_shared<task_impl<F>>(where, g.scope_of_lane(at),
+                                                g.options.heartbeat > steady::duration::zero(), name,
                                                 strand_of(g.lanes[at].ex), std::move(fn));
         t->index = index;
         t->lane = at;
