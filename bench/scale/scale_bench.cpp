@@ -493,14 +493,18 @@ asio::awaitable<bool> co_sleep_unless_stopped(std::stop_token token, clock_type:
     co_return !ec && !token.stop_requested();
 }
 
-outcome strata_coro(const std::string& scenario, long n) {
-    outcome o;
-    asio::io_context io(1);
+// The group scenarios of strata's coroutine API (sleep, sleep_limit16,
+// fail_half): a group over `executors`, made and awaited on `home`; run()
+// runs the contexts to their end, and release() (called once the group is
+// done) lets them end. False for another scenario.
+template <class Run, class Release>
+bool coro_group_scenario(const std::string& scenario, long n, std::vector<asio::any_io_executor> executors,
+                         asio::io_context& home, Run run, Release release, outcome& o) {
     if (scenario == "sleep" || scenario == "sleep_limit16") {
         concurrency c;
         strata::result<void> r;
-        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-            strata::asio::task_group g(io.get_executor(),
+        asio::co_spawn(home, [&]() -> asio::awaitable<void> {
+            strata::asio::task_group g(executors,
                                        strata::task_group_options{.max_running = scenario == "sleep" ? 0u : 16u});
             for (long i = 0; i < n; ++i)
                 g.spawn([&c](std::stop_token) -> coro_result {
@@ -510,16 +514,19 @@ outcome strata_coro(const std::string& scenario, long n) {
                     co_return strata::result<void>{};
                 });
             r = co_await g.wait();
+            release();
         }, asio::detached);
-        io.run();
+        run();
         o.ok = r && c.done == n && (scenario == "sleep" || c.peak <= 16);
         o.add("completed", static_cast<long long>(c.done));
         o.add("peak_running", static_cast<long long>(c.peak));
-    } else if (scenario == "fail_half") {
-        long completed = 0, stopped = 0;
+        return true;
+    }
+    if (scenario == "fail_half") {
+        std::atomic<long> completed{0}, stopped{0};
         strata::result<void> r;
-        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-            strata::asio::task_group g(io.get_executor(), strata::task_group_options{});
+        asio::co_spawn(home, [&]() -> asio::awaitable<void> {
+            strata::asio::task_group g(executors, strata::task_group_options{});
             for (long i = 0; i < n; ++i)
                 g.spawn([&, i](std::stop_token token) -> coro_result {
                     if (!co_await co_sleep_unless_stopped(token, 1ms)) {
@@ -531,8 +538,9 @@ outcome strata_coro(const std::string& scenario, long n) {
                     co_return strata::result<void>{};
                 });
             r = co_await g.wait();
+            release();
         }, asio::detached);
-        io.run();
+        run();
         long long failed_task = -1;
         if (!r) {
             if (auto v = r.error().misc().find("failed_task")) failed_task = v->as_signed();
@@ -542,7 +550,16 @@ outcome strata_coro(const std::string& scenario, long n) {
         o.add("completed", static_cast<long long>(completed));
         o.add("stopped", static_cast<long long>(stopped));
         if (!r) o.add("error", fmt::format("{}", r.error()));
-    } else if (scenario == "alive") {
+        return true;
+    }
+    return false;
+}
+
+outcome strata_coro(const std::string& scenario, long n) {
+    outcome o;
+    asio::io_context io(1);
+    if (coro_group_scenario(scenario, n, {io.get_executor()}, io, [&] { io.run(); }, [] {}, o)) return o;
+    if (scenario == "alive") {
         gate gt(io, n);
         strata::result<void> r;
         asio::co_spawn(io, [&]() -> asio::awaitable<void> {
@@ -646,59 +663,10 @@ struct per_cpu_contexts {
 outcome strata_coro_cores(const std::string& scenario, long n) {
     outcome o;
     per_cpu_contexts cores;
-    if (scenario == "sleep" || scenario == "sleep_limit16") {
-        concurrency c;
-        strata::result<void> r;
-        asio::co_spawn(*cores.io[0], [&]() -> asio::awaitable<void> {
-            strata::asio::task_group g(cores.executors,
-                                       strata::task_group_options{.max_running = scenario == "sleep" ? 0u : 16u});
-            for (long i = 0; i < n; ++i)
-                g.spawn([&c](std::stop_token) -> coro_result {
-                    c.enter();
-                    co_await sleep_ms(1ms);
-                    c.leave();
-                    co_return strata::result<void>{};
-                });
-            r = co_await g.wait();
-            cores.release();
-        }, asio::detached);
-        cores.run();
-        o.ok = r && c.done == n && (scenario == "sleep" || c.peak <= 16);
-        o.add("completed", static_cast<long long>(c.done));
-        o.add("peak_running", static_cast<long long>(c.peak));
-        o.add("contexts", static_cast<long long>(cores.io.size()));
-    } else if (scenario == "fail_half") {
-        std::atomic<long> completed{0}, stopped{0};
-        strata::result<void> r;
-        asio::co_spawn(*cores.io[0], [&]() -> asio::awaitable<void> {
-            strata::asio::task_group g(cores.executors, strata::task_group_options{});
-            for (long i = 0; i < n; ++i)
-                g.spawn([&, i](std::stop_token token) -> coro_result {
-                    if (!co_await co_sleep_unless_stopped(token, 1ms)) {
-                        ++stopped;
-                        co_return strata::canceled_by(token);
-                    }
-                    if (i == n / 2) co_return strata::make_error<strata::low_level>("task {} failed", i);
-                    ++completed;
-                    co_return strata::result<void>{};
-                });
-            r = co_await g.wait();
-            cores.release();
-        }, asio::detached);
-        cores.run();
-        long long failed_task = -1;
-        if (!r) {
-            if (auto v = r.error().misc().find("failed_task")) failed_task = v->as_signed();
-        }
-        o.ok = !r && failed_task == n / 2 + 1;
-        o.add("failed_task", failed_task - 1);
-        o.add("completed", static_cast<long long>(completed));
-        o.add("stopped", static_cast<long long>(stopped));
-        o.add("contexts", static_cast<long long>(cores.io.size()));
-        if (!r) o.add("error", fmt::format("{}", r.error()));
-    } else {
+    if (!coro_group_scenario(scenario, n, cores.executors, *cores.io[0], [&] { cores.run(); },
+                             [&] { cores.release(); }, o))
         o.add("error", "scenario not run by strata_coro_cores");
-    }
+    o.add("contexts", static_cast<long long>(cores.io.size()));
     return o;
 }
 #endif
