@@ -833,7 +833,8 @@ std::future<strata::result<void>> wait_on(net::io_context& io, sa::task_group& g
 
 }  // namespace
 
-TEST_CASE("coro: a group over several io_contexts runs each task on the context that started it, in spawn order",
+TEST_CASE("coro: a group over several io_contexts runs each task on the context that started it, the first batch "
+          "on the context that asked first",
           "[asio][task_group][contexts]") {
     two_contexts c;
     constexpr int n = 200;
@@ -885,18 +886,19 @@ TEST_CASE("coro: a failure on one context of a group stops its tasks on the othe
         }
         co_return strata::make_error<strata::low_level>("not reached");
     });
-    REQUIRE(c.io[1].poll_one() == 1);  // the waiter starts on the second context
+    // A spawn wakes one idle context, in turn: the first, then the second.
+    REQUIRE(c.io[0].poll_one() == 1);  // the waiter starts on the first context
     g.spawn("failer", [&](std::stop_token) -> net::awaitable<strata::result<void>> {
         failer_on = c.here();
         co_await sleep(1ms);
         co_return strata::make_error<strata::low_level>("boom");
     });
-    REQUIRE(c.io[0].poll_one() == 1);  // the failer on the first
+    REQUIRE(c.io[1].poll_one() == 1);  // the failer on the second
     auto result = wait_on(c.io[0], g);
     c.run_both();
     const strata::result<void> r = result.get();
-    CHECK(waiter_on == 1);
-    CHECK(failer_on == 0);
+    CHECK(waiter_on == 0);
+    CHECK(failer_on == 1);
     REQUIRE_FALSE(r.has_value());
     CHECK(msg(r.error()) == "boom");
     CHECK(misc_str(r.error(), "failed_task_name") == "failer");
@@ -909,11 +911,13 @@ TEST_CASE("coro: max_running holds across the contexts of a group, and a failure
           "[asio][task_group][contexts][threads]") {
     two_contexts c;
     std::atomic<int> alive{0}, most{0}, started{0};
+    std::atomic<int> ran_on[2] = {0, 0};
     sa::task_group g(c.executors(), strata::task_group_options{.max_running = 8});
     constexpr int n = 20000;
     for (int i = 1; i <= n; ++i)
         g.spawn([&, i](std::stop_token) -> net::awaitable<strata::result<void>> {
             ++started;
+            ++ran_on[c.here()];
             const int now = ++alive;
             int seen = most.load();
             while (now > seen && !most.compare_exchange_weak(seen, now)) {
@@ -929,8 +933,12 @@ TEST_CASE("coro: max_running holds across the contexts of a group, and a failure
     REQUIRE_FALSE(r.has_value());
     CHECK(msg(r.error()) == "task 300 failed");
     CHECK(misc_int(r.error(), "failed_task") == 300);
-    INFO("started " << started << ", most alive " << most);
+    INFO("started " << started << ", most alive " << most << ", on the contexts " << ran_on[0] << " and "
+                    << ran_on[1]);
     CHECK(most <= 8);
+    // A freed slot goes to the contexts in turn: both run tasks, and end them.
+    CHECK(ran_on[0] > 0);
+    CHECK(ran_on[1] > 0);
     CHECK(started >= 300);
     CHECK(started < n);  // the queue behind the failure never ran
     CHECK(misc_int(r.error(), "canceled_tasks") >= n - started);
@@ -974,4 +982,63 @@ TEST_CASE("coro: tasks whose value type has no default constructor run, fail and
     REQUIRE_FALSE(r.has_value());
     CHECK(misc_str(r.error(), "failed_task_name") == "thrower");
     CHECK(fmt::format("{}", r.error()).find("escaped") != std::string::npos);
+}
+
+TEST_CASE("coro: a group over several io_contexts whose second never runs: the first runs every task",
+          "[asio][task_group][contexts]") {
+    two_contexts c;
+    int ran = 0;
+    sa::task_group g(c.executors());
+    for (int i = 0; i < 300; ++i)
+        g.spawn([&](std::stop_token) -> net::awaitable<strata::result<void>> {
+            co_await sleep(1ms);
+            ++ran;  // one thread runs them all
+            co_return strata::result<void>{};
+        });
+    auto result = wait_on(c.io[0], g);
+    c.io[0].run();  // the second context's pump waits there, never run
+    REQUIRE(result.wait_for(0s) == std::future_status::ready);
+    CHECK(result.get().has_value());
+    CHECK(ran == 300);
+}
+
+TEST_CASE("coro: over several io_contexts a silent task is stopped as stalled alone, and that is the group's failure",
+          "[asio][task_group][contexts][heartbeat]") {
+    two_contexts c;
+    strata::task_group_options options;
+    options.heartbeat = 20ms;
+    sa::task_group g(c.executors(), options);
+    std::optional<strata::error> silent_cause, beating_cause;
+    g.spawn("silent", [&](sa::task_context& ctx) -> net::awaitable<strata::result<void>> {
+        try {
+            co_await until_canceled();
+        } catch (const boost::system::system_error&) {
+            silent_cause = strata::stop_cause(ctx.token());
+        }
+        co_return strata::canceled_by(ctx.token());
+    });
+    REQUIRE(c.io[0].poll_one() == 1);  // the silent task on the first context
+    g.spawn("beating", [&](sa::task_context& ctx) -> net::awaitable<strata::result<void>> {
+        for (;;) {
+            ctx.beat();
+            try {
+                co_await sleep(1ms);
+            } catch (const boost::system::system_error&) {
+                beating_cause = strata::stop_cause(ctx.token());
+                co_return strata::canceled_by(ctx.token());
+            }
+        }
+    });
+    REQUIRE(c.io[1].poll_one() == 1);  // the beating one on the second
+    auto result = wait_on(c.io[0], g);
+    c.run_both();
+    const strata::result<void> r = result.get();
+    REQUIRE_FALSE(r.has_value());
+    CHECK(msg(r.error()).rfind("task 1 (silent): stalled: no heartbeat for ", 0) == 0);
+    CHECK(misc_str(r.error(), "stop_reason") == "heartbeat");
+    CHECK(misc_int(r.error(), "canceled_tasks") == 1);  // the beating one, stopped by the failure
+    REQUIRE(silent_cause.has_value());
+    CHECK(misc_str(*silent_cause, "stop_reason") == "heartbeat");
+    REQUIRE(beating_cause.has_value());
+    CHECK(msg(*beating_cause) == "task 1 (silent) of the group failed");
 }

@@ -313,15 +313,6 @@ net::awaitable<void> run_child(std::shared_ptr<State> st, std::size_t i, F& fn, 
 
 using sd::task_label;  // task_group.hpp's
 
-// The misc stop_reason of a scope's cause, if it is one of the heartbeat's.
-inline bool stopped_by_monitor(const sd::scope& s) noexcept {
-    if (!s.stop_requested()) return false;
-    const error cause = s.cause();
-    const auto reason = cause.misc().find("stop_reason");
-    return reason &&
-           (reason->as_string() == sd::stop_reasons::heartbeat || reason->as_string() == sd::stop_reasons::starved);
-}
-
 // "could not start task N (name)" over the exception in flight (no memory for
 // the task, its coroutine or a handler).
 inline error could_not_start(long long index, std::string_view name) noexcept {
@@ -404,8 +395,9 @@ struct task_base : std::enable_shared_from_this<task_base> {
         return *own;
     }
 
+    // Declared in this order: scope_for() emplaces `own` while `sc` is bound.
     std::optional<sd::scope> own;  // with a heartbeat
-    sd::scope& sc;                 // own, or the group's (which outlives the task's run)
+    sd::scope& sc;                 // own, or the group's or its lane's (which outlive the task's run)
     location where;                // spawn()'s
     std::string name;
     net::any_io_executor ex;  // a strand
@@ -428,7 +420,8 @@ struct task_base : std::enable_shared_from_this<task_base> {
 struct lane {
     explicit lane(net::any_io_executor ex_) : ex(std::move(ex_)) {}
     net::any_io_executor ex;
-    bool pumping = false;  // a start_batch handler is posted to ex (under the group's m)
+    bool pumping = false;     // a start_batch handler is posted to ex (under the group's m)
+    std::size_t running = 0;  // its tasks started and not finished (under the group's m)
 };
 
 inline std::vector<lane> lanes_of(std::vector<net::any_io_executor> executors) {
@@ -470,6 +463,7 @@ struct group_core : std::enable_shared_from_this<group_core> {
     std::mutex m;
     std::size_t running = 0;     // started, not finished
     std::size_t unfinished = 0;  // spawned, not finished (queued or running)
+    std::size_t next_lane = 0;   // where claim_idle_lane_locked() looks first
     long long spawned = 0;
     std::unique_ptr<pending_task> queue_head;  // spawned, not started, in spawn order
     pending_task* queue_tail = nullptr;
@@ -548,27 +542,28 @@ struct group_core : std::enable_shared_from_this<group_core> {
     // start the next one inside this call, 100 000 deep.
     void finish(const std::shared_ptr<group_core>& self, task_base& t, error e) noexcept {
         std::vector<std::unique_ptr<pending_task>> canceled_now;
-        const bool pump_now = end(id_of(t), std::move(e), canceled_now, t.lane);
+        const std::size_t pump_on = end(id_of(t), std::move(e), canceled_now, t.lane);
         start_all(self, canceled_now, t.lane);  // only tasks canceled by a stop: nothing runs
-        if (pump_now) post_pump_marked(self, t.lane);
+        if (pump_on != no_lane) post_pump_marked(self, pump_on);
     }
 
     // finish() but for starting: records the end (of a task that had its slot),
     // wakes wait() when it was the last, and, when the group stopped, adds the
     // next queued task (to be counted canceled) to `startable`.
     // `unstarted`: it never ran, canceled by the group's stop (counted here).
-    // True when lane `at` must be given a pump (marked pumping here: call
-    // post_pump_marked()).
-    bool end(const task_id& t, error e, std::vector<std::unique_ptr<pending_task>>& startable, std::size_t at,
-             bool unstarted = false) noexcept {
+    // `at`: the lane whose slot it had. Returns the lane to give a pump
+    // (claimed: post_pump_marked() it), or no_lane.
+    std::size_t end(const task_id& t, error e, std::vector<std::unique_ptr<pending_task>>& startable, std::size_t at,
+                    bool unstarted = false) noexcept {
         if (e && e.is<canceled>() && t.by_monitor) e = error();  // recorded when it was stopped
         bool stop_now = false;
-        bool pump_now = false;
+        std::size_t pump_on = no_lane;
         error failure;
         std::vector<std::unique_ptr<waiter_base>> wake;
         {
             std::lock_guard lock(m);
             --running;
+            --lanes[at].running;
             --unfinished;
             if (unstarted) ++canceled_count;
             stop_now = record(t, std::move(e));
@@ -577,31 +572,31 @@ struct group_core : std::enable_shared_from_this<group_core> {
             // start_all()'s loop. Otherwise the pump starts the queued tasks
             // (a finished task starting one more itself would also keep every
             // task the pump starts alive).
-            if (sc.stop_requested()) {
-                take_startable(startable, 1);
-            } else if (!lanes[at].pumping && startable_locked()) {
-                lanes[at].pumping = true;
-                pump_now = true;
-            }
+            if (sc.stop_requested())
+                take_startable(startable, 1, at);
+            else
+                pump_on = claim_idle_lane_locked(at);
             if (unfinished == 0) wake.swap(waiters);
         }
         if (stop_now) stop_for(t, failure);
         for (auto& w : wake) w->complete();
-        return pump_now;
+        return pump_on;
     }
 
-    // Under m: up to `limit` queued tasks that may start now (each given a slot).
-    void take_startable(std::vector<std::unique_ptr<pending_task>>& out, std::size_t limit) noexcept {
-        for (std::size_t k = 0; k < limit && queue_head && (options.max_running == 0 || running < options.max_running);
-             ++k) {
+    // Under m: up to `limit` queued tasks that may start now on lane `at`
+    // (each given a slot there).
+    void take_startable(std::vector<std::unique_ptr<pending_task>>& out, std::size_t limit, std::size_t at) noexcept {
+        for (std::size_t k = 0; k < limit && startable_locked(at); ++k) {
             std::unique_ptr<pending_task> t = std::move(queue_head);
             queue_head = std::move(t->next);
             if (!queue_head) queue_tail = nullptr;
             ++running;
+            ++lanes[at].running;
             try {
                 out.push_back(std::move(t));
             } catch (...) {
                 --running;  // no memory: it goes back to the head of the queue
+                --lanes[at].running;
                 t->next = std::move(queue_head);
                 queue_head = std::move(t);
                 if (!queue_tail) queue_tail = queue_head.get();
@@ -630,8 +625,9 @@ struct group_core : std::enable_shared_from_this<group_core> {
             try {
                 t = p->make(*this, at);
             } catch (...) {
-                if (end(task_id{p->index, p->name, false, false}, could_not_start(p->index, p->name), tasks, at))
-                    post_pump_marked(self, at);
+                const std::size_t pump_on =
+                    end(task_id{p->index, p->name, false, false}, could_not_start(p->index, p->name), tasks, at);
+                if (pump_on != no_lane) post_pump_marked(self, pump_on);
                 continue;
             }
             p.reset();
@@ -641,58 +637,81 @@ struct group_core : std::enable_shared_from_this<group_core> {
     }
 
     // Starts up to start_batch queued tasks on lane `at`, and posts itself
-    // again while more may start; a posted handler, so that the executor's
-    // other work runs between batches. Every lane pumps from the one queue, in
-    // spawn order: a lane whose executor is busy takes fewer.
+    // again while more may start there; a posted handler, so that the
+    // executor's other work runs between batches. Every lane pumps from the one
+    // queue, in spawn order: a lane whose executor is busy takes fewer. A lane
+    // that reached its share of max_running hands the pump to another.
     void pump(const std::shared_ptr<group_core>& self, std::size_t at) noexcept {
         std::vector<std::unique_ptr<pending_task>> now;
         for (;;) {
             bool more = false;
+            std::size_t other = no_lane;
             {
                 std::lock_guard lock(m);
-                take_startable(now, start_batch);
-                more = startable_locked();
+                take_startable(now, start_batch, at);
+                more = startable_locked(at);
                 lanes[at].pumping = more;
+                if (!more) other = claim_idle_lane_locked();
             }
             start_all(self, now, at);
-            if (!more) return;
-            try {
-                net::post(lanes[at].ex, [self, at]() noexcept { self->pump(self, at); });
-                return;
-            } catch (...) {
-                // No memory for the handler: this one goes on.
-            }
+            if (other != no_lane) post_pump_marked(self, other);
+            if (!more || try_post_pump(self, at)) return;
+            // No memory for the handler: this one goes on.
         }
     }
 
-    // Under m: a queued task may start.
+    // With max_running over several lanes, each lane runs at most its share
+    // (rounded up), so that the tasks spread over the executors instead of
+    // filling the first one's slots every time.
+    std::size_t lane_share() const noexcept {
+        return options.max_running == 0 ? static_cast<std::size_t>(-1)
+                                        : (options.max_running + lanes.size() - 1) / lanes.size();
+    }
+
+    // Under m: a queued task may start (on lane `at`).
     bool startable_locked() const noexcept {
         return queue_head && (options.max_running == 0 || running < options.max_running);
     }
-
-    // Makes sure a pump is posted on lane `at` while a queued task may start.
-    void post_pump(const std::shared_ptr<group_core>& self, std::size_t at) noexcept {
-        {
-            std::lock_guard lock(m);
-            if (lanes[at].pumping || !startable_locked()) return;
-            lanes[at].pumping = true;
-        }
-        post_pump_marked(self, at);
+    bool startable_locked(std::size_t at) const noexcept {
+        return startable_locked() && lanes[at].running < lane_share();
     }
 
-    // Posts the pump of lane `at`, marked pumping (under m) by the caller.
-    void post_pump_marked(const std::shared_ptr<group_core>& self, std::size_t at) noexcept {
+    static constexpr std::size_t no_lane = static_cast<std::size_t>(-1);
+
+    // Under m: when a queued task may start, a lane with no pump posted and
+    // below its share, marked pumping: `prefer` if it is one (a finished
+    // task's own lane: no wake-up of another thread), else the lanes in turn
+    // (so that tasks spread over the executors); no_lane if none.
+    std::size_t claim_idle_lane_locked(std::size_t prefer = no_lane) noexcept {
+        if (!startable_locked()) return no_lane;
+        if (prefer != no_lane && !lanes[prefer].pumping && startable_locked(prefer)) {
+            lanes[prefer].pumping = true;
+            return prefer;
+        }
+        for (std::size_t k = 0; k < lanes.size(); ++k) {
+            const std::size_t at = (next_lane + k) % lanes.size();
+            if (!lanes[at].pumping && startable_locked(at)) {
+                lanes[at].pumping = true;
+                next_lane = (at + 1) % lanes.size();
+                return at;
+            }
+        }
+        return no_lane;
+    }
+
+    // Posts the pump of lane `at`; false when there is no memory for it.
+    bool try_post_pump(const std::shared_ptr<group_core>& self, std::size_t at) noexcept {
         try {
             net::post(lanes[at].ex, [self, at]() noexcept { self->pump(self, at); });
+            return true;
         } catch (...) {
-            pump(self, at);  // no memory for the handler: start them here
+            return false;
         }
     }
 
-    // After a spawn queued a task: a pump on every lane that has none.
-    void post_pumps(const std::shared_ptr<group_core>& self) noexcept {
-        for (std::size_t at = 0; at < lanes.size(); ++at)
-            post_pump(self, at);
+    // Posts the pump of lane `at`, claimed (marked pumping under m) by the caller.
+    void post_pump_marked(const std::shared_ptr<group_core>& self, std::size_t at) noexcept {
+        if (!try_post_pump(self, at)) pump(self, at);  // no memory for the handler: start them here
     }
 
     // The heartbeat check of a task, on its strand, re-armed from its last beat.
@@ -873,7 +892,7 @@ struct task_impl final : task_base {
 };
 
 inline task_id group_core::id_of(const task_base& t) noexcept {
-    return task_id{t.index, t.name, t.sc.stop_requested(), t.own && stopped_by_monitor(*t.own)};
+    return task_id{t.index, t.name, t.sc.stop_requested(), t.own && sd::stopped_by_monitor(*t.own)};
 }
 
 template <class F>
@@ -1181,9 +1200,9 @@ public:
                                .with("stop_reason", strata::detail::stop_reasons::destroyed));
     }
 
-    // Queues fn to start as a coroutine on a strand of the group's executor:
-    // tasks start in spawn order, start_batch (64) at a time from a handler
-    // posted to the executor, and at most max_running at once. Tasks are
+    // Queues fn to start as a coroutine on one of the group's executors (see
+    // above): tasks start in spawn order, start_batch (64) at a time from a
+    // handler posted to an executor, and at most max_running at once. Tasks are
     // numbered from 1 in spawn order; a name appears as "task 2 (index-docs)".
     // Any thread or task may spawn; a task spawned after the group stopped is
     // never run (counted canceled).
@@ -1195,7 +1214,7 @@ public:
     void spawn(std::string_view name, F&& fn, location where = location::current()) {
         detail::group_core& g = *core_;
         auto p = std::make_unique<detail::pending_impl<std::decay_t<F>>>(where, name, std::forward<F>(fn));
-        bool queued = false;
+        std::size_t pump_on = detail::group_core::no_lane;
         {
             std::lock_guard lock(g.m);
             p->index = ++g.spawned;
@@ -1209,10 +1228,10 @@ public:
                 else
                     g.queue_head = std::move(p);
                 g.queue_tail = at;
-                queued = true;
+                pump_on = g.claim_idle_lane_locked();  // one lane woken a spawn, in turn
             }
         }
-        if (queued) g.post_pumps(core_);
+        if (pump_on != detail::group_core::no_lane) g.post_pump_marked(core_, pump_on);
     }
 
     // Waits (co_await) for every task spawned so far and those they spawn, then

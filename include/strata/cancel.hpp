@@ -551,6 +551,14 @@ inline bool cancellation_kept(const error& cause) noexcept {
              r == stop_reasons::destroyed);
 }
 
+// Whether scope `s` was stopped by a heartbeat monitor (stalled or starved).
+inline bool stopped_by_monitor(const scope& s) noexcept {
+    if (!s.stop_requested()) return false;
+    const error cause = s.cause();
+    const auto reason = cause.misc().find("stop_reason");
+    return reason && (reason->as_string() == stop_reasons::heartbeat || reason->as_string() == stop_reasons::starved);
+}
+
 // The stack canceled_by() captures: per the capture policy, and under `origin`
 // only for a cancellation that may be seen.
 [[gnu::always_inline]] inline void capture_cancellation_stack(stack_buffer& stack, const error& cause) noexcept {

@@ -352,13 +352,7 @@ private:
     static std::string_view label(const task& t, char (&buf)[128]) noexcept { return label(t.index, t.name, buf); }
 
     // Whether the task's own token was stopped for a missed beat.
-    static bool stopped_for_stall(const task& t) noexcept {
-        if (!t.sc) return false;
-        const error cause = t.sc->cause();
-        const auto reason = cause.misc().find("stop_reason");
-        return reason && (reason->as_string() == detail::stop_reasons::heartbeat ||
-                          reason->as_string() == detail::stop_reasons::starved);
-    }
+    static bool stopped_for_stall(const task& t) noexcept { return t.sc && detail::stopped_by_monitor(*t.sc); }
 
     // The heartbeat check's verdict on a task (on the timer's thread).
     static void stalled(detail::heartbeat_watch* w, const detail::stall& st) noexcept {
