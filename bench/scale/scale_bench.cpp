@@ -479,6 +479,49 @@ outcome asio_peer(const std::string& scenario, long n) {
     return o;
 }
 
+// One io_context(1) per CPU, each run by a thread of its own (the main thread
+// runs the first): Asio's "a context per thread" idiom over the whole machine,
+// as Go's scheduler uses every CPU. The contexts run until work() is dropped.
+struct per_cpu_contexts {
+    std::vector<std::unique_ptr<asio::io_context>> io;
+    std::vector<asio::any_io_executor> executors;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+
+    per_cpu_contexts() {
+        const unsigned k = std::max(1u, std::thread::hardware_concurrency());
+        for (unsigned i = 0; i < k; ++i) {
+            io.push_back(std::make_unique<asio::io_context>(1));
+            executors.push_back(io.back()->get_executor());
+            guards.push_back(asio::make_work_guard(*io.back()));
+        }
+    }
+    // Lets context i (every context) end once out of work. A context whose
+    // guard goes before it had work is stopped: release it after its spawns.
+    void release(std::size_t i) { guards[i].reset(); }
+    void release() {
+        for (auto& g : guards) g.reset();
+    }
+    // Runs every context until each is out of work; `before(i)` first, on the
+    // thread of context i.
+    template <class F>
+    void run(F before) {
+        std::vector<std::thread> threads;
+        for (std::size_t i = 1; i < io.size(); ++i)
+            threads.emplace_back([this, i, &before] {
+                before(i);
+                io[i]->run();
+            });
+        before(0);
+        io[0]->run();
+        for (auto& t : threads) t.join();
+    }
+    void run() {
+        run([](std::size_t) {});
+    }
+};
+
+// strata's coroutine groups over per_cpu_contexts (task_group's constructor
+// that takes several executors).
 #if SCALE_HAS_STRATA_CORO
 using coro_result = asio::awaitable<strata::result<void>>;
 
@@ -617,49 +660,6 @@ outcome strata_coro(const std::string& scenario, long n) {
     return o;
 }
 
-// One io_context(1) per CPU, each run by a thread of its own (the main thread
-// runs the first): Asio's "a context per thread" idiom over the whole machine,
-// as Go's scheduler uses every CPU. The contexts run until work() is dropped.
-struct per_cpu_contexts {
-    std::vector<std::unique_ptr<asio::io_context>> io;
-    std::vector<asio::any_io_executor> executors;
-    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-
-    per_cpu_contexts() {
-        const unsigned k = std::max(1u, std::thread::hardware_concurrency());
-        for (unsigned i = 0; i < k; ++i) {
-            io.push_back(std::make_unique<asio::io_context>(1));
-            executors.push_back(io.back()->get_executor());
-            guards.push_back(asio::make_work_guard(*io.back()));
-        }
-    }
-    // Lets context i (every context) end once out of work. A context whose
-    // guard goes before it had work is stopped: release it after its spawns.
-    void release(std::size_t i) { guards[i].reset(); }
-    void release() {
-        for (auto& g : guards) g.reset();
-    }
-    // Runs every context until each is out of work; `before(i)` first, on the
-    // thread of context i.
-    template <class F>
-    void run(F before) {
-        std::vector<std::thread> threads;
-        for (std::size_t i = 1; i < io.size(); ++i)
-            threads.emplace_back([this, i, &before] {
-                before(i);
-                io[i]->run();
-            });
-        before(0);
-        io[0]->run();
-        for (auto& t : threads) t.join();
-    }
-    void run() {
-        run([](std::size_t) {});
-    }
-};
-
-// strata's coroutine groups over per_cpu_contexts (task_group's constructor
-// that takes several executors).
 outcome strata_coro_cores(const std::string& scenario, long n) {
     outcome o;
     per_cpu_contexts cores;
