@@ -182,11 +182,13 @@ bool on_one_thread_context(const net::any_io_executor& ex, std::integer_sequence
 // thread-safe). A strand, unless `ex` already is one, or is the executor of an
 // io_context made for one thread (`io_context(1)`): then a strand per task
 // would only cost (two allocations and a lock per handler).
+// Whether `ex` already runs one thing at a time (a strand, or an io_context(1)'s).
+inline bool runs_one_at_a_time(const net::any_io_executor& ex) noexcept {
+    return ex.target<net::strand<net::any_io_executor>>() || ex.target<net::strand<net::io_context::executor_type>>() ||
+           on_one_thread_context(ex, std::make_integer_sequence<unsigned, 8>());
+}
 inline net::any_io_executor strand_of(const net::any_io_executor& ex) {
-    if (ex.target<net::strand<net::any_io_executor>>()) return ex;
-    if (ex.target<net::strand<net::io_context::executor_type>>()) return ex;
-    if (on_one_thread_context(ex, std::make_integer_sequence<unsigned, 8>())) return ex;
-    return net::make_strand(ex);
+    return runs_one_at_a_time(ex) ? ex : net::make_strand(ex);
 }
 
 // A coroutine waiting for strata's work (a group's wait(), with_timeout,
@@ -418,8 +420,12 @@ struct task_base : std::enable_shared_from_this<task_base> {
 // One of a group's executors: its tasks run there (on strands of it), started
 // by its own pump.
 struct lane {
-    explicit lane(net::any_io_executor ex_) : ex(std::move(ex_)) {}
+    explicit lane(net::any_io_executor ex_) : ex(std::move(ex_)), one_at_a_time(runs_one_at_a_time(ex)) {}
+    // What a task started here runs on: strand_of(ex), decided once per lane.
+    net::any_io_executor task_executor() const { return one_at_a_time ? ex : net::make_strand(ex); }
+
     net::any_io_executor ex;
+    bool one_at_a_time;
     bool pumping = false;     // a start_batch handler is posted to ex (under the group's m)
     std::size_t running = 0;  // its tasks started and not finished (under the group's m)
 };
@@ -442,7 +448,8 @@ struct group_core : std::enable_shared_from_this<group_core> {
         : lanes(std::move(lanes_)), options(options_),
           sc(where, parent, parent ? sd::scope::link::nest : sd::scope::link::none) {
         if (lanes.size() > 1)
-            for (std::size_t i = 0; i < lanes.size(); ++i) lane_scopes.emplace_back(where, &sc, sd::scope::link::inherit);
+            for (std::size_t i = 0; i < lanes.size(); ++i)
+                lane_scopes.emplace_back(where, &sc, sd::scope::link::inherit);
     }
     group_core(const group_core&) = delete;
     group_core& operator=(const group_core&) = delete;
@@ -904,7 +911,7 @@ struct pending_impl final : pending_task {
     std::shared_ptr<task_base> make(group_core& g, std::size_t at) override {
         auto t = std::make_shared<task_impl<F>>(where, g.scope_of_lane(at),
                                                 g.options.heartbeat > steady::duration::zero(), name,
-                                                strand_of(g.lanes[at].ex), std::move(fn));
+                                                g.lanes[at].task_executor(), std::move(fn));
         t->index = index;
         t->lane = at;
         return t;
