@@ -5,7 +5,14 @@
 STRATA_BUILD_PACKAGES=(g++ cmake ninja-build libfmt-dev libdw-dev libboost-stacktrace1.81-dev)
 # And for the tests (both compilers).
 # python3 runs the doc_samples test (tests/doc_samples.py).
-STRATA_TEST_PACKAGES=("${STRATA_BUILD_PACKAGES[@]}" clang catch2 libspdlog-dev nlohmann-json3-dev python3)
+# gRPC, for <strata/grpc.hpp>'s tests and examples/fleet_grpc: the library, protoc
+# with the gRPC plugin (stubs are generated at build time), pkg-config to find them.
+STRATA_GRPC_PACKAGES=(libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc pkgconf)
+# The examples: the job runners, and the fleet over gRPC (JSON in its details).
+STRATA_EXAMPLE_PACKAGES=("${STRATA_BUILD_PACKAGES[@]}" nlohmann-json3-dev "${STRATA_GRPC_PACKAGES[@]}")
+# python3-grpcio: a client nobody here wrote calls the gRPC test server.
+STRATA_TEST_PACKAGES=("${STRATA_BUILD_PACKAGES[@]}" clang catch2 libspdlog-dev nlohmann-json3-dev python3
+                      "${STRATA_GRPC_PACKAGES[@]}" python3-grpcio)
 
 strata_install_missing() {
     local missing=() pkg

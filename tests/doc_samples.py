@@ -79,6 +79,8 @@ OPTIONAL = {
     "json": (r"to_json|from_json|origin_of|nlohmann|strata/json\.hpp", "#include <strata/json.hpp>",
              "nlohmann/json (Debian: nlohmann-json3-dev)"),
     "spdlog": (r"spdlog", "#include <strata/spdlog.hpp>", "spdlog (Debian: libspdlog-dev)"),
+    "grpc": (r"grpc::|grpc_serve|grpc_call|grpc_code|to_grpc_status|from_grpc_status|strata/grpc\.hpp",
+             "#include <strata/grpc.hpp>", "gRPC (Debian: libgrpc++-dev)"),
     "catch2": (r"REQUIRE_THAT|CHECK_THAT|strata::testing|strata/catch2\.hpp|Catch::", "#include <strata/catch2.hpp>",
                "Catch2 2.13 (Debian: catch2)"),
     "absl": (r"absl::|absl/", "#include <absl/status/status.h>\n#include <absl/status/statusor.h>\n"

@@ -49,6 +49,7 @@ namespace strata {
 struct canceled {
     static constexpr std::string_view name = "canceled";
     static constexpr bool user_facing = true;
+    static constexpr int grpc_code = 1;  // CANCELLED
 };
 
 // Work that did not finish by its deadline, or stopped beating. User-facing for
@@ -56,6 +57,7 @@ struct canceled {
 struct timed_out {
     static constexpr std::string_view name = "timed_out";
     static constexpr bool user_facing = true;
+    static constexpr int grpc_code = 4;  // DEADLINE_EXCEEDED
 };
 
 // Options of with_timeout().
@@ -83,6 +85,8 @@ inline constexpr char user[] = "user";            // task_group::stop()
 inline constexpr char destroyed[] = "destroyed";  // the group went before its tasks
 inline constexpr char parent[] = "parent";        // the enclosing work stopped
 inline constexpr char asio[] = "asio";            // an Asio cancellation, not strata's
+inline constexpr char caller_deadline[] = "caller_deadline";  // an RPC's caller's deadline passed (grpc.hpp)
+inline constexpr char caller_canceled[] = "caller_canceled";  // an RPC's caller canceled the call (grpc.hpp)
 }  // namespace stop_reasons
 
 using steady = std::chrono::steady_clock;
@@ -186,7 +190,10 @@ public:
     scope(location where, scope* parent, link how)
         : where_(where), parent_(how == link::none ? nullptr : parent) {
         restart();
-        if (parent_) link_.emplace(parent_->token(), follow{this, parent_, how == link::nest});
+        if (parent_) {
+            deadline_.store(parent_->deadline_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+            link_.emplace(parent_->token(), follow{this, parent_, how == link::nest});
+        }
     }
     ~scope() {
         link_.reset();  // waits for a callback that is running
@@ -256,6 +263,18 @@ public:
     }
     std::uint64_t beats() const noexcept { return beats_.load(std::memory_order_relaxed); }
 
+    // The deadline the work must finish by: its own (with_timeout's) or the
+    // nearest of the scopes it is linked under (time_point::max(): none). Set
+    // before the work starts; what a call to another machine is given
+    // (grpc.hpp's grpc_call).
+    steady::time_point deadline() const noexcept {
+        return steady::time_point(steady::duration(deadline_.load(std::memory_order_relaxed)));
+    }
+    void tighten_deadline(steady::time_point d) noexcept {
+        if (d.time_since_epoch().count() < deadline_.load(std::memory_order_relaxed))
+            deadline_.store(d.time_since_epoch().count(), std::memory_order_relaxed);
+    }
+
     // Why the scope whose token this is stopped (empty: not stopped, or not a
     // live scope's token). The running task's scopes are looked at first, without
     // a lock.
@@ -295,6 +314,7 @@ private:
     std::atomic<steady::rep> started_{0};
     std::atomic<steady::rep> last_beat_{0};
     std::atomic<std::uint64_t> beats_{0};
+    std::atomic<steady::rep> deadline_{steady::time_point::max().time_since_epoch().count()};
     std::atomic<bool> listed_{false};
     scope* prev_ = nullptr;  // in the shard's list, once stopped
     scope* next_ = nullptr;
@@ -668,6 +688,7 @@ task_result_t<F> timed_call(steady::duration limit, const timeout_options& optio
     const bool beats_required = heartbeat > steady::duration::zero();
     scope sc(where, parent_scope(), scope::link::nest);
     const steady::time_point deadline = sc.started() + limit;
+    sc.tighten_deadline(deadline);
     deadline_watch timer;
     timer.sc = &sc;
     timer.where = where;

@@ -631,7 +631,7 @@ STRATA_MODULE_LOCAL inline bool is_internal_name(std::string_view name) noexcept
     static constexpr std::string_view internal[] = {
         "strata::detail::",   "strata::wrap<",          "strata::make_error<", "strata::from_exception(",
         "strata::from_json(", "strata::with_timeout<", "strata::first_of<",   "strata::scope::",
-        "_Unwind_"};
+        "strata::grpc_serve<", "strata::grpc_call<",  "_Unwind_"};
     for (std::string_view prefix : internal) {
         for (auto pos = name.find(prefix); pos != std::string_view::npos; pos = name.find(prefix, pos + 1))
             if (pos == 0 || name[pos - 1] == ' ') return true;

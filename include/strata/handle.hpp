@@ -398,6 +398,9 @@ inline void set_log_sink(log_sink sink) {
 // the full record is written to the sink under a new ID, and the report carries
 // that ID: rendered on the calling thread, then stamped and handed over under a
 // process-wide lock, so records reach sinks in the order of their times. Handling the same error again gives the same ID and logs nothing.
+// An error that came from another process (from_json, from_grpc_status), or
+// wraps one, keeps the ID the sender's handle() gave it: the first such ID in
+// the chain, outermost first.
 // Never throws: if the sink throws, the record goes to stderr instead, and out of
 // memory the record is written to stderr as far as it can be.
 [[nodiscard]] inline report handle(const error& e, const handle_options& options = {}) noexcept {
@@ -430,8 +433,14 @@ inline void set_log_sink(log_sink sink) {
 #if STRATA_HAS_EXCEPTIONS
     try {
 #endif
-        if (const detail::decoded_frame* d = detail::decoded_of(f); d && !d->id.empty())
-            r.id = d->id;  // the sender handled it: its ID finds the sender's record too
+        // The sender handled it (or the error this one wraps, decoded from
+        // another process): its ID finds the sender's record too, so one ID
+        // finds every record of the failure.
+        const detail::decoded_frame* sent = nullptr;
+        for (const detail::frame* g = f; g && !sent; g = g->inner)
+            if (const detail::decoded_frame* d = detail::decoded_of(g); d && !d->id.empty()) sent = d;
+        if (sent)
+            r.id = sent->id;
         else
             detail::format_id(r.id, id);
         if (r.is_bug) {

@@ -65,22 +65,25 @@ using djson = nlohmann::json;  // its SAX parser only: strata builds its own tre
 struct canceled_probe {
     static constexpr std::string_view name = "canceled";
     static constexpr bool user_facing = true;
+    static constexpr int grpc_code = 1;
 };
 struct timed_out_probe {
     static constexpr std::string_view name = "timed_out";
     static constexpr bool user_facing = true;
+    static constexpr int grpc_code = 4;
 };
 
 // The static record of a layer strata defines itself, if `name` and the flags are
 // one; nullptr otherwise (the decoded frame then carries its own record).
 STRATA_MODULE_LOCAL inline const layer_info* builtin_layer(std::string_view name, bool user_facing, bool is_cause,
-                                                           bool show_cause) noexcept {
+                                                           bool show_cause, int grpc_code) noexcept {
     static const layer_info* const builtin[] = {
         &layer_info_of<untagged>,       &layer_info_of<low_level>,       &layer_info_of<intermediate>,
         &layer_info_of<canceled_probe>, &layer_info_of<timed_out_probe>, &error_code_cause,
         &exception_cause,               &value_cause};
     for (const layer_info* l : builtin)
-        if (l->name == name && l->user_facing == user_facing && l->is_cause == is_cause && l->show_cause == show_cause)
+        if (l->name == name && l->user_facing == user_facing && l->is_cause == is_cause && l->show_cause == show_cause &&
+            l->grpc_code == grpc_code)
             return l;
     return nullptr;
 }
@@ -310,9 +313,10 @@ inline void note_time_slot(unstamped* slots, const fmt::memory_buffer& out, std:
 // The error as JSON into `out`. With a record (the one-line form): the record's
 // fields first, then to_json's, strata.id always present (the record's), and
 // this process's origin the record's host, pid, thread and time; the times are
-// noted in `slots`, for handle() to stamp.
+// noted in `slots`, for handle() to stamp. Without `stacks`, no stack is
+// written (grpc.hpp's form for a peer whose metadata limit the stacks pass).
 inline void encode_to(fmt::memory_buffer& out, const error& e, const log_record* rec = nullptr,
-                      unstamped* slots = nullptr) {
+                      unstamped* slots = nullptr, bool stacks = true) {
     const frame* top = access::get(e);
     json_writer w(out);
     fmt::memory_buffer text;
@@ -349,6 +353,7 @@ inline void encode_to(fmt::memory_buffer& out, const error& e, const log_record*
         if (d ? d->has_stack : f->n_pcs != 0) origin_frame = f;
     }
     std::string origin_lines;
+    if (!stacks) origin_frame = nullptr;
     if (origin_frame) {
         const decoded_frame* d = decoded_of(origin_frame);
         origin_lines = d ? d->symbolized : symbolized_lines(origin_frame);
@@ -466,6 +471,10 @@ inline void encode_to(fmt::memory_buffer& out, const error& e, const log_record*
                 w.key("show_cause");
                 w.value(true);
             }
+            if (f->layer->grpc_code >= 0) {
+                w.key("grpc_code");
+                w.value(static_cast<std::int64_t>(f->layer->grpc_code));
+            }
             if (f->layer->is_cause) {
                 w.key("cause");
                 w.value(true);
@@ -508,7 +517,7 @@ inline void encode_to(fmt::memory_buffer& out, const error& e, const log_record*
                 }
                 w.end_array();
             }
-            if (d ? d->has_stack : f->n_pcs != 0) {
+            if (stacks && (d ? d->has_stack : f->n_pcs != 0)) {
                 w.key("stack");
                 w.begin_object();
                 w.key("symbolized");
@@ -895,7 +904,9 @@ public:
         const std::string* detail_text = string_member(fr, "detail", where, true);
         const std::string* id = string_member(fr, "id", where, true);
         std::int64_t origin_at = 0;
+        std::int64_t grpc_code = -1;
         if (!layer || !user_facing || !message || !problem.empty()) return false;
+        if (fr.find("grpc_code") && !integer_member(fr, "grpc_code", where, 1, 16, grpc_code)) return false;
         if (!integer_member(fr, "origin", where, 0, static_cast<std::int64_t>(origins.size()) - 1, origin_at))
             return false;
         if (!one_line(*layer, 1, 256))
@@ -906,10 +917,10 @@ public:
         const decoded_payload payload(d);  // owns it from here
         const bool is_cause = cause && cause->b;
         const bool shows_cause = show_cause && show_cause->b;
-        const layer_info* info = builtin_layer(*layer, user_facing->b, is_cause, shows_cause);
+        const layer_info* info = builtin_layer(*layer, user_facing->b, is_cause, shows_cause, static_cast<int>(grpc_code));
         if (!info) {
             d->layer_name = *layer;
-            d->layer = layer_info{d->layer_name, user_facing->b, is_cause, shows_cause};
+            d->layer = layer_info{d->layer_name, user_facing->b, is_cause, shows_cause, static_cast<int>(grpc_code)};
             info = &d->layer;  // in the shared block, which the frame keeps alive
         }
         d->from_block = origins[static_cast<std::size_t>(origin_at)];

@@ -25,6 +25,9 @@ struct layer_info {
     // if that frame is user-facing (and the one after it if that one also says
     // so). Never a frame that is not user-facing.
     bool show_cause = false;
+    // The canonical status code (gRPC's, absl::Status's: 0 to 16) the layer's
+    // errors have across an RPC (grpc.hpp's to_grpc_status); -1: none declared.
+    int grpc_code = -1;
 };
 
 template <class L>
@@ -47,6 +50,17 @@ constexpr bool show_cause_of() noexcept {
     else
         return false;
 }
+template <class L>
+constexpr int grpc_code_of() noexcept {
+    if constexpr (requires { static_cast<int>(L::grpc_code); }) {
+        constexpr int code = static_cast<int>(L::grpc_code);
+        static_assert(code >= 1 && code <= 16,
+                      "a layer's grpc_code is a canonical status code other than OK: 1 (CANCELLED) to 16 (UNAUTHENTICATED)");
+        return code;
+    } else {
+        return -1;
+    }
+}
 }  // namespace detail
 
 // The static record of layer L. Layers are compared by this record's address and,
@@ -54,7 +68,8 @@ constexpr bool show_cause_of() noexcept {
 // names must be unique within an application.
 template <layer_tag L>
 STRATA_MODULE_LOCAL inline constexpr layer_info layer_info_of{std::string_view(L::name), detail::user_facing_of<L>(), false,
-                                                                   detail::show_cause_of<L>()};
+                                                                   detail::show_cause_of<L>(),
+                                                                   detail::grpc_code_of<L>()};
 
 // The book's LowLevelErr: a raw failure at a module boundary. Not shown to users.
 struct low_level {

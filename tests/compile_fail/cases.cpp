@@ -10,6 +10,12 @@
 
 struct not_formattable {};
 
+// A layer that says its errors are OK across an RPC (grpc.hpp): not a failure's code.
+struct says_ok {
+    static constexpr std::string_view name = "says_ok";
+    static constexpr int grpc_code = 0;
+};
+
 strata::error open_config() { return strata::make_error("no config"); }
 
 int main() {
@@ -82,6 +88,8 @@ int main() {
     strata::result<std::unique_ptr<int>> named; auto bad = named.wrap<strata::low_level>("x");
 #elif STRATA_CASE == 29  // expect: "wrap_lazy's function returns the message, not an error"
     auto bad = strata::result<int>(1).wrap_lazy<strata::low_level>([] { return strata::make_error("x"); });
+#elif STRATA_CASE == 30  // expect: "a layer's grpc_code is a canonical status code other than OK"
+    auto bad = strata::make_error<says_ok>("fine");
 #else
     auto bad = fmt::format("{} {:c} {:v}", e, e, e);
 #endif
