@@ -154,5 +154,43 @@ def main(folder):
           + (f"; first reports: medians of {first['handle']['n']} fresh processes a mode)" if first else ")"))
 
 
+def across_machines(folder):
+    """The table of bench/grpc (strata_grpc_bench), one row per figure, each the
+    median over the launches of that launch's ratio."""
+    launches = [medians(p) for p in sorted(glob.glob(os.path.join(folder, "grpc.*.json")))]
+    if not launches:
+        return
+
+    def med(values):
+        values = sorted(values)
+        return values[len(values) // 2]
+
+    def ratio(a, b, field="cpu_time"):
+        return med(m[a][field] / m[b][field] for m in launches)
+
+    def time(a, field="cpu_time"):
+        return med(m[a][field] for m in launches)
+
+    print("\n| across machines (`<strata/grpc.hpp>`) | strata | compared with, same run |")
+    print("| --- | --- | --- |")
+    print(f"| 5-frame chain with its stack to a `grpc::Status` and back, trusted peer "
+          f"| {time('across/grpc_trusted') / 1000:.1f} us | {ratio('across/grpc_trusted', 'across/json'):.2f}x "
+          f"`to_json` + `from_json` ({time('across/json') / 1000:.1f} us) |")
+    print(f"| the same, untrusted peer (what a user may see) | {time('across/grpc_untrusted') / 1000:.1f} us "
+          f"| {ratio('across/grpc_untrusted', 'across/json'):.2f}x `to_json` + `from_json` |")
+    print(f"| failing call's server side: error made, handled (null sink), `to_grpc_status` "
+          f"| {time('failing/server_side') / 1000:.1f} us | |")
+    print(f"| failing call's client side: `from_grpc_status` | {time('failing/client_side') / 1000:.1f} us | |")
+    ok = "unary/ok/real_time"
+    print(f"| unary call on 127.0.0.1 that fails, strata both sides (wall clock) "
+          f"| {ratio('unary/fails/real_time', ok, 'real_time'):.2f}x the same call succeeding "
+          f"({time(ok, 'real_time') / 1000:.0f} us) "
+          f"| gRPC alone, same status bytes: {ratio('unary/fails_canned_status/real_time', ok, 'real_time'):.2f}x; "
+          f"plain status: {ratio('unary/fails_plain_grpc/real_time', ok, 'real_time'):.2f}x; "
+          f"strata without stacks: {ratio('unary/fails_no_stack/real_time', ok, 'real_time'):.2f}x |")
+    print(f"\n({len(launches)} launches; each figure is the median over them of the launch's median)")
+
+
 if __name__ == "__main__":
     main(sys.argv[1] if len(sys.argv) > 1 else "build/bench/results")
+    across_machines(sys.argv[1] if len(sys.argv) > 1 else "build/bench/results")

@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-strata_install_missing "${STRATA_BUILD_PACKAGES[@]}" libbenchmark-dev libabsl-dev python3 time
+strata_install_missing "${STRATA_BUILD_PACKAGES[@]}" libbenchmark-dev libabsl-dev python3 time \
+    nlohmann-json3-dev "${STRATA_GRPC_PACKAGES[@]}"
 
 reps=${1:-10}
 runs=${2:-3}  # launches of each binary: each gets its own address-space layout
@@ -22,10 +23,12 @@ run() {  # binary, json file
     "build/bench/bench/$1" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
         --benchmark_min_time=0.2 --benchmark_enable_random_interleaving=true --benchmark_out="$out/$2" --benchmark_out_format=json >/dev/null
 }
-rm -f "$out"/main.*.json "$out"/fp.*.json
+rm -f "$out"/main.*.json "$out"/fp.*.json "$out"/grpc.*.json
 for i in $(seq "$runs"); do
     run strata_bench "main.$i.json"
     run strata_bench_fp "fp.$i.json"
+    # <strata/grpc.hpp> (built when gRPC is installed: scripts/deps.sh's STRATA_GRPC_PACKAGES).
+    [ -x build/bench/bench/strata_grpc_bench ] && run strata_grpc_bench "grpc.$i.json"
 done
 
 # The first report in a fresh process: each mode launched 9 times, the modes

@@ -141,12 +141,16 @@ inline std::string hostile_details(const std::string& kind) {
     return {};
 }
 
-// Not strata: plain statuses, and hostile details.
+// Not strata: plain statuses, hostile details, and a status made beforehand
+// (`canned`: what gRPC itself costs to carry a strata status).
 class fake_service final : public strata::test::Probe::Service {
 public:
+    grpc::Status canned;
+
     grpc::Status Run(grpc::ServerContext*, const strata::test::ProbeRequest* req, strata::test::ProbeReply*) override {
         if (req->scenario() == "plain") return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such thing");
         if (req->scenario() == "plain_deadline") return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "too slow");
+        if (req->scenario() == "canned") return canned;
         return grpc::Status(grpc::StatusCode::INTERNAL, "hostile\nline", hostile_details(req->scenario()));
     }
 };
