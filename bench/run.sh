@@ -28,7 +28,7 @@ for i in $(seq "$runs"); do
     run strata_bench "main.$i.json"
     run strata_bench_fp "fp.$i.json"
     # <strata/grpc.hpp> (built when gRPC is installed: scripts/deps.sh's STRATA_GRPC_PACKAGES).
-    [ -x build/bench/bench/strata_grpc_bench ] && run strata_grpc_bench "grpc.$i.json"
+    if [ -x build/bench/bench/strata_grpc_bench ]; then run strata_grpc_bench "grpc.$i.json"; fi
 done
 
 # The first report in a fresh process: each mode launched 9 times, the modes

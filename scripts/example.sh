@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds the examples (the example preset: optimized,
 # no test dependencies), runs the job runner in the book's three cases (missing
-# binary, binary not executable, job that fails), then the concurrent job runner.
+# binary, binary not executable, job that fails), then the concurrent job runner,
+# then the fleet over gRPC (a user's client, a front service, a storage service).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-strata_install_missing "${STRATA_BUILD_PACKAGES[@]}"
+strata_install_missing "${STRATA_EXAMPLE_PACKAGES[@]}"
 
 cmake --preset example >/dev/null
-cmake --build --preset example --target job_runner concurrent_jobs >/dev/null
+cmake --build --preset example --target job_runner concurrent_jobs fleet_grpc >/dev/null
 
 runner=build/example/examples/job_runner
 work=$(mktemp -d)
@@ -34,4 +35,12 @@ echo "   a failing step that cancels its sibling, a job canceled by the run's de
 echo "\$ concurrent_jobs"
 build/example/examples/concurrent_jobs 2> "$work/log" || true
 echo "-- log (stderr):"
+cat "$work/log"
+
+echo
+echo "== the fleet over gRPC: storage fails (a bug, a known edge case, too slow for the"
+echo "   front's deadline); the user gets the front's message and one ID for every record"
+echo "\$ fleet_grpc"
+build/example/examples/fleet_grpc 2> "$work/log" || true
+echo "-- log (stderr, three processes):"
 cat "$work/log"

@@ -467,6 +467,8 @@ inline error plain_status_error(const ::grpc::Status& s, std::string_view op, lo
     }
     result<error> decoded = from_json(json, where);
     if (!decoded) return bad("its JSON does not decode", details.size(), std::move(decoded).error());
+    // A failed call is never a success, whatever the peer encoded.
+    if (decoded->empty()) return bad("its strata error is empty", details.size());
     return std::move(*decoded);
 }
 
@@ -476,6 +478,7 @@ namespace detail {
 // timer at the caller's deadline) and cancellation (gRPC's sync API says it only
 // when asked: ServerContext::IsCancelled, asked every `poll`).
 struct caller_watch {
+    static constexpr std::chrono::milliseconds deadline_slack{10};
     struct deadline_entry : timer_entry {
         caller_watch* w;
     } at_deadline;
@@ -490,7 +493,9 @@ struct caller_watch {
     steady::duration every{};
 
     void stop_for_deadline() noexcept {
-        sc->stop(frame_at<timed_out>(where, {}, nullptr, "caller's deadline of {} ms passed", limit_ms)
+        sc->stop((limit_ms > 0 ? frame_at<timed_out>(where, {}, nullptr, "caller's deadline of {} ms passed", limit_ms)
+                               : frame_at<timed_out>(where, {}, nullptr,
+                                                     "caller's deadline had passed when the call arrived"))
                      .with("stop_reason", stop_reasons::caller_deadline)
                      .with("timeout_ms", limit_ms));
     }
@@ -499,8 +504,10 @@ struct caller_watch {
         caller_watch& w = *static_cast<poll_entry*>(e)->w;
         if (w.sc->stop_requested()) return;
         if (w.ctx->IsCancelled()) {
-            // gRPC cancels the call itself when the deadline passes: that is the deadline.
-            if (steady::now() >= w.deadline)
+            // gRPC ends the call itself when the deadline passes, and the
+            // caller's side at its own deadline, which the server sees a
+            // moment before its own: within deadline_slack, that is the deadline.
+            if (steady::now() + deadline_slack >= w.deadline)
                 w.stop_for_deadline();
             else
                 w.sc->stop(frame_at<canceled>(w.where, {}, nullptr, "caller canceled")
@@ -599,22 +606,31 @@ template <class F>
     using detail::steady;
     detail::scope* sc = detail::parent_scope();
     const std::string_view op = options.operation.empty() ? std::string_view("the call") : options.operation;
+    // On the work's stop, the call is canceled, unless the stop is the deadline
+    // the call has too (within 10 ms): then gRPC ends it at that deadline, and
+    // the server sees its caller's deadline pass rather than a cancellation.
     struct try_cancel {
         ::grpc::ClientContext* ctx;
-        void operator()() const noexcept { ctx->TryCancel(); }
+        steady::time_point deadline;
+        void operator()() const noexcept {
+            if (steady::now() + detail::caller_watch::deadline_slack < deadline) ctx->TryCancel();
+        }
     };
     std::optional<std::stop_callback<try_cancel>> cancel;
     if (sc) {
         const steady::time_point d = sc->deadline();
-        if (d != steady::time_point::max()) {
-            const auto at = std::chrono::system_clock::now() +
-                            std::chrono::duration_cast<std::chrono::system_clock::duration>(d - steady::now());
-            if (at < ctx.deadline()) ctx.set_deadline(at);
+        steady::time_point call_deadline = steady::time_point::max();
+        const auto now = std::chrono::system_clock::now();
+        if (ctx.deadline() != std::chrono::system_clock::time_point::max())
+            call_deadline = steady::now() + std::chrono::duration_cast<steady::duration>(ctx.deadline() - now);
+        if (d < call_deadline) {
+            ctx.set_deadline(now + std::chrono::duration_cast<std::chrono::system_clock::duration>(d - steady::now()));
+            call_deadline = d;
         }
         if (sc->stop_requested())
             return failure(detail::canceled_frame(sc->token(), where, "{} was not made: the work was stopped",
                                                   fmt::make_format_args(op), detail::stack_buffer{}));
-        cancel.emplace(sc->token(), try_cancel{&ctx});
+        cancel.emplace(sc->token(), try_cancel{&ctx, call_deadline});
     }
     const ::grpc::Status s = call(ctx);
     cancel.reset();

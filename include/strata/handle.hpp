@@ -201,6 +201,14 @@ inline void format_id(std::string& out, assigned_id id) {
     out.assign(text, format_id(text, id));
 }
 
+// The first frame of f's chain (f first) decoded from another process with the
+// ID its sender's handle() gave it: handle() of f reports under that ID.
+inline const decoded_frame* sender_with_id(const frame* f) noexcept {
+    for (; f; f = f->inner)
+        if (const decoded_frame* d = decoded_of(f); d && !d->id.empty()) return d;
+    return nullptr;
+}
+
 // The ID handle() gave frame f, if it gave one.
 inline bool reported_id(const frame* f, assigned_id& id) noexcept {
     if (!f || (f->flags & immortal)) return false;
@@ -436,10 +444,7 @@ inline void set_log_sink(log_sink sink) {
         // The sender handled it (or the error this one wraps, decoded from
         // another process): its ID finds the sender's record too, so one ID
         // finds every record of the failure.
-        const detail::decoded_frame* sent = nullptr;
-        for (const detail::frame* g = f; g && !sent; g = g->inner)
-            if (const detail::decoded_frame* d = detail::decoded_of(g); d && !d->id.empty()) sent = d;
-        if (sent)
+        if (const detail::decoded_frame* sent = detail::sender_with_id(f))
             r.id = sent->id;
         else
             detail::format_id(r.id, id);

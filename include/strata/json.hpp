@@ -295,10 +295,13 @@ inline void write_misc(json_writer& w, const misc_node* n) {
     w.end_object();
 }
 
+// The ID handle() gave frame f (the sender's, for a frame that was decoded or
+// wraps a decoded one, as handle() reports it), if it gave one.
 inline std::string frame_id(const frame* f) {
     if (const decoded_frame* d = decoded_of(f); d && !d->id.empty()) return d->id;
     assigned_id given{};
     if (!reported_id(f, given)) return {};
+    if (const decoded_frame* sent = sender_with_id(f->inner)) return sent->id;
     std::string id;
     format_id(id, given);
     return id;

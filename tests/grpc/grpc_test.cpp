@@ -341,7 +341,8 @@ TEST_CASE("a server that is not strata: the error names the code and the message
 TEST_CASE("hostile details give a clear error with the status's code and message, never a crash", "[grpc]") {
     fixture fx;
     for (const char* kind : {"truncated_varint", "length_past_end", "huge_length", "group_wire_type", "field_zero",
-                             "not_json", "wrong_schema", "deep_json", "control_chars", "two_errors", "garbage"}) {
+                             "not_json", "wrong_schema", "deep_json", "control_chars", "empty_error", "two_errors",
+                             "garbage"}) {
         CAPTURE(kind);
         const grpc::Status s = fixture::call(fx.fake_server.address(), kind);
         REQUIRE(s.error_code() == grpc::StatusCode::INTERNAL);
@@ -406,4 +407,23 @@ TEST_CASE("a 100 000-deep chain crosses without a crash", "[grpc]") {
     CHECK(s.error_details().size() <= 7 * 1024);
     const strata::error back = strata::from_grpc_status(s);
     CHECK(back.is<strata::intermediate>());
+}
+
+TEST_CASE("a service that wraps another's error sends on that error's ID, to trusted and untrusted peers", "[grpc]") {
+    records::get();
+    const grpc::Status first = strata::to_grpc_status(strata::make_error<strata::intermediate>("no stock"),
+                                                      {.trusted_peer = true});
+    const std::string id = id_in(first.error_message());
+    REQUIRE(!id.empty());
+    const strata::error wrapped = strata::wrap<probe::inventory>(strata::from_grpc_status(first), "the order waits");
+    for (bool trusted : {true, false}) {
+        CAPTURE(trusted);
+        const grpc::Status second = strata::to_grpc_status(wrapped, {.trusted_peer = trusted});
+        CHECK(id_in(second.error_message()) == id);
+        const strata::error back = strata::from_grpc_status(second);
+        CHECK(back.is<probe::inventory>());
+        CHECK(strata::handle(back).id == id);
+    }
+    // One record per process side: the first service's, the wrapping one's, and each client's.
+    CHECK(records::get().under(id, 4).size() == 4);
 }

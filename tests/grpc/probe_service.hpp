@@ -125,6 +125,9 @@ inline std::string hostile_details(const std::string& kind) {
     if (kind == "control_chars")
         return strata_error_holding(
             R"({"strata.version":1,"strata.origins":[{"host":"h\nforged","pid":1,"thread":1,"time":"t"}],"strata.frames":[]})");
+    if (kind == "empty_error")
+        return strata_error_holding(
+            R"({"strata.version":1,"strata.origins":[{"host":"h","pid":1,"thread":1,"time":"t"}],"strata.frames":[]})");
     if (kind == "two_errors") {
         std::string err;
         strata::detail::pb::put_bytes(err, 1, "{}");
