@@ -243,53 +243,36 @@ inline std::string withheld_json(const frame* top, std::string_view id, bool cut
     w.end_array();
     w.key("strata.frames");
     w.begin_array();
-    const frame* f = top;
-    std::size_t n = 0;
+    // A frame's ID (the outermost only) and origin, and its end.
+    auto end_frame = [&](const frame* at) {
+        if (at == top && !id.empty()) {
+            w.key("id");
+            w.value(id);
+        }
+        w.key("origin");
+        w.value(std::int64_t{0});
+        w.end_object();
+    };
     const std::size_t most = cut ? 8 : STRATA_FORMAT_MAX_FRAMES;
-    for (; f && f->layer->user_facing && n < most; f = f->inner, ++n) {
+    const frame* f = top;
+    for (std::size_t n = 0; f && f->layer->user_facing && n < most; f = f->inner, ++n) {
         w.begin_object();
-        w.key("layer");
-        w.value(f->layer->name);
-        w.key("user_facing");
-        w.value(true);
-        if (f->layer->show_cause) {
-            w.key("show_cause");
-            w.value(true);
-        }
-        if (f->layer->grpc_code >= 0) {
-            w.key("grpc_code");
-            w.value(static_cast<std::int64_t>(f->layer->grpc_code));
-        }
+        write_layer(w, *f->layer);
         w.key("message");
         text.clear();
         put_message(text, f, true);
         std::string_view m(text.data(), text.size());
         if (cut && m.size() > 256) m = m.substr(0, 256);
         w.value(m);
-        if (f == top && !id.empty()) {
-            w.key("id");
-            w.value(id);
-        }
-        w.key("origin");
-        w.value(std::int64_t{0});
-        w.end_object();
+        end_frame(f);
     }
     if (f || !top) {
         w.begin_object();
-        w.key("layer");
-        w.value(withheld::name);
-        w.key("user_facing");
-        w.value(false);
+        write_layer(w, layer_info_of<withheld>);
         w.key("message");
         w.value(cut ? "the server kept the details to itself (too large for the status)"
                     : "the server kept the details to itself");
-        if (f == top && !id.empty()) {
-            w.key("id");
-            w.value(id);
-        }
-        w.key("origin");
-        w.value(std::int64_t{0});
-        w.end_object();
+        end_frame(f);
     }
     w.end_array();
     w.end_object();

@@ -297,6 +297,22 @@ inline void write_misc(json_writer& w, const misc_node* n) {
 
 // The ID handle() gave frame f (the sender's, for a frame that was decoded or
 // wraps a decoded one, as handle() reports it), if it gave one.
+// A frame's layer: its name and the flags it has (show_cause, grpc_code only when set).
+inline void write_layer(json_writer& w, const layer_info& l) {
+    w.key("layer");
+    w.value(l.name);
+    w.key("user_facing");
+    w.value(l.user_facing);
+    if (l.show_cause) {
+        w.key("show_cause");
+        w.value(true);
+    }
+    if (l.grpc_code >= 0) {
+        w.key("grpc_code");
+        w.value(static_cast<std::int64_t>(l.grpc_code));
+    }
+}
+
 inline std::string frame_id(const frame* f) {
     if (const decoded_frame* d = decoded_of(f); d && !d->id.empty()) return d->id;
     assigned_id given{};
@@ -466,18 +482,7 @@ inline void encode_to(fmt::memory_buffer& out, const error& e, const log_record*
         for (const frame* f = from; f; f = f->inner, ++index) {
             const decoded_frame* d = decoded_of(f);
             w.begin_object();
-            w.key("layer");
-            w.value(f->layer->name);
-            w.key("user_facing");
-            w.value(f->layer->user_facing);
-            if (f->layer->show_cause) {
-                w.key("show_cause");
-                w.value(true);
-            }
-            if (f->layer->grpc_code >= 0) {
-                w.key("grpc_code");
-                w.value(static_cast<std::int64_t>(f->layer->grpc_code));
-            }
+            write_layer(w, *f->layer);
             if (f->layer->is_cause) {
                 w.key("cause");
                 w.value(true);

@@ -36,6 +36,10 @@ struct records {
         }();
         return *r;
     }
+    void clear() {
+        std::lock_guard lock(m);
+        texts.clear();
+    }
     // The records filed under `id` ("[id] " at their start), waiting (at most
     // 10 s, a bound against a hang, not a timing) for `n` of them.
     std::vector<std::string> under(const std::string& id, std::size_t n) {
@@ -73,7 +77,9 @@ struct fixture {
     probe::server trusted_server{&trusted};
     probe::server fake_server{&fake};
 
-    fixture() { records::get(); }
+    // Each test reads only its own records (the previous test's servers are
+    // shut down, so theirs are all written).
+    fixture() { records::get().clear(); }
 
     static grpc::Status call(const std::string& address, const std::string& scenario, int arg = 0,
                              grpc::ClientContext* ctx = nullptr) {
@@ -410,7 +416,7 @@ TEST_CASE("a 100 000-deep chain crosses without a crash", "[grpc]") {
 }
 
 TEST_CASE("a service that wraps another's error sends on that error's ID, to trusted and untrusted peers", "[grpc]") {
-    records::get();
+    records::get().clear();
     const grpc::Status first = strata::to_grpc_status(strata::make_error<strata::intermediate>("no stock"),
                                                       {.trusted_peer = true});
     const std::string id = id_in(first.error_message());
