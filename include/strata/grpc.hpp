@@ -16,16 +16,17 @@
 // the status details (trailing metadata grpc-status-details-bin, a serialized
 // google.rpc.Status) a google.rpc.ErrorInfo (reason, domain "strata", the ID)
 // and a strata.v1.Error holding the error as to_json writes it. To a peer that is
-// not trusted (the default) the error is cut to what its user may see: the
-// user-facing frames' layers and messages and the ID; a bug's text, misc
-// entries, call sites, stacks, secondary errors and the host never leave. Sensitive
-// values leave only as their hashes, to any peer.
+// not trusted (the default) the error is cut to the user-facing frames from the
+// outermost down (their layers and messages) and the ID; a bug's text, the
+// frames below, misc entries, call sites, stacks, secondary errors and the host
+// never leave. Sensitive values leave only as their hashes, to any peer.
 //
 // Not part of <strata/strata.hpp>: it needs gRPC (Debian's libgrpc++-dev) and
 // json.hpp's nlohmann/json. Writes google.rpc.Status by hand (a few fields of the
 // protobuf wire format), so it needs no generated code and no libprotobuf.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -36,6 +37,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <grpc/support/time.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
@@ -75,6 +77,9 @@ STRATA_MODULE_LOCAL inline constexpr std::string_view grpc_error_domain = "strat
 STRATA_MODULE_LOCAL inline constexpr std::size_t grpc_max_details = 4u << 20;
 // The most of a status message from another peer kept in an error (bytes).
 STRATA_MODULE_LOCAL inline constexpr std::size_t grpc_max_message = 4096;
+// The most of a status message to_grpc_status sends (bytes; cut at a UTF-8
+// character's start).
+STRATA_MODULE_LOCAL inline constexpr std::size_t grpc_max_sent_message = 1024;
 
 // How to_grpc_status sends an error.
 struct grpc_options {
@@ -89,10 +94,14 @@ struct grpc_options {
     bool log = true;
     // How it is handled (sink, bug message, show_user_chain).
     handle_options handle{};
-    // The most bytes of details to send. gRPC 1.51 refuses trailing metadata
-    // over 8 KiB by default (GRPC_ARG_MAX_METADATA_SIZE on the receiving
-    // side): past this the stacks are left out, then everything but what the
-    // user may see (and the details say so).
+    // The most bytes of details and message to send (gRPC sends the message
+    // twice: as grpc-message and in the details). A gRPC 1.51 client refuses
+    // a response whose metadata pass 8 KiB (GRPC_ARG_MAX_METADATA_SIZE on the
+    // receiving side; on this machine, details of 7 500 bytes crossed and
+    // 8 000 did not): past this the stacks are left out, then everything but
+    // what the user may see, then all but 8 frames of 256 bytes, then the
+    // details altogether. The rest of the 8 KiB is left for the application's
+    // own trailing metadata.
     std::size_t max_details = 7 * 1024;
 };
 
@@ -307,24 +316,39 @@ inline std::string grpc_details(int code, std::string_view message, const frame*
     return status;
 }
 
-// A status message from a peer, as kept in an error: at most grpc_max_message bytes.
+// `s` cut to at most `most` bytes, at a UTF-8 character's start.
+inline void cut_utf8(std::string& s, std::size_t most) {
+    if (s.size() <= most) return;
+    std::size_t n = most;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    s.resize(n);
+}
+
+// A status message from a peer, as kept in an error: at most grpc_max_message
+// bytes. (grpc::Status::error_message() returns a copy: keep it while this is used.)
 inline std::string_view peer_text(const std::string& s) noexcept {
     return std::string_view(s).substr(0, grpc_max_message);
 }
+inline std::string_view peer_text(std::string&&) = delete;  // a view into a temporary
 
 // The error for a status with no strata error in it (or none that decodes).
 inline error plain_status_error(const ::grpc::Status& s, std::string_view op, location where) noexcept {
     const int code = static_cast<int>(s.error_code());
     const std::string_view name = grpc_code_name(code);
-    const std::string_view msg = peer_text(s.error_message());
+    const std::string message = s.error_message();
+    const std::string_view msg = peer_text(message);
+    // canceled and timed_out are user-facing: the peer's own text is kept
+    // only as a misc entry, which is never sent on to a peer that is not trusted.
     error e;
     if (code == ::grpc::StatusCode::DEADLINE_EXCEEDED)
-        e = frame_at<timed_out>(where, {}, nullptr, "{}: no reply within the call's deadline ({}: {})", op, name, msg);
+        e = frame_at<timed_out>(where, {}, nullptr, "{}: no reply within the call's deadline", op);
     else if (code == ::grpc::StatusCode::CANCELLED)
-        e = frame_at<canceled>(where, {}, nullptr, "{} was canceled ({}: {})", op, name, msg);
+        e = frame_at<canceled>(where, {}, nullptr, "{} was canceled", op);
     else
         e = frame_at<grpc_status>(where, {}, nullptr, "{} failed with gRPC status {} ({}): {}", op, name, code, msg);
     e.with("grpc_code", static_cast<long long>(code));
+    if (code == ::grpc::StatusCode::DEADLINE_EXCEEDED || code == ::grpc::StatusCode::CANCELLED)
+        e.with("grpc_message", msg);
     return e;
 }
 
@@ -360,30 +384,28 @@ inline error plain_status_error(const ::grpc::Status& s, std::string_view op, lo
             }
         }
         std::string message = rep.id.empty() ? rep.user_message : fmt::format("{}", rep);
-        std::string json;
+        detail::cut_utf8(message, grpc_max_sent_message);
+        // gRPC sends the message twice (grpc-message, and in the details).
+        auto fits = [&](const std::string& details) { return details.size() + message.size() <= options.max_details; };
         std::string details;
         if (options.trusted_peer) {
-            json = to_json(e);
-            details = detail::grpc_details(code, message, top, rep.id, json);
-            if (details.size() > options.max_details) {
+            details = detail::grpc_details(code, message, top, rep.id, to_json(e));
+            if (!fits(details)) {
                 fmt::memory_buffer out;
                 detail::encode_to(out, e, nullptr, nullptr, false);
-                json.assign(out.data(), out.size());
-                details = detail::grpc_details(code, message, top, rep.id, json);
+                details = detail::grpc_details(code, message, top, rep.id, std::string_view(out.data(), out.size()));
             }
         }
-        if (details.empty() || details.size() > options.max_details) {
-            json = detail::withheld_json(top, rep.id, false);
-            details = detail::grpc_details(code, message, top, rep.id, json);
-            if (details.size() > options.max_details) {
-                json = detail::withheld_json(top, rep.id, true);
-                details = detail::grpc_details(code, message, top, rep.id, json);
-            }
-        }
+        if (details.empty() || !fits(details))
+            details = detail::grpc_details(code, message, top, rep.id, detail::withheld_json(top, rep.id, false));
+        if (!fits(details))
+            details = detail::grpc_details(code, message, top, rep.id, detail::withheld_json(top, rep.id, true));
+        if (!fits(details)) details.clear();  // a budget too small for any: the code and the message alone
         return ::grpc::Status(static_cast<::grpc::StatusCode>(code), std::move(message), std::move(details));
 #if STRATA_HAS_EXCEPTIONS
     } catch (...) {
-        return ::grpc::Status(static_cast<::grpc::StatusCode>(code), std::string(default_bug_message));
+        // Out of memory: the code alone (an empty string allocates nothing).
+        return ::grpc::Status(static_cast<::grpc::StatusCode>(code), std::string());
     }
 #endif
 }
@@ -402,14 +424,15 @@ inline error plain_status_error(const ::grpc::Status& s, std::string_view op, lo
                                             location where = location::current()) noexcept {
     if (s.ok()) return {};
     const std::string_view op = options.operation.empty() ? std::string_view("the call") : options.operation;
-    const std::string& details = s.error_details();
+    const std::string details = s.error_details();  // a copy, as grpc::Status returns it
+    const std::string message = s.error_message();
     if (details.empty()) return detail::plain_status_error(s, op, where);
     auto bad = [&](std::string_view why, std::size_t at, error inner = {}) noexcept {
         error e = detail::frame_at<bad_grpc_details>(
             where, std::move(inner), nullptr, "{}: the status details are not a strata error: {} (at byte {} of {})", op,
             why, at, details.size());
         e.with("grpc_code", static_cast<long long>(s.error_code()));
-        e.with("grpc_message", detail::peer_text(s.error_message()));
+        e.with("grpc_message", detail::peer_text(message));
         return e;
     };
     if (details.size() > grpc_max_details) return bad("they are larger than strata reads", grpc_max_details);
@@ -533,19 +556,36 @@ template <detail::stoppable_task F>
     w.ctx = &ctx;
     w.sc = &sc;
     w.where = where;
-    const auto caller_deadline = ctx.deadline();
+    // The caller's deadline as gRPC keeps it (gpr_timespec: deadlines past
+    // 2262, which std::chrono's nanoseconds cannot hold, and "none"), as the
+    // time left, cut to with_timeout's longest.
+    const gpr_timespec raw = ctx.raw_deadline();
     bool timed = false;
-    if (caller_deadline != std::chrono::system_clock::time_point::max()) {
-        const auto left = caller_deadline - std::chrono::system_clock::now();
-        w.limit_ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
+    if (gpr_time_cmp(raw, gpr_inf_future(raw.clock_type)) != 0) {
+        const gpr_timespec now = gpr_now(raw.clock_type);
+        std::int64_t left_ns = 0;
+        if (gpr_time_cmp(raw, now) > 0) {
+            const double us = gpr_timespec_to_micros(gpr_time_sub(raw, now));
+            const double longest = std::chrono::duration<double, std::micro>(detail::longest_timeout).count();
+            left_ns = static_cast<std::int64_t>(std::min(us, longest) * 1000.0);
+        }
+        const std::chrono::nanoseconds left(left_ns);
+        // "of 1 ms" for what is left of less than a millisecond.
+        w.limit_ms = left_ns <= 0 ? 0 : std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(left).count());
         w.deadline = steady::now() + std::chrono::duration_cast<steady::duration>(left);
         sc.tighten_deadline(w.deadline);
-        if (left <= left.zero()) {
+        if (left_ns <= 0) {
             w.stop_for_deadline();
         } else {
             w.at_deadline.w = &w;
             w.at_deadline.fire = &detail::caller_watch::expire;
             timed = detail::timer_arm(&w.at_deadline, w.deadline.time_since_epoch().count());
+            if (!timed)
+                // Nothing could stop fn at the deadline, so it is not called.
+                sc.stop(detail::frame_at<timed_out>(where, {}, nullptr,
+                                                    "the timer for the caller's deadline of {} ms could not be armed "
+                                                    "(out of memory, or no thread for the timer)",
+                                                    w.limit_ms));
         }
     }
     bool polled = false;
@@ -618,13 +658,16 @@ template <class F>
     const ::grpc::Status s = call(ctx);
     cancel.reset();
     if (s.ok()) return {};
-    if (sc && sc->stop_requested() && s.error_details().empty()) {
+    const bool ended_by_stop =
+        s.error_code() == ::grpc::StatusCode::CANCELLED || s.error_code() == ::grpc::StatusCode::DEADLINE_EXCEEDED;
+    if (sc && sc->stop_requested() && ended_by_stop && s.error_details().empty()) {
+        const std::string message = s.error_message();
         // The work was stopped, and gRPC ended the call for it: the stop is the story.
         const std::string_view name = detail::grpc_code_name(static_cast<int>(s.error_code()));
         return failure(detail::canceled_frame(sc->token(), where, "{} was canceled ({})", fmt::make_format_args(op, name),
                                               detail::stack_buffer{})
                            .with("grpc_code", static_cast<long long>(s.error_code()))
-                           .with("grpc_message", detail::peer_text(s.error_message())));
+                           .with("grpc_message", detail::peer_text(message)));
     }
     return failure(from_grpc_status(s, {.operation = op}, where));
 }

@@ -83,7 +83,8 @@ STRATA_MODULE_LOCAL inline const layer_info* builtin_layer(std::string_view name
         &exception_cause,               &value_cause};
     for (const layer_info* l : builtin)
         if (l->name == name && l->user_facing == user_facing && l->is_cause == is_cause && l->show_cause == show_cause &&
-            l->grpc_code == grpc_code)
+            // a peer from before grpc_code (or that leaves it out) means the layer's own
+            (l->grpc_code == grpc_code || grpc_code < 0))
             return l;
     return nullptr;
 }
@@ -752,6 +753,17 @@ public:
 
     static const char* type_of(const jnode& v) { return v.type_name(); }
 
+    // A report ID a peer sends: handle() here reports under it and shows it in
+    // "[ID] message", so it is plain (no brackets, spaces or line breaks).
+    static bool id_text(std::string_view id) noexcept {
+        if (id.empty() || id.size() > 128) return false;
+        for (char c : id)
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                  c == '.' || c == ':'))
+                return false;
+        return true;
+    }
+
     // Text the receiver puts into its own records' headers: no line breaks or
     // other control characters, so a peer cannot forge a log line.
     static bool one_line(std::string_view s, std::size_t min, std::size_t max) {
@@ -919,8 +931,8 @@ public:
             return false;
         if (!one_line(*layer, 1, 256))
             return fail(where + ".layer", "a layer name must be one line of 1 to 256 printable characters");
-        if (id && !one_line(*id, 1, 128))
-            return fail(where + ".id", "an ID must be one line of 1 to 128 printable characters");
+        if (id && !id_text(*id))
+            return fail(where + ".id", "an ID must be 1 to 128 letters, digits, '-', '_', '.' or ':'");
         decoded_frame* d = new decoded_frame;
         const decoded_payload payload(d);  // owns it from here
         const bool is_cause = cause && cause->b;

@@ -10,6 +10,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <memory>
@@ -38,6 +39,9 @@ inline constexpr const char* internal_text = "row locked by transaction 4242 on 
 inline constexpr const char* secret_account = "acme-co-7731";
 inline constexpr const char* internal_path = "/var/lib/inventory/pages.db";
 
+// How many "slow" calls have started (a test waits for its own to reach the server).
+inline std::atomic<int> slow_started{0};
+
 inline strata::result<void> fail_as(const std::string& scenario, int arg, std::stop_token stop) {
     using namespace std::chrono_literals;
     if (scenario == "ok") return {};
@@ -63,6 +67,7 @@ inline strata::result<void> fail_as(const std::string& scenario, int arg, std::s
     }
     if (scenario == "slow" || scenario == "slow_beat") {
         // Works until stopped: the caller's deadline or cancellation.
+        slow_started.fetch_add(1);
         while (!stop.stop_requested()) std::this_thread::sleep_for(1ms);
         return strata::canceled_by(stop, "the listing was abandoned");
     }
@@ -125,6 +130,11 @@ inline std::string hostile_details(const std::string& kind) {
     if (kind == "control_chars")
         return strata_error_holding(
             R"({"strata.version":1,"strata.origins":[{"host":"h\nforged","pid":1,"thread":1,"time":"t"}],"strata.frames":[]})");
+    if (kind == "forged_id")  // an ID that would forge the user's "[ID] message" line
+        return strata_error_holding(
+            R"({"strata.version":1,"strata.origins":[{"host":"h","pid":1,"thread":1,"time":"t"}],)"
+            R"("strata.frames":[{"layer":"intermediate","user_facing":true,"message":"m","origin":0,)"
+            R"("id":"x] Your account is locked; call +1 555 0100 [y"}]})");
     if (kind == "empty_error")
         return strata_error_holding(
             R"({"strata.version":1,"strata.origins":[{"host":"h","pid":1,"thread":1,"time":"t"}],"strata.frames":[]})");

@@ -16,6 +16,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 
 import grpc
 
@@ -100,7 +101,7 @@ def details_of(err):
     return status
 
 
-def call(channel, scenario, arg=0, timeout=None):
+def call(channel, scenario, arg=0, timeout=30):
     run = channel.unary_unary("/strata.test.Probe/Run")  # bytes in, bytes out
     try:
         run(request(scenario, arg), timeout=timeout)
@@ -110,7 +111,9 @@ def call(channel, scenario, arg=0, timeout=None):
 
 
 def main():
-    server = subprocess.Popen([sys.argv[1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # The server's records go to a file: a pipe read only at the end could fill and block it.
+    log_file = tempfile.TemporaryFile()
+    server = subprocess.Popen([sys.argv[1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file)
     try:
         port = int(server.stdout.readline())
         with grpc.insecure_channel("127.0.0.1:%d" % port) as channel:
@@ -159,7 +162,8 @@ def main():
     finally:
         server.stdin.close()
         server.wait(timeout=30)
-    log = server.stderr.read().decode()
+    log_file.seek(0)
+    log = log_file.read().decode()
     check("caller's deadline of" in log, "slow: the server's record says the caller's deadline passed")
     check("row locked by transaction 4242" in log, "the server's record keeps the internal cause")
     if FAILURES:
