@@ -23,6 +23,7 @@ quiet cmake -S "$root" -B "$work/strata" -G Ninja -DCMAKE_BUILD_TYPE=Release -DS
 quiet cmake --install "$work/strata"
 test -f "$work/prefix/share/strata/cmake/strataConfig.cmake"
 test -f "$work/prefix/share/strata/cmake/strataConfigVersion.cmake"
+test -f "$work/prefix/share/strata/proto/strata/v1/error.proto"
 test -f "$work/prefix/share/pkgconfig/strata.pc"
 
 quiet cmake -S "$root/tests/consumers/find_package" -B "$work/fp" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix"

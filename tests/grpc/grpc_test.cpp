@@ -82,6 +82,20 @@ struct fixture {
     // shut down, so theirs are all written).
     fixture() { records::get().clear(); }
 
+    // `scenario` on the strata server through grpc_call, in whatever strata
+    // work runs on this thread; the reply's text in `text`.
+    strata::result<void> strata_call(grpc::ClientContext& ctx, const std::string& scenario,
+                                     std::string* text = nullptr) const {
+        auto stub = probe::stub_for(untrusted_server.address());
+        strata::test::ProbeRequest req;
+        req.set_scenario(scenario);
+        strata::test::ProbeReply reply;
+        strata::result<void> r = strata::grpc_call(
+            ctx, [&](grpc::ClientContext& c) { return stub->Run(&c, req, &reply); }, {.operation = "probe.Run"});
+        if (text) *text = reply.text();
+        return r;
+    }
+
     static grpc::Status call(const std::string& address, const std::string& scenario, int arg = 0,
                              grpc::ClientContext* ctx = nullptr) {
         auto stub = probe::stub_for(address);
@@ -222,16 +236,9 @@ TEST_CASE("the server's work stops at the caller's deadline, with that cause, an
 TEST_CASE("a call inside with_timeout gets its deadline: the server stops at it, the client returns at it",
           "[grpc]") {
     fixture fx;
-    auto stub = probe::stub_for(fx.untrusted_server.address());
-    strata::test::ProbeRequest req;
-    req.set_scenario("slow");
-    strata::test::ProbeReply reply;
     grpc::ClientContext ctx;
-    const strata::result<void> r =
-        strata::with_timeout(300ms, {.operation = "listing"}, [&](std::stop_token) -> strata::result<void> {
-            return strata::grpc_call(ctx, [&](grpc::ClientContext& c) { return stub->Run(&c, req, &reply); },
-                                     {.operation = "probe.Run"});
-        });
+    const strata::result<void> r = strata::with_timeout(
+        300ms, {.operation = "listing"}, [&](std::stop_token) { return fx.strata_call(ctx, "slow"); });
     REQUIRE(!r);
     CHECK(r.error().is<strata::timed_out>());
     // The context got the scope's deadline (it had none).
@@ -244,17 +251,11 @@ TEST_CASE("a call inside with_timeout gets its deadline: the server stops at it,
 TEST_CASE("a call in a group's task is canceled when the group stops, and the server's work stops with \"caller canceled\"",
           "[grpc]") {
     fixture fx;
-    auto stub = probe::stub_for(fx.untrusted_server.address());
-    strata::test::ProbeRequest req;
-    req.set_scenario("slow");
-    req.set_arg(7);
-    strata::test::ProbeReply reply;
     grpc::ClientContext ctx;
     strata::result<void> call_result;
     strata::task_group g;
     g.spawn([&](std::stop_token) -> strata::result<void> {
-        call_result = strata::grpc_call(ctx, [&](grpc::ClientContext& c) { return stub->Run(&c, req, &reply); },
-                                        {.operation = "probe.Run"});
+        call_result = fx.strata_call(ctx, "slow");
         return call_result;
     });
     const int started = probe::slow_started.load();
@@ -304,16 +305,13 @@ TEST_CASE("a call made after its work stopped is not made", "[grpc]") {
 
 TEST_CASE("a call that succeeds gives success, inside strata work and outside", "[grpc]") {
     fixture fx;
-    auto stub = probe::stub_for(fx.untrusted_server.address());
-    strata::test::ProbeRequest req;
-    req.set_scenario("ok");
-    strata::test::ProbeReply reply;
     grpc::ClientContext outside;
-    CHECK(strata::grpc_call(outside, [&](grpc::ClientContext& c) { return stub->Run(&c, req, &reply); }));
-    CHECK(reply.text() == "ok");
-    const strata::result<void> r = strata::with_timeout(10s, [&](std::stop_token) -> strata::result<void> {
+    std::string text;
+    CHECK(fx.strata_call(outside, "ok", &text));
+    CHECK(text == "ok");
+    const strata::result<void> r = strata::with_timeout(10s, [&](std::stop_token) {
         grpc::ClientContext ctx;
-        return strata::grpc_call(ctx, [&](grpc::ClientContext& c) { return stub->Run(&c, req, &reply); });
+        return fx.strata_call(ctx, "ok");
     });
     CHECK(r);
     CHECK(strata::from_grpc_status(grpc::Status::OK).empty());
