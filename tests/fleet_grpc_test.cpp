@@ -5,6 +5,8 @@
 // internal reaches the user's process.
 #include <catch2/catch.hpp>
 
+#include "support.hpp"
+
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -16,13 +18,6 @@
 #include <sys/wait.h>
 
 namespace {
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 // Every record filed under `id`, in the order they were written.
 std::vector<std::string> records_of(const std::string& log, const std::string& id) {
@@ -53,7 +48,7 @@ TEST_CASE("fleet_grpc: a storage failure reaches the user as the front's message
         std::system(("'" + std::string(STRATA_FLEET_GRPC) + "' >'" + out + "' 2>'" + err + "'").c_str());
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
-    const std::string stdout_text = slurp(out), log = slurp(err);
+    const std::string stdout_text = strata_test::slurp(out), log = strata_test::slurp(err);
     INFO("stdout:\n" << stdout_text << "\nstderr:\n" << log);
 
     std::map<int, std::pair<std::string, std::string>> carts;  // cart -> (id, message)

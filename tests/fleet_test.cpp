@@ -4,6 +4,8 @@
 // user's ID must find that record, and no sensitive value may reach either.
 #include <catch2/catch.hpp>
 
+#include "support.hpp"
+
 #include <strata/sensitive.hpp>
 
 #include <cstdlib>
@@ -17,13 +19,6 @@
 #include <unistd.h>
 
 namespace {
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 struct job_line {
     std::string what;
@@ -50,7 +45,7 @@ TEST_CASE("fleet: workers' errors come back as JSON and are handled with the wor
     const int status = std::system(("'" + std::string(STRATA_FLEET) + "' >'" + out + "' 2>'" + err + "'").c_str());
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 1);  // some jobs failed
-    const std::string stdout_text = slurp(out), log = slurp(err);
+    const std::string stdout_text = strata_test::slurp(out), log = strata_test::slurp(err);
     INFO("stdout:\n" << stdout_text << "\nstderr:\n" << log);
 
     std::map<int, job_line> jobs;

@@ -3,6 +3,8 @@
 // through handle_options::sink and through set_log_sink; and the spdlog_sink
 // example, run as a user would.
 #include <catch2/catch.hpp>
+
+#include "support.hpp"
 #include <strata/spdlog.hpp>
 #include <strata/strata.hpp>
 
@@ -397,17 +399,6 @@ TEST_CASE("with json_line_form from many threads: one line per record, grep find
 #ifdef STRATA_SPDLOG_SINK_EXAMPLE
 // --- examples/spdlog_sink ---------------------------------------------------------
 
-namespace {
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-}  // namespace
-
 TEST_CASE("the spdlog_sink example: the user's IDs find their records in the log file and on the console", "[spdlog][example]") {
     char tmpl[] = "/tmp/strata-spdlog-XXXXXX";
     REQUIRE(mkdtemp(tmpl) != nullptr);
@@ -418,7 +409,7 @@ TEST_CASE("the spdlog_sink example: the user's IDs find their records in the log
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 1);
 
-    const std::string out = slurp(dir + "/stdout"), file = slurp(dir + "/app.log"), console = slurp(dir + "/stderr");
+    const std::string out = strata_test::slurp(dir + "/stdout"), file = strata_test::slurp(dir + "/app.log"), console = strata_test::slurp(dir + "/stderr");
     static const std::regex line_re(R"(^\[([0-9a-z]{10}-[0-9]+)\] (.*)$)");
     std::istringstream lines(out);
     std::vector<std::string> ids, messages;

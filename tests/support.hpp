@@ -8,7 +8,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -32,6 +34,14 @@
 #endif
 
 namespace strata_test {
+
+// The whole contents of a file (empty if it cannot be read).
+inline std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
 
 // Restores the capture policy in force when it was made.
 class policy_guard {

@@ -207,7 +207,7 @@ inline std::string_view grpc_code_name(int code) noexcept {
 // cancellation whose cause is a deadline is DEADLINE_EXCEEDED); for a known
 // edge case, the first code declared by the user-facing frames below it, else
 // UNKNOWN; for a bug, INTERNAL.
-inline int grpc_code_of(const frame* top) noexcept {
+inline int status_code_of(const frame* top) noexcept {
     if (!top) return ::grpc::StatusCode::INTERNAL;
     if (top->layer->grpc_code >= 0) {
         if (top->layer->grpc_code == ::grpc::StatusCode::CANCELLED)
@@ -364,7 +364,7 @@ inline error plain_status_error(const ::grpc::Status& s, std::string_view op, lo
 // memory, the status has the code and as much as could be made.
 [[nodiscard]] inline ::grpc::Status to_grpc_status(const error& e, const grpc_options& options = {}) noexcept {
     const detail::frame* top = detail::access::get(e);
-    const int code = detail::grpc_code_of(top);
+    const int code = detail::status_code_of(top);
 #if STRATA_HAS_EXCEPTIONS
     try {
 #endif
@@ -375,13 +375,7 @@ inline error plain_status_error(const ::grpc::Status& s, std::string_view op, lo
             detail::mark_checked(top);
             rep.is_bug = !top || !top->layer->user_facing;
             if (top) rep.id = detail::frame_id(top);
-            if (rep.is_bug) {
-                rep.user_message = std::string(options.handle.bug_message);
-            } else {
-                fmt::memory_buffer shown;
-                detail::put_user_message(shown, top, options.handle.show_user_chain);
-                rep.user_message.assign(shown.data(), shown.size());
-            }
+            rep.user_message = detail::user_message_of(top, options.handle);
         }
         std::string message = rep.id.empty() ? rep.user_message : fmt::format("{}", rep);
         detail::cut_utf8(message, grpc_max_sent_message);

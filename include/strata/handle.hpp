@@ -147,6 +147,15 @@ inline void put_user_message(fmt::memory_buffer& out, const frame* f, bool chain
     }
 }
 
+// What handle() tells the user about frame f: the bug text for a bug (f not
+// user-facing, or null), else the user-facing message (put_user_message).
+inline std::string user_message_of(const frame* f, const handle_options& options) {
+    if (!f || !f->layer->user_facing) return std::string(options.bug_message);
+    fmt::memory_buffer shown;
+    put_user_message(shown, f, options.show_user_chain);
+    return std::string(shown.data(), shown.size());
+}
+
 inline void stderr_sink(const log_record& r) noexcept {
     // One write, so that records from several threads do not interleave.
     std::fwrite(r.text.data(), 1, r.text.size(), stderr);
@@ -448,13 +457,7 @@ inline void set_log_sink(log_sink sink) {
             r.id = sent->id;
         else
             detail::format_id(r.id, id);
-        if (r.is_bug) {
-            r.user_message = std::string(options.bug_message);
-        } else {
-            fmt::memory_buffer shown;
-            detail::put_user_message(shown, f, options.show_user_chain);
-            r.user_message.assign(shown.data(), shown.size());
-        }
+        r.user_message = detail::user_message_of(f, options);
         if (!first) return r;
         // Rendered first, on this thread (symbolizing may take milliseconds),
         // with the time left open; then stamped and delivered under one lock, so
