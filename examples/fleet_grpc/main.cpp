@@ -99,8 +99,8 @@ public:
         // Users are not trusted: they get the message and the ID, nothing internal.
         return strata::grpc_serve(*ctx, [&](std::stop_token) -> strata::result<void> {
             const strata::result<void> r =
-                strata::with_timeout(200ms, {.operation = "load the cart"}, [&](std::stop_token) {
-                    grpc::ClientContext call;  // gets the 200 ms deadline, and is canceled if the work stops
+                strata::with_timeout(1s, {.operation = "load the cart"}, [&](std::stop_token) {
+                    grpc::ClientContext call;  // gets the 1 s deadline, and is canceled if the work stops
                     return strata::grpc_call(
                         call, [&](grpc::ClientContext& c) { return storage_->LoadCart(&c, *req, reply); },
                         {.operation = "storage.LoadCart"});

@@ -478,6 +478,7 @@ namespace detail {
 // timer at the caller's deadline) and cancellation (gRPC's sync API says it only
 // when asked: ServerContext::IsCancelled, asked every `poll`).
 struct caller_watch {
+    // How far apart two ends of the same deadline may be seen and still be one.
     static constexpr std::chrono::milliseconds deadline_slack{10};
     struct deadline_entry : timer_entry {
         caller_watch* w;
@@ -490,6 +491,8 @@ struct caller_watch {
     location where;
     long long limit_ms = 0;
     steady::time_point deadline = steady::time_point::max();
+    // A cancellation seen this close to the deadline is the deadline (see check).
+    steady::duration near_deadline = deadline_slack;
     steady::duration every{};
 
     void stop_for_deadline() noexcept {
@@ -504,10 +507,13 @@ struct caller_watch {
         caller_watch& w = *static_cast<poll_entry*>(e)->w;
         if (w.sc->stop_requested()) return;
         if (w.ctx->IsCancelled()) {
-            // gRPC ends the call itself when the deadline passes, and the
-            // caller's side at its own deadline, which the server sees a
-            // moment before its own: within deadline_slack, that is the deadline.
-            if (steady::now() + deadline_slack >= w.deadline)
+            // The caller's gRPC ends the call at its deadline with the same
+            // cancellation TryCancel sends, and the server's copy of that
+            // deadline runs late by the request's trip (the timeout travels,
+            // not the time) and gRPC's rounding of it: a cancellation in the
+            // last tenth of the timeout (at least deadline_slack) is read as
+            // the deadline.
+            if (steady::now() + w.near_deadline >= w.deadline)
                 w.stop_for_deadline();
             else
                 w.sc->stop(frame_at<canceled>(w.where, {}, nullptr, "caller canceled")
@@ -533,8 +539,9 @@ struct grpc_serve_options {
 // calling thread (the handler's), in a strata scope whose token is stopped when
 // the caller's deadline passes (cause: timed_out "caller's deadline of N ms
 // passed", N as the server saw it when the call arrived) or the caller cancels
-// (canceled "caller canceled"); stop_cause(token) and canceled_by(token) say
-// which. Scopes started inside (with_timeout, groups, first_of, grpc_call to
+// (canceled "caller canceled"; one in the last tenth of the caller's timeout
+// is read as its deadline, which looks the same on the wire); stop_cause(token)
+// and canceled_by(token) say which. Scopes started inside (with_timeout, groups, first_of, grpc_call to
 // another server) nest under it, so they stop too, and grpc_call passes the
 // deadline on. A failure (or an exception fn throws) becomes the status
 // to_grpc_status makes, logged here by handle() under the ID the caller gets.
@@ -567,6 +574,8 @@ template <detail::stoppable_task F>
         // "of 1 ms" for what is left of less than a millisecond.
         w.limit_ms = left_ns <= 0 ? 0 : std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(left).count());
         w.deadline = steady::now() + std::chrono::duration_cast<steady::duration>(left);
+        w.near_deadline = std::max<steady::duration>(detail::caller_watch::deadline_slack,
+                                                     std::chrono::duration_cast<steady::duration>(left / 10));
         sc.tighten_deadline(w.deadline);
         if (left_ns <= 0) {
             w.stop_for_deadline();

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -280,6 +281,29 @@ TEST_CASE("a call in a group's task is canceled when the group stops, and the se
     REQUIRE(!rec.empty());
     CHECK(rec.find("the listing was abandoned") != std::string::npos);
     CHECK(rec.find("stop_reason = \"caller_canceled\"") != std::string::npos);
+}
+
+TEST_CASE("a caller that cancels long before its deadline is \"caller canceled\", not the deadline", "[grpc]") {
+    // The server reads a cancellation in the last tenth of the caller's timeout
+    // as the deadline (both look the same on the wire); this one comes at the
+    // start of a 60 s timeout.
+    fixture fx;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 60s);
+    const int started = probe::slow_started.load();
+    std::thread canceler([&] {
+        // Once the call is at work on the server (at most 10 s: a bound against a hang).
+        for (int i = 0; i < 10000 && probe::slow_started.load() == started; ++i) std::this_thread::sleep_for(1ms);
+        ctx.TryCancel();
+    });
+    const grpc::Status s = fixture::call(fx.untrusted_server.address(), "slow", 0, &ctx);
+    canceler.join();
+    CHECK(s.error_code() == grpc::StatusCode::CANCELLED);
+    const std::string rec = records::get().with("the listing was abandoned");
+    REQUIRE(!rec.empty());
+    CHECK(rec.find("caller canceled") != std::string::npos);
+    CHECK(rec.find("stop_reason = \"caller_canceled\"") != std::string::npos);
+    CHECK(rec.find("caller's deadline") == std::string::npos);
 }
 
 TEST_CASE("a call made after its work stopped is not made", "[grpc]") {
