@@ -377,7 +377,9 @@ inline error plain_status_error(const ::grpc::Status& s, std::string_view op, lo
             if (top) rep.id = detail::frame_id(top);
             rep.user_message = detail::user_message_of(top, options.handle);
         }
-        std::string message = rep.id.empty() ? rep.user_message : fmt::format("{}", rep);
+        // UTF-8, as google.rpc.Status's message must be (a parser in another
+        // language rejects the details otherwise), and cut to the most sent.
+        std::string message = detail::valid_utf8(rep.id.empty() ? rep.user_message : fmt::format("{}", rep));
         detail::cut_utf8(message, grpc_max_sent_message);
         // gRPC sends the message twice (grpc-message, and in the details).
         auto fits = [&](const std::string& details) { return details.size() + message.size() <= options.max_details; };

@@ -105,6 +105,51 @@ inline std::string symbolized_lines(const frame* f) {
     return std::string(b.data(), b.size());
 }
 
+// The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+// forms, no surrogates, nothing above U+10FFFF), or 0.
+inline std::size_t utf8_length(const unsigned char* p, std::size_t left) noexcept {
+    const unsigned char c = p[0];
+    std::size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (left < len) return 0;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (std::size_t k = 2; k < len; ++k)
+        if (p[k] < 0x80 || p[k] > 0xBF) return 0;
+    return len;
+}
+
+// `s` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD:
+// text for places that must be UTF-8 (JSON, a protobuf string).
+inline std::string valid_utf8(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t len = p[i] < 0x80 ? 1 : utf8_length(p + i, s.size() - i);
+        if (len == 0) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        } else {
+            out.append(s.data() + i, len);
+            i += len;
+        }
+    }
+    return out;
+}
+
 // JSON text, written straight into a buffer: no document is built, so nothing
 // needs memory to be freed when memory runs out halfway.
 class json_writer {
@@ -213,32 +258,6 @@ private:
             }
         }
         out_.push_back('"');
-    }
-
-    // The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
-    // forms, no surrogates, nothing above U+10FFFF), or 0.
-    static std::size_t utf8_length(const unsigned char* p, std::size_t left) {
-        const unsigned char c = p[0];
-        std::size_t len;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
-        } else {
-            return 0;
-        }
-        if (left < len) return 0;
-        if (p[1] < lo || p[1] > hi) return 0;
-        for (std::size_t k = 2; k < len; ++k)
-            if (p[k] < 0x80 || p[k] > 0xBF) return 0;
-        return len;
     }
 
     fmt::memory_buffer& out_;

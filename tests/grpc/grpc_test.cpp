@@ -216,6 +216,21 @@ TEST_CASE("a layer's own code crosses, and is<L>() finds the layer by name", "[g
     }
 }
 
+TEST_CASE("a message that is not UTF-8 crosses as UTF-8, in the status and in google.rpc.Status", "[grpc]") {
+    fixture fx;
+    for (const auto* address : {&fx.untrusted_server, &fx.trusted_server}) {
+        const grpc::Status s = fixture::call(address->address(), "latin1");
+        CHECK(s.error_code() == grpc::StatusCode::NOT_FOUND);
+        // U+FFFD for the Latin-1 byte.
+        CHECK_THAT(s.error_message(), Catch::EndsWith("] no item named caf\xEF\xBF\xBD in this region"));
+        // The details repeat the message as it was sent (a protobuf string: UTF-8).
+        CHECK(s.error_details().find(s.error_message()) != std::string::npos);
+        const strata::error e = strata::from_grpc_status(s);
+        CHECK(e.is<probe::inventory>());
+        CHECK(strata::handle(e).user_message == "no item named caf\xEF\xBF\xBD in this region");
+    }
+}
+
 TEST_CASE("the server's work stops at the caller's deadline, with that cause, and the client sees a timeout", "[grpc]") {
     fixture fx;
     grpc::ClientContext ctx;

@@ -57,6 +57,8 @@ inline strata::result<void> fail_as(const std::string& scenario, int arg, std::s
         return strata::wrap<strata::low_level>(ec, "read {} page 17", internal_path).with("device", "/dev/nvme0n1");
     }
     if (scenario == "not_found") return strata::make_error<inventory>("no item sku-{} in this region", arg);
+    // A message that is not UTF-8 (a name in Latin-1, as a file or a database might hold it).
+    if (scenario == "latin1") return strata::make_error<inventory>("no item named {} in this region", "caf\xE9");
     if (scenario == "deep") {
         // A 5-frame chain: the benchmark's.
         strata::error e = strata::make_error<database>("{}", internal_text).with("table", "items");

@@ -156,6 +156,15 @@ def main():
             check(e.code() == grpc.StatusCode.NOT_FOUND, "not_found: code NOT_FOUND")
             check(e.details().endswith("] no item sku-44 in this region"), "not_found: message %r" % e.details())
 
+            # A message that is not UTF-8 arrives as UTF-8 (U+FFFD for the bad
+            # byte), in grpc-message and in google.rpc.Status, which Python's
+            # protobuf would refuse otherwise.
+            e = call(channel, "latin1")
+            check(e.code() == grpc.StatusCode.NOT_FOUND, "latin1: code NOT_FOUND")
+            check(e.details().endswith("] no item named caf\ufffd in this region"), "latin1: message %r" % e.details())
+            d = details_of(e)
+            check(d is not None and d["message"] == e.details(), "latin1: google.rpc.Status's message is UTF-8")
+
             # The client's deadline: DEADLINE_EXCEEDED here, the server's work stopped.
             e = call(channel, "slow", timeout=0.2)
             check(e.code() == grpc.StatusCode.DEADLINE_EXCEEDED, "slow: DEADLINE_EXCEEDED")
@@ -163,7 +172,7 @@ def main():
         server.stdin.close()
         server.wait(timeout=30)
     log_file.seek(0)
-    log = log_file.read().decode()
+    log = log_file.read().decode(errors="replace")  # the record keeps a message's bytes as they were
     check("caller's deadline of" in log, "slow: the server's record says the caller's deadline passed")
     check("row locked by transaction 4242" in log, "the server's record keeps the internal cause")
     if FAILURES:
