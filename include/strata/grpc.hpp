@@ -543,12 +543,13 @@ struct grpc_serve_options {
 // passed", N as the server saw it when the call arrived) or the caller cancels
 // (canceled "caller canceled"; one in the last tenth of the caller's timeout
 // is read as its deadline, which looks the same on the wire); stop_cause(token)
-// and canceled_by(token) say which. Scopes started inside (with_timeout, groups, first_of, grpc_call to
-// another server) nest under it, so they stop too, and grpc_call passes the
-// deadline on. A failure (or an exception fn throws) becomes the status
-// to_grpc_status makes, logged here by handle() under the ID the caller gets.
-// A call whose deadline has passed when it arrives does not run fn. No thread:
-// the deadline and the cancellation check are entries of the process's timer.
+// and canceled_by(token) say which. Scopes started inside (with_timeout,
+// groups, first_of, grpc_call to another server) nest under it, so they stop
+// too, and grpc_call passes the deadline on. A failure (or an exception fn
+// throws) becomes the status to_grpc_status makes, logged here by handle()
+// under the ID the caller gets. A call whose deadline has passed when it
+// arrives does not run fn. No thread: the deadline and the cancellation check
+// are entries of the process's timer.
 template <detail::stoppable_task F>
     requires std::is_same_v<detail::task_result_t<F>, result<void>>
 [[nodiscard]] ::grpc::Status grpc_serve(::grpc::ServerContextBase& ctx, F&& fn, const grpc_serve_options& options = {},

@@ -131,8 +131,9 @@ inline std::size_t utf8_length(const unsigned char* p, std::size_t left) noexcep
     return len;
 }
 
-// `s` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD:
-// text for places that must be UTF-8 (JSON, a protobuf string).
+// `s` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD,
+// for a place that must be UTF-8 (a protobuf string; json_writer does the same
+// as it escapes).
 inline std::string valid_utf8(std::string_view s) {
     std::string out;
     out.reserve(s.size());
