@@ -8,7 +8,6 @@
 #include "support.hpp"
 
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>

@@ -9,7 +9,6 @@
 #include <strata/sensitive.hpp>
 
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>

@@ -16,7 +16,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <regex>
@@ -409,7 +408,9 @@ TEST_CASE("the spdlog_sink example: the user's IDs find their records in the log
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 1);
 
-    const std::string out = strata_test::slurp(dir + "/stdout"), file = strata_test::slurp(dir + "/app.log"), console = strata_test::slurp(dir + "/stderr");
+    const std::string out = strata_test::slurp(dir + "/stdout");
+    const std::string file = strata_test::slurp(dir + "/app.log");
+    const std::string console = strata_test::slurp(dir + "/stderr");
     static const std::regex line_re(R"(^\[([0-9a-z]{10}-[0-9]+)\] (.*)$)");
     std::istringstream lines(out);
     std::vector<std::string> ids, messages;

@@ -493,8 +493,6 @@ struct caller_watch {
     location where;
     long long limit_ms = 0;
     steady::time_point deadline = steady::time_point::max();
-    // A cancellation seen this close to the deadline is the deadline (see check).
-    steady::duration near_deadline = deadline_slack;
     steady::duration every{};
 
     void stop_for_deadline() noexcept {
@@ -515,7 +513,9 @@ struct caller_watch {
             // not the time) and gRPC's rounding of it: a cancellation in the
             // last tenth of the timeout (at least deadline_slack) is read as
             // the deadline.
-            if (steady::now() + w.near_deadline >= w.deadline)
+            const steady::duration near =
+                std::max<steady::duration>(deadline_slack, std::chrono::milliseconds(w.limit_ms) / 10);
+            if (steady::now() + near >= w.deadline)
                 w.stop_for_deadline();
             else
                 w.sc->stop(frame_at<canceled>(w.where, {}, nullptr, "caller canceled")
@@ -577,8 +577,6 @@ template <detail::stoppable_task F>
         // "of 1 ms" for what is left of less than a millisecond.
         w.limit_ms = left_ns <= 0 ? 0 : std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(left).count());
         w.deadline = steady::now() + std::chrono::duration_cast<steady::duration>(left);
-        w.near_deadline = std::max<steady::duration>(detail::caller_watch::deadline_slack,
-                                                     std::chrono::duration_cast<steady::duration>(left / 10));
         sc.tighten_deadline(w.deadline);
         if (left_ns <= 0) {
             w.stop_for_deadline();

@@ -281,8 +281,7 @@ TEST_CASE("a call in a group's task is canceled when the group stops, and the se
     });
     const int started = probe::slow_started.load();
     g.spawn([started](std::stop_token) -> strata::result<void> {
-        // Once the call is at work on the server (at most 10 s: a bound against a hang).
-        for (int i = 0; i < 10000 && probe::slow_started.load() == started; ++i) std::this_thread::sleep_for(1ms);
+        probe::wait_for_slow_start(started);  // once the call is at work on the server
         return strata::make_error<strata::intermediate>("the cart was emptied");
     });
     const strata::result<void> r = g.wait();
@@ -312,8 +311,7 @@ TEST_CASE("a caller that cancels long before its deadline is \"caller canceled\"
     ctx.set_deadline(std::chrono::system_clock::now() + 60s);
     const int started = probe::slow_started.load();
     std::thread canceler([&] {
-        // Once the call is at work on the server (at most 10 s: a bound against a hang).
-        for (int i = 0; i < 10000 && probe::slow_started.load() == started; ++i) std::this_thread::sleep_for(1ms);
+        probe::wait_for_slow_start(started);  // once the call is at work on the server
         ctx.TryCancel();
     });
     const grpc::Status s = fixture::call(fx.untrusted_server.address(), "slow", 0, &ctx);

@@ -42,6 +42,13 @@ inline constexpr const char* internal_path = "/var/lib/inventory/pages.db";
 // How many "slow" calls have started (a test waits for its own to reach the server).
 inline std::atomic<int> slow_started{0};
 
+// Waits until a "slow" call starts after slow_started read `before` (at most
+// 10 s: a bound against a hang, not a timing).
+inline void wait_for_slow_start(int before) {
+    for (int i = 0; i < 10000 && slow_started.load() == before; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
 inline strata::result<void> fail_as(const std::string& scenario, int arg, std::stop_token stop) {
     using namespace std::chrono_literals;
     if (scenario == "ok") return {};
